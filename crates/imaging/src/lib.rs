@@ -1,0 +1,12 @@
+//! Scanner DICOM to volumes, NIfTI and BIDS, and DICOM de-identification.
+//!
+//! A pure library: bytes in, values out. It never touches the disk or the network;
+//! the services read and write files and hand this crate the bytes.
+
+pub mod dicom;
+pub mod error;
+pub mod volume;
+
+pub use dicom::{parse, DicomFile};
+pub use error::{ImagingError, Result};
+pub use volume::{Metadata, Volume, Voxels};

@@ -1,0 +1,3 @@
+//! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
+
+mod testdata;

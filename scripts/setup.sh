@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing rtcloud-rs needs beyond the Rust toolchain.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)   # builds CharLS (JPEG-LS decoding)
+command -v c++ >/dev/null || need_apt+=(g++)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]} with apt-get" >&2
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
