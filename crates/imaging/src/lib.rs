@@ -5,6 +5,7 @@
 
 pub mod dicom;
 pub mod error;
+pub mod geometry;
 pub mod volume;
 
 pub use dicom::{parse, DicomFile};
