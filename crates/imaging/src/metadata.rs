@@ -1,0 +1,139 @@
+//! The common metadata filler: the standard DICOM attributes every converter shares.
+//!
+//! Converters call [`from_dicom`] on the first file of a volume and then add what only
+//! they know (slice timing, phase encoding, multiband factor).
+//!
+//! Privacy first: attributes that identify a site, a device or a person
+//! (InstitutionName, InstitutionAddress, StationName, DeviceSerialNumber,
+//! StudyDescription, ProcedureStepDescription, patient attributes) are deliberately
+//! never copied, although dcm2niix writes some of them. Sidecars leave the scanner room.
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use serde_json::{json, Map, Value};
+
+use crate::dicom::DicomFile;
+use crate::volume::Metadata;
+
+/// Fills the generic sidecar attributes of `file`; absent attributes stay `None`.
+pub fn from_dicom(file: &DicomFile) -> Metadata {
+    let text = |tag: Tag| file.str(tag).map(|s| s.into_owned());
+    Metadata {
+        modality: text(tags::MODALITY),
+        manufacturer: text(tags::MANUFACTURER).map(|m| normalize_manufacturer(&m)),
+        manufacturers_model_name: text(tags::MANUFACTURER_MODEL_NAME),
+        software_versions: text(tags::SOFTWARE_VERSIONS),
+        magnetic_field_strength: file.f64(tags::MAGNETIC_FIELD_STRENGTH),
+        series_description: text(tags::SERIES_DESCRIPTION),
+        protocol_name: text(tags::PROTOCOL_NAME),
+        image_type: text(tags::IMAGE_TYPE)
+            .map(|t| image_type(&t))
+            .unwrap_or_default(),
+        series_number: file.i64(tags::SERIES_NUMBER),
+        acquisition_number: file.i64(tags::ACQUISITION_NUMBER),
+        instance_number: file.i64(tags::INSTANCE_NUMBER),
+        series_instance_uid: text(tags::SERIES_INSTANCE_UID),
+        study_instance_uid: text(tags::STUDY_INSTANCE_UID),
+        // DICOM stores milliseconds, BIDS wants seconds.
+        echo_time_s: file.f64(tags::ECHO_TIME).map(|ms| ms / 1000.0),
+        flip_angle_deg: file.f64(tags::FLIP_ANGLE),
+        phase_encoding_direction: None,
+        multiband_acceleration_factor: None,
+        extra: extra_fields(file),
+    }
+}
+
+/// dcm2niix's short vendor names, so sidecars compare equal across tools.
+pub fn normalize_manufacturer(raw: &str) -> String {
+    let upper = raw.to_ascii_uppercase();
+    let known = [
+        ("SIEMENS", "Siemens"),
+        ("GE", "GE"),
+        ("PHILIPS", "Philips"),
+        ("TOSHIBA", "Canon"),
+        ("CANON", "Canon"),
+        ("HITACHI", "Hitachi"),
+        ("UIH", "UIH"),
+        ("UNITED IMAGING", "UIH"),
+        ("BRUKER", "Bruker"),
+        ("MEDISO", "Mediso"),
+    ];
+    known
+        .iter()
+        .find(|(prefix, _)| upper.starts_with(prefix))
+        .map(|(_, name)| (*name).to_string())
+        .unwrap_or_else(|| raw.trim().to_string())
+}
+
+/// Splits ImageType on '\' and, like dcm2niix, ends it with the complex component
+/// (MAGNITUDE, PHASE, REAL or IMAGINARY) when the values do not already say it.
+pub fn image_type(raw: &str) -> Vec<String> {
+    let mut values: Vec<String> = raw.split('\\').map(|v| v.trim().to_string()).collect();
+    let has = |names: &[&str]| values.iter().any(|v| names.contains(&v.as_str()));
+    let component = if has(&["P", "PHASE"]) {
+        "PHASE"
+    } else if has(&["R", "REAL"]) {
+        "REAL"
+    } else if has(&["I", "IMAGINARY"]) {
+        "IMAGINARY"
+    } else {
+        "MAGNITUDE"
+    };
+    if values.last().map(String::as_str) != Some(component) {
+        values.push(component.to_string());
+    }
+    values
+}
+
+/// Further non-identifying fields dcm2niix writes for fMRI, keyed by their BIDS names.
+fn extra_fields(file: &DicomFile) -> Map<String, Value> {
+    let mut extra = Map::new();
+    let number = |tag: Tag| file.f64(tag).filter(|v| v.is_finite());
+    let text = |tag: Tag| file.str(tag).map(|s| s.into_owned());
+    if let Some(v) = number(tags::IMAGING_FREQUENCY) {
+        extra.insert("ImagingFrequency".into(), json!(v));
+    }
+    if let Some(v) = text(tags::BODY_PART_EXAMINED) {
+        extra.insert("BodyPart".into(), json!(v));
+    }
+    if let Some(v) = text(tags::PATIENT_POSITION) {
+        extra.insert("PatientPosition".into(), json!(v));
+    }
+    if let Some(v) = text(tags::MR_ACQUISITION_TYPE) {
+        extra.insert("MRAcquisitionType".into(), json!(v));
+    }
+    for (tag, key) in [
+        (tags::SCANNING_SEQUENCE, "ScanningSequence"),
+        (tags::SEQUENCE_VARIANT, "SequenceVariant"),
+        (tags::SCAN_OPTIONS, "ScanOptions"),
+        (tags::SEQUENCE_NAME, "SequenceName"),
+    ] {
+        if let Some(v) = text(tag) {
+            extra.insert(key.into(), json!(v));
+        }
+    }
+    for (tag, key) in [
+        (tags::SLICE_THICKNESS, "SliceThickness"),
+        (tags::SPACING_BETWEEN_SLICES, "SpacingBetweenSlices"),
+        (tags::SAR, "SAR"),
+        (tags::ECHO_TRAIN_LENGTH, "EchoTrainLength"),
+        (tags::PIXEL_BANDWIDTH, "PixelBandwidth"),
+    ] {
+        if let Some(v) = number(tag) {
+            extra.insert(key.into(), json_number(v));
+        }
+    }
+    if let Some(v) = text(tags::RECEIVE_COIL_NAME) {
+        extra.insert("ReceiveCoilName".into(), json!(v));
+    }
+    extra
+}
+
+/// Whole numbers as JSON integers (dcm2niix writes `4`, not `4.0`).
+pub fn json_number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        json!(v as i64)
+    } else {
+        json!(v)
+    }
+}
