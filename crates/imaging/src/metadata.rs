@@ -37,9 +37,8 @@ pub fn from_dicom(file: &DicomFile) -> Metadata {
         // DICOM stores milliseconds, BIDS wants seconds.
         echo_time_s: file.f64(tags::ECHO_TIME).map(|ms| ms / 1000.0),
         flip_angle_deg: file.f64(tags::FLIP_ANGLE),
-        phase_encoding_direction: None,
-        multiband_acceleration_factor: None,
         extra: extra_fields(file),
+        ..Default::default()
     }
 }
 

@@ -71,6 +71,10 @@ pub struct Metadata {
     /// BIDS form: "i", "i-", "j", "j-", "k", "k-" in NIfTI voxel axes.
     pub phase_encoding_direction: Option<String>,
     pub multiband_acceleration_factor: Option<u32>,
+    /// NIfTI slice_code to write when the converter knows dcm2niix's choice (dcm2niix
+    /// writes 0 for reversed-slice Siemens and non-Siemens series); `None`: derived from
+    /// `Volume::slice_timing_s` by `nifti_write::slice_code`.
+    pub nifti_slice_code: Option<u8>,
     /// Any further sidecar fields, in the order they should be written.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

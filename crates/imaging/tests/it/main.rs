@@ -1,3 +1,4 @@
 //! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
 
+mod nifti;
 mod testdata;
