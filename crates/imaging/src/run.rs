@@ -1,1 +1,95 @@
-//! Placeholder, filled in next.
+//! A `Run`: the 4D series growing one volume at a time as the scanner streams it.
+//!
+//! Appending moves the new voxels into a `Vec` and never copies earlier volumes; the
+//! NIfTI writer then streams all of them in order into one buffer.
+
+use crate::error::{ImagingError, Result};
+use crate::nifti_write::{datatype_of, series_to_nifti};
+use crate::volume::{Volume, Voxels};
+
+/// Two affines farther apart than this (mm) belong to different runs.
+const AFFINE_TOLERANCE_MM: f64 = 1e-3;
+
+/// A 4D run: the first volume gives geometry, timing and metadata for all.
+#[derive(Debug, Clone)]
+pub struct Run {
+    first: Volume,
+    /// Voxels of volumes 1.. (volume 0's are in `first`).
+    later: Vec<Voxels>,
+}
+
+impl Run {
+    pub fn new(first: Volume) -> Self {
+        Run {
+            first,
+            later: Vec::new(),
+        }
+    }
+
+    /// Appends the next volume; refuses one of another shape, voxel type or position.
+    pub fn push(&mut self, volume: Volume) -> Result<()> {
+        let index = self.len();
+        let (ours, theirs) = (self.first.voxels.shape(), volume.voxels.shape());
+        if ours != theirs {
+            return Err(ImagingError::Inconsistent(format!(
+                "volume {index} has shape {theirs:?} but the run has {ours:?}"
+            )));
+        }
+        let (ours, theirs) = (datatype_of(&self.first.voxels), datatype_of(&volume.voxels));
+        if ours != theirs {
+            return Err(ImagingError::Inconsistent(format!(
+                "volume {index} has NIfTI datatype {theirs} but the run has {ours}"
+            )));
+        }
+        for (r, (a, b)) in self.first.affine.iter().zip(&volume.affine).enumerate() {
+            for (c, (x, y)) in a.iter().zip(b).enumerate() {
+                // Written so that a NaN counts as a difference.
+                let same = (x - y).abs() <= AFFINE_TOLERANCE_MM;
+                if !same {
+                    return Err(ImagingError::Inconsistent(format!(
+                        "volume {index} has affine[{r}][{c}] = {y} but the run has {x} \
+                         (the slab moved: start a new run)"
+                    )));
+                }
+            }
+        }
+        self.later.push(volume.voxels);
+        Ok(())
+    }
+
+    /// Number of volumes in the run (at least 1).
+    pub fn len(&self) -> usize {
+        1 + self.later.len()
+    }
+
+    /// Always false: a run starts with its first volume.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The first volume: geometry, timing and metadata of the whole run.
+    pub fn first(&self) -> &Volume {
+        &self.first
+    }
+
+    /// Voxels of volume `t`.
+    pub fn voxels(&self, t: usize) -> Option<&Voxels> {
+        match t {
+            0 => Some(&self.first.voxels),
+            _ => self.later.get(t - 1),
+        }
+    }
+
+    /// The run as one NIfTI-1 file (4D once it has two volumes), TR in pixdim[4].
+    pub fn to_nifti(&self, gz: bool) -> Result<Vec<u8>> {
+        let frames: Vec<&Voxels> = std::iter::once(&self.first.voxels)
+            .chain(&self.later)
+            .collect();
+        series_to_nifti(&self.first, &frames, gz)
+    }
+
+    /// The BIDS sidecar of the run (the first volume's metadata and acquisition time).
+    pub fn sidecar(&self) -> serde_json::Value {
+        crate::bids::sidecar(&self.first)
+    }
+}

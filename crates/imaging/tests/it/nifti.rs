@@ -12,6 +12,9 @@ use nifti::{InMemNiftiObject, IntoNdArray, NiftiObject};
 
 use crate::testdata::shared_testdata;
 
+mod bids;
+mod run;
+
 /// The header fields we check, parsed by hand from the NIfTI-1 byte layout.
 #[derive(Debug, Clone, PartialEq)]
 struct Header {
