@@ -64,10 +64,15 @@ pub fn normalize_manufacturer(raw: &str) -> String {
         .unwrap_or_else(|| raw.trim().to_string())
 }
 
-/// Splits ImageType on '\' and, like dcm2niix, ends it with the complex component
+/// Splits ImageType on '\' (and '_') and, like dcm2niix, ends it with the complex component
 /// (MAGNITUDE, PHASE, REAL or IMAGINARY) when the values do not already say it.
 pub fn image_type(raw: &str) -> Vec<String> {
-    let mut values: Vec<String> = raw.split('\\').map(|v| v.trim().to_string()).collect();
+    // dcm2niix also breaks values at '_' ("ECHO_00" becomes "ECHO", "00").
+    let mut values: Vec<String> = raw
+        .split(['\\', '_'])
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
     let has = |names: &[&str]| values.iter().any(|v| names.contains(&v.as_str()));
     let component = if has(&["P", "PHASE"]) {
         "PHASE"

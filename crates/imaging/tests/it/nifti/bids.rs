@@ -131,3 +131,52 @@ fn bids_time_formats_like_dcm2niix() {
     );
     assert_eq!(bids::bids_time(-1.0), None);
 }
+
+/// `metadata::from_dicom` on the first file of every reference series: each common
+/// field we write equals dcm2niix's (vendor normalization, units, ImageType suffix).
+#[test]
+fn common_metadata_matches_dcm2niix_for_every_vendor() {
+    let Some(td) = shared_testdata() else { return };
+    let series = [
+        "siemens-mosaic-skyra-e11",
+        "siemens-mosaic-e11-pe/mr_0003",
+        "siemens-mosaic-d13/cmrr_Asc_6",
+        "siemens-xa30-enhanced/7_func-bold",
+        "ge-perslice-dv26/mr_0004",
+        "philips-perslice/fmri",
+    ];
+    for rel in series {
+        let files = crate::testdata::read_dir_files(&td.join(rel));
+        // The Skyra run's file _000000 duplicates _000001 and dcm2niix drops it.
+        let skip = usize::from(rel == "siemens-mosaic-skyra-e11");
+        let Some((path, bytes)) = files.into_iter().nth(skip) else {
+            panic!("{rel}: no DICOM files");
+        };
+        let file = parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let reference: Value = serde_json::from_slice(
+            &std::fs::read(td.join("ref").join(rel).join("series.json")).expect("json"),
+        )
+        .expect("json parses");
+        let nii = std::fs::read(td.join("ref").join(rel).join("series.nii")).expect("nii");
+        let h = parse_header(&nii);
+        let frame = frames_of(&h, &nii).remove(0);
+        let mut volume = volume_from_reference(&h, frame, &Value::Null);
+        volume.tr_s = None;
+        volume.meta = metadata::from_dicom(&file);
+        let ours = bids::sidecar(&volume);
+        let mut compared = 0;
+        for (key, value) in ours.as_object().expect("object") {
+            if let Some(theirs) = reference
+                .get(key)
+                .filter(|_| !key.starts_with("Conversion"))
+            {
+                assert!(
+                    values_equal(value, theirs),
+                    "{rel} {key}: ours {value}, dcm2niix {theirs}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 10, "{rel}: only {compared} fields compared");
+    }
+}
