@@ -7,6 +7,7 @@ pub mod dicom;
 pub mod error;
 pub mod geometry;
 pub mod bids; pub mod metadata; pub mod nifti_write; pub mod run;
+pub mod synth;
 pub mod volume;
 
 pub use dicom::{parse, DicomFile};
