@@ -41,6 +41,11 @@ pub fn volume_to_nifti(volume: &Volume, gz: bool) -> Result<Vec<u8>> {
 /// A series as one NIfTI-1 file: geometry, timing and metadata from `geometry`, the
 /// voxels from `frames` (all of `geometry`'s shape and type). One frame writes 3D.
 pub fn series_to_nifti(geometry: &Volume, frames: &[&Voxels], gz: bool) -> Result<Vec<u8>> {
+    if frames.is_empty() {
+        return Err(ImagingError::Inconsistent(
+            "a NIfTI needs at least one volume, none were given".into(),
+        ));
+    }
     let shape = geometry.voxels.shape();
     let datatype = datatype_of(&geometry.voxels);
     for (t, frame) in frames.iter().enumerate() {

@@ -344,4 +344,6 @@ fn mismatched_frames_are_refused() {
     };
     let err = series_to_nifti(&volume, &[&volume.voxels, &b], false).expect_err("must refuse");
     assert!(err.to_string().contains("volume 1"), "{err}");
+    let err = series_to_nifti(&volume, &[], false).expect_err("no volumes");
+    assert!(err.to_string().contains("at least one volume"), "{err}");
 }
