@@ -347,3 +347,60 @@ fn mismatched_frames_are_refused() {
     let err = series_to_nifti(&volume, &[], false).expect_err("no volumes");
     assert!(err.to_string().contains("at least one volume"), "{err}");
 }
+
+/// The qform rebuilt from (b, c, d, qfac, pixdim) reproduces the affine, for both
+/// determinant signs (qfac -1 as dcm2niix writes, +1 when the slice axis is flipped).
+#[test]
+fn quaternion_reproduces_the_affine() {
+    let Some(td) = shared_testdata() else { return };
+    for path in reference_niftis(&td.join("ref")) {
+        let h = parse_header(&std::fs::read(&path).expect("read"));
+        let mut affine = [[0.0, 0.0, 0.0, 1.0]; 4];
+        for (row, srow) in affine.iter_mut().zip(&h.srow) {
+            *row = srow.map(f64::from);
+        }
+        for flip in [false, true] {
+            let mut a = affine;
+            if flip {
+                for row in a.iter_mut().take(3) {
+                    row[2] = -row[2];
+                }
+            }
+            let q = nifti_write::quatern_from_affine(&a);
+            assert_eq!(q.qfac, if flip { 1.0 } else { -1.0 }, "{}", path.display());
+            let aa = (1.0 - q.b * q.b - q.c * q.c - q.d * q.d).max(0.0).sqrt();
+            let (b, c, d) = (q.b, q.c, q.d);
+            let r = [
+                [
+                    aa * aa + b * b - c * c - d * d,
+                    2.0 * (b * c - aa * d),
+                    2.0 * (b * d + aa * c),
+                ],
+                [
+                    2.0 * (b * c + aa * d),
+                    aa * aa + c * c - b * b - d * d,
+                    2.0 * (c * d - aa * b),
+                ],
+                [
+                    2.0 * (b * d - aa * c),
+                    2.0 * (c * d + aa * b),
+                    aa * aa + d * d - c * c - b * b,
+                ],
+            ];
+            let sizes = [1, 2, 3].map(|n| f64::from(h.pixdim[n]));
+            for i in 0..3 {
+                for j in 0..3 {
+                    let z = if j == 2 { q.qfac } else { 1.0 };
+                    let rebuilt = r[i][j] * sizes[j] * z;
+                    assert!(
+                        (rebuilt - a[i][j]).abs() < 1e-3,
+                        "{}: qform[{i}][{j}] {rebuilt} vs sform {}",
+                        path.display(),
+                        a[i][j]
+                    );
+                }
+                assert_eq!(q.offset[i], a[i][3]);
+            }
+        }
+    }
+}
