@@ -1,14 +1,30 @@
-//! data_analyser: the analysis machine's service (web UI, project runtime) and the
-//! offline tools (DICOM conversion, synthetic scanner data).
+//! data_analyser: the analysis machine's service (web UI, project runtime, to come) and
+//! the offline tools: DICOM to NIfTI conversion, the synthetic scanner and the demo.
+//!
+//! This file only parses the command line and sets up logging; the work is in `cli`.
+
+mod cli;
+mod files;
+mod pipeline;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
-/// Runs the experimenter's real-time fMRI analysis and serves the web UI.
-#[derive(Debug, Parser)]
-#[command(version, about, long_about)]
-struct Cli {}
-
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    // Info for our own crates, warnings for dependencies, unless RUST_LOG says otherwise.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,data_analyser=info,imaging=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

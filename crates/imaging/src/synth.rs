@@ -306,10 +306,17 @@ impl Synth {
         vec![
             CsaTag::int("EchoLinePosition", "IS", 6, (s.matrix / 2) as i64),
             CsaTag::int("NumberOfImagesInMosaic", "US", 10, s.slices as i64),
-            CsaTag::floats(
+            CsaTag::text(
                 "SliceMeasurementDuration",
-                1,
-                &[s.tr_s * 1000.0 / s.slices as f64],
+                "DS",
+                3,
+                &format!("{:.8}", s.tr_s * 1e6 / s.slices as f64),
+            ),
+            CsaTag::text(
+                "AcquisitionMatrixText",
+                "SH",
+                22,
+                &format!("{}*{}", s.matrix, s.matrix),
             ),
             CsaTag::floats("BandwidthPerPixelPhaseEncode", 1, &[20.0]),
             CsaTag::int("PhaseEncodingDirectionPositive", "IS", 6, 1),

@@ -28,6 +28,17 @@ impl CsaTag {
         }
     }
 
+    /// A text-valued tag (VR SH, LO, DS ...) with a single value.
+    pub fn text(name: &'static str, vr: &'static str, syngo_dt: i32, value: &str) -> CsaTag {
+        CsaTag {
+            name,
+            vm: 1,
+            vr,
+            syngo_dt,
+            values: vec![value.to_string()],
+        }
+    }
+
     /// A float-valued (FD) tag; `vm` 0 means "as many as there are", as Siemens writes
     /// for MosaicRefAcqTimes.
     pub fn floats(name: &'static str, vm: i32, values: &[f64]) -> CsaTag {

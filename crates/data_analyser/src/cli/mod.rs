@@ -1,0 +1,33 @@
+//! The command line: one subcommand per module.
+
+mod convert;
+mod demo;
+mod synth;
+
+use clap::{Parser, Subcommand};
+
+/// Real-time fMRI analysis machine, plus offline tools for scanner data.
+#[derive(Debug, Parser)]
+#[command(name = "data_analyser", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Convert scanner DICOM files or folders to NIfTI (+ BIDS JSON sidecar), like dcm2niix.
+    Convert(convert::ConvertArgs),
+    /// Write a synthetic Siemens mosaic fMRI run and its ground truth.
+    Synth(synth::SynthArgs),
+    /// Run the whole pipeline locally on synthetic data, volume by volume as in real time.
+    Demo(demo::DemoArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Convert(args) => convert::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
