@@ -21,7 +21,7 @@ pub struct DicomFile {
 pub fn parse(bytes: &[u8]) -> Result<DicomFile> {
     let obj = OpenFileOptions::new()
         .from_reader(bytes)
-        .map_err(|e| classify_read_error(&e.to_string()))?;
+        .map_err(|e| classify_read_error(&error_chain(&e)))?;
     Ok(DicomFile { obj })
 }
 
@@ -36,6 +36,19 @@ fn classify_read_error(message: &str) -> ImagingError {
     } else {
         ImagingError::Invalid(message.to_string())
     }
+}
+
+/// An error with all its sources, so that an end of input deep in the parser (the
+/// truncated-file case) is visible to `classify_read_error`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 /// The dictionary name of a tag, for error messages.
