@@ -1,0 +1,5 @@
+//! End-to-end tests of the data_analyser binary: the real executable, real files, temp
+//! folders (one integration-test binary, see ../shared/STYLE.md).
+
+mod cli;
+mod support;
