@@ -1,5 +1,6 @@
 //! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
 
+mod mosaic;
 mod nifti;
 mod synth;
 mod testdata;

@@ -1,0 +1,215 @@
+//! Pixel data of one DICOM file as stored integers (no rescale applied).
+//!
+//! Native (uncompressed) pixel data is taken straight from the parsed element, so the
+//! real-time path (one mosaic per TR) pays for one conversion pass at most. Encapsulated
+//! transfer syntaxes (RLE, JPEG lossless, JPEG-LS, JPEG 2000) go through dicom-pixeldata.
+
+use dicom_core::value::DicomValueType;
+use dicom_core::value::{PrimitiveValue, Value};
+use dicom_dictionary_std::tags;
+use dicom_pixeldata::PixelDecoder;
+
+use crate::dicom::DicomFile;
+use crate::error::{ImagingError, Result};
+
+/// Stored sample values of all frames, frame after frame, each row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameData {
+    /// PixelRepresentation 1 (two's complement), 16 bits allocated.
+    I16(Vec<i16>),
+    /// PixelRepresentation 0; 8-bit data is widened to this.
+    U16(Vec<u16>),
+}
+
+impl FrameData {
+    pub fn len(&self) -> usize {
+        match self {
+            FrameData::I16(v) => v.len(),
+            FrameData::U16(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The decoded frames of one file and the rescale that turns them into real values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frames {
+    pub rows: usize,
+    pub cols: usize,
+    /// NumberOfFrames (1 when absent).
+    pub frames: usize,
+    /// Exactly `rows * cols * frames` samples.
+    pub data: FrameData,
+    pub rescale_slope: Option<f64>,
+    pub rescale_intercept: Option<f64>,
+}
+
+impl Frames {
+    /// Samples in one frame.
+    pub fn frame_len(&self) -> usize {
+        self.rows * self.cols
+    }
+}
+
+/// Decodes every frame of `file` to stored values; grey-scale (one sample per pixel),
+/// 8 or 16 bits allocated.
+pub fn decode_frames(file: &DicomFile) -> Result<Frames> {
+    let rows = dim(file, tags::ROWS, "Rows")?;
+    let cols = dim(file, tags::COLUMNS, "Columns")?;
+    let frames = match file.i64(tags::NUMBER_OF_FRAMES) {
+        None => 1,
+        Some(n) if n >= 1 => n as usize,
+        Some(n) => {
+            return Err(ImagingError::Invalid(format!("NumberOfFrames is {n}")));
+        }
+    };
+    let samples = file.i64(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    if samples != 1 {
+        return Err(ImagingError::Unsupported(format!(
+            "SamplesPerPixel {samples} (only grey-scale images are converted)"
+        )));
+    }
+    let bits = file.require_i64(tags::BITS_ALLOCATED)?;
+    if bits != 8 && bits != 16 {
+        return Err(ImagingError::Unsupported(format!(
+            "BitsAllocated {bits} (only 8 and 16 are converted)"
+        )));
+    }
+    let signed = file.i64(tags::PIXEL_REPRESENTATION) == Some(1);
+    let expected = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(frames))
+        .ok_or_else(|| ImagingError::Invalid(format!("{rows}x{cols}x{frames} pixels overflow")))?;
+
+    let element = file
+        .dataset()
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .ok_or(ImagingError::MissingTag {
+            tag: tags::PIXEL_DATA,
+            name: "PixelData",
+        })?;
+    let data = match element.value() {
+        Value::Primitive(p) => native(p, bits, signed, expected)?,
+        Value::PixelSequence(_) => encapsulated(file, bits, signed, expected)?,
+        Value::Sequence(_) => {
+            return Err(ImagingError::Invalid(
+                "PixelData is a sequence of items".into(),
+            ))
+        }
+    };
+    Ok(Frames {
+        rows,
+        cols,
+        frames,
+        data,
+        rescale_slope: file.f64(tags::RESCALE_SLOPE),
+        rescale_intercept: file.f64(tags::RESCALE_INTERCEPT),
+    })
+}
+
+fn dim(file: &DicomFile, tag: dicom_core::Tag, name: &str) -> Result<usize> {
+    match file.require_i64(tag)? {
+        n if (1..=65535).contains(&n) => Ok(n as usize),
+        n => Err(ImagingError::Invalid(format!("{name} is {n}"))),
+    }
+}
+
+fn short(got: usize, expected: usize) -> ImagingError {
+    ImagingError::Incomplete(format!(
+        "PixelData holds {got} samples, the header announces {expected}"
+    ))
+}
+
+/// Uncompressed pixel data as parsed: OW arrives as host-order u16, OB as bytes.
+fn native(p: &PrimitiveValue, bits: i64, signed: bool, expected: usize) -> Result<FrameData> {
+    match (p, bits) {
+        (PrimitiveValue::U16(v), 16) => {
+            let v = v.get(..expected).ok_or_else(|| short(v.len(), expected))?;
+            Ok(if signed {
+                FrameData::I16(v.iter().map(|&x| x as i16).collect())
+            } else {
+                FrameData::U16(v.to_vec())
+            })
+        }
+        (PrimitiveValue::I16(v), 16) => {
+            let v = v.get(..expected).ok_or_else(|| short(v.len(), expected))?;
+            Ok(if signed {
+                FrameData::I16(v.to_vec())
+            } else {
+                FrameData::U16(v.iter().map(|&x| x as u16).collect())
+            })
+        }
+        (PrimitiveValue::U8(v), 16) => from_le_bytes(v, signed, expected),
+        (PrimitiveValue::U8(v), 8) => from_bytes8(v, signed, expected),
+        (PrimitiveValue::U16(v), 8) => {
+            // 8-bit samples read with an OW VR: two samples per word, little-endian.
+            let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+            from_bytes8(&bytes, signed, expected)
+        }
+        (other, _) => Err(ImagingError::Unsupported(format!(
+            "PixelData of value type {:?} with {bits} bits allocated",
+            other.value_type()
+        ))),
+    }
+}
+
+fn from_le_bytes(bytes: &[u8], signed: bool, expected: usize) -> Result<FrameData> {
+    let bytes = bytes
+        .get(..expected * 2)
+        .ok_or_else(|| short(bytes.len() / 2, expected))?;
+    let words = bytes.chunks_exact(2).map(|b| [b[0], b[1]]);
+    Ok(if signed {
+        FrameData::I16(words.map(i16::from_le_bytes).collect())
+    } else {
+        FrameData::U16(words.map(u16::from_le_bytes).collect())
+    })
+}
+
+/// 8-bit samples widened; signed bytes keep their sign as I16.
+fn from_bytes8(bytes: &[u8], signed: bool, expected: usize) -> Result<FrameData> {
+    let bytes = bytes
+        .get(..expected)
+        .ok_or_else(|| short(bytes.len(), expected))?;
+    Ok(if signed {
+        FrameData::I16(bytes.iter().map(|&b| i16::from(b as i8)).collect())
+    } else {
+        FrameData::U16(bytes.iter().map(|&b| u16::from(b)).collect())
+    })
+}
+
+/// Compressed pixel data through the registered codecs (output in host byte order).
+fn encapsulated(file: &DicomFile, bits: i64, signed: bool, expected: usize) -> Result<FrameData> {
+    let decoded = file.object().decode_pixel_data().map_err(|e| {
+        let text = e.to_string();
+        tracing::debug!(error = %text, "pixel data decoding failed");
+        if text.to_ascii_lowercase().contains("unsupported") {
+            ImagingError::Unsupported(format!(
+                "pixel data of transfer syntax {}: {text}",
+                file.transfer_syntax()
+            ))
+        } else {
+            ImagingError::Invalid(format!(
+                "pixel data of transfer syntax {} does not decode: {text}",
+                file.transfer_syntax()
+            ))
+        }
+    })?;
+    let bytes = decoded.data();
+    if bits == 8 {
+        return from_bytes8(bytes, signed, expected);
+    }
+    let bytes = bytes
+        .get(..expected * 2)
+        .ok_or_else(|| short(bytes.len() / 2, expected))?;
+    let words = bytes.chunks_exact(2).map(|b| [b[0], b[1]]);
+    Ok(if signed {
+        FrameData::I16(words.map(i16::from_ne_bytes).collect())
+    } else {
+        FrameData::U16(words.map(u16::from_ne_bytes).collect())
+    })
+}
