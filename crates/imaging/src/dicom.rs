@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use dicom_core::{DataDictionary, Tag};
 use dicom_dictionary_std::StandardDataDictionary;
+use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 
 use crate::error::{ImagingError, Result};
@@ -18,9 +19,15 @@ pub struct DicomFile {
 }
 
 /// Parses a DICOM Part 10 file (with or without the 128-byte preamble) from memory.
+///
+/// A structural pre-scan runs first: a file cut short is [`ImagingError::Incomplete`]
+/// (naming the element and the missing byte count), and no declared length can make
+/// the parser allocate more than `bytes.len()`.
 pub fn parse(bytes: &[u8]) -> Result<DicomFile> {
+    let meta_start = crate::prescan::prescan(bytes)?;
     let obj = OpenFileOptions::new()
-        .from_reader(bytes)
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(&bytes[meta_start..])
         .map_err(|e| classify_read_error(&error_chain(&e)))?;
     Ok(DicomFile { obj })
 }
@@ -63,6 +70,11 @@ impl DicomFile {
     /// The underlying dicom-object value, for code that needs the whole data set.
     pub fn object(&self) -> &DefaultDicomObject {
         &self.obj
+    }
+
+    /// The underlying dicom-object value, owned (de-identification edits it in place).
+    pub fn into_object(self) -> DefaultDicomObject {
+        self.obj
     }
 
     /// The root data set.

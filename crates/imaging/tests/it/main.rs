@@ -2,5 +2,6 @@
 
 mod mosaic;
 mod nifti;
+mod robustness;
 mod synth;
 mod testdata;
