@@ -11,6 +11,7 @@ pub mod pixels;
 pub mod bids; pub mod metadata; pub mod nifti_write; pub mod run;
 pub mod synth;
 pub mod volume;
+pub mod slices; pub mod enhanced; pub mod convert; pub use convert::{convert_series, volume_from_file, Series};
 
 pub use dicom::{parse, DicomFile};
 pub use error::{ImagingError, Result};

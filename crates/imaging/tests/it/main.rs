@@ -4,4 +4,5 @@ mod mosaic;
 mod nifti;
 mod robustness;
 mod synth;
+mod reference;
 mod testdata;
