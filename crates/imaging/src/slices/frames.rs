@@ -5,65 +5,29 @@ use dicom_dictionary_std::tags;
 
 use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
+use crate::pixels::FrameData;
 use crate::slices::stack::Samples;
 use crate::volume::Metadata;
 
-/// Stored values of every frame of `file`, each row-major `rows x cols`.
+/// Stored values of every frame of `file`, each row-major `rows x cols`
+/// (decoded by [`crate::pixels::decode_frames`], any transfer syntax).
 pub(crate) fn all_frames(file: &DicomFile) -> Result<Vec<Samples>> {
-    let rows = file.require_i64(tags::ROWS)?;
-    let cols = file.require_i64(tags::COLUMNS)?;
-    let n_frames = file.i64(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
-    let bits = file.i64(tags::BITS_ALLOCATED).unwrap_or(16);
-    let signed = file.i64(tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1;
-    if bits != 16 {
-        return Err(ImagingError::Unsupported(format!(
-            "{bits}-bit pixels (only 16-bit stacks are handled)"
-        )));
+    let frames = crate::pixels::decode_frames(file)?;
+    let per_frame = frames.rows * frames.cols;
+    if per_frame == 0 {
+        return Err(ImagingError::Invalid("image has no pixels".into()));
     }
-    let ts = file.transfer_syntax().trim_end_matches('\0');
-    if ts != "1.2.840.10008.1.2.1" && ts != "1.2.840.10008.1.2" {
-        return Err(ImagingError::Unsupported(format!(
-            "transfer syntax {ts} for single-slice or enhanced files"
-        )));
-    }
-    let data = file
-        .bytes(tags::PIXEL_DATA)
-        .ok_or(ImagingError::MissingTag {
-            tag: tags::PIXEL_DATA,
-            name: "PixelData",
-        })?;
-    let per_frame = usize::try_from(rows * cols).unwrap_or(0);
-    let n_frames = usize::try_from(n_frames).unwrap_or(0);
-    let needed = per_frame
-        .checked_mul(n_frames)
-        .and_then(|n| n.checked_mul(2))
-        .ok_or_else(|| {
-            ImagingError::Invalid(format!("image size {rows}x{cols}x{n_frames} overflows"))
-        })?;
-    if data.len() < needed {
-        return Err(ImagingError::Incomplete(format!(
-            "PixelData holds {} bytes, {rows}x{cols}x{n_frames} 16-bit pixels need {needed}",
-            data.len()
-        )));
-    }
-    let mask: u16 = match file.i64(tags::BITS_STORED) {
-        Some(b @ 1..=15) if !signed => (1u16 << b) - 1,
-        _ => u16::MAX,
+    let out = match frames.data {
+        FrameData::I16(v) => v
+            .chunks_exact(per_frame)
+            .map(|c| Samples::I16(c.to_vec()))
+            .collect(),
+        FrameData::U16(v) => v
+            .chunks_exact(per_frame)
+            .map(|c| Samples::U16(c.to_vec()))
+            .collect(),
     };
-    let frames = data[..needed]
-        .chunks_exact(per_frame * 2)
-        .map(|frame| {
-            let words = frame
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]));
-            if signed {
-                Samples::I16(words.map(|w| w as i16).collect())
-            } else {
-                Samples::U16(words.map(|w| w & mask).collect())
-            }
-        })
-        .collect();
-    Ok(frames)
+    Ok(out)
 }
 
 /// The values of a file that must hold exactly one frame.
