@@ -1,10 +1,11 @@
 //! The one place the binary calls the imaging crate's converters, so the subcommands
 //! share exactly the same conversion path.
 
+use anyhow::{Context, Result};
 use imaging::run::Run;
 use imaging::{DicomFile, Volume};
 
-/// One converted series: its SeriesNumber (for output names) and its volumes.
+/// One converted series: its SeriesNumber (for output names) and its volumes as a run.
 #[derive(Debug)]
 pub struct ConvertedSeries {
     pub series_number: Option<i64>,
@@ -12,17 +13,29 @@ pub struct ConvertedSeries {
 }
 
 /// Converts one file that holds a whole volume (a mosaic or an enhanced multi-frame).
-pub fn volume_from_file(file: &DicomFile) -> imaging::Result<Volume> {
-    let _ = file;
-    Err(imaging::ImagingError::Unsupported(
-        "volume conversion is not available in this build yet".into(),
-    ))
+pub fn volume_from_file(bytes: &[u8]) -> imaging::Result<Volume> {
+    imaging::convert::volume_from_file(bytes)
 }
 
 /// Groups files into series and converts each to a run.
-pub fn convert_series(files: Vec<DicomFile>) -> imaging::Result<Vec<ConvertedSeries>> {
-    let _ = files;
-    Err(imaging::ImagingError::Unsupported(
-        "series conversion is not available in this build yet".into(),
-    ))
+pub fn convert_series(files: Vec<DicomFile>) -> Result<Vec<ConvertedSeries>> {
+    let mut out = Vec::new();
+    for series in imaging::convert::convert_series(files)? {
+        let mut volumes = series.volumes.into_iter();
+        let Some(first) = volumes.next() else {
+            tracing::warn!("series {:?} has no volumes; skipped", series.series_number);
+            continue;
+        };
+        let mut run = Run::new(first);
+        for volume in volumes {
+            run.push(volume).with_context(|| {
+                format!("series {:?} cannot form one run", series.series_number)
+            })?;
+        }
+        out.push(ConvertedSeries {
+            series_number: series.series_number,
+            run,
+        });
+    }
+    Ok(out)
 }

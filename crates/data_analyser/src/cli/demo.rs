@@ -76,9 +76,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let t0 = Instant::now();
-        let dicom = imaging::parse(&bytes)
-            .with_context(|| format!("{} is not readable DICOM", path.display()))?;
-        let volume = volume_from_file(&dicom)
+        let volume = volume_from_file(&bytes)
             .with_context(|| format!("cannot convert {}", path.display()))?;
         let convert_us = t0.elapsed().as_micros();
 

@@ -45,7 +45,8 @@ fn synth_writes_scanner_named_files_and_ground_truth() {
 fn convert_names_each_unusable_file_and_fails_when_nothing_converts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let junk = dir.path().join("notes.txt");
-    std::fs::write(&junk, "not an image\n").expect("write junk");
+    // Longer than a DICOM preamble: a short file could still be a DICOM being written.
+    std::fs::write(&junk, "not an image, just notes\n".repeat(20)).expect("write junk");
     let mut inputs = vec![junk.to_str().expect("utf-8").to_string()];
     let truncated = shared_testdata().map(|td| td.join("truncated/trunc_001_000013_000005.dcm"));
     if let Some(t) = &truncated {
