@@ -7,7 +7,7 @@ pub mod dicom;
 pub mod error;
 pub mod geometry;
 pub mod prescan;
-pub mod pixels;
+pub mod csa; pub mod mosaic; pub mod pixels;
 pub mod bids; pub mod metadata; pub mod nifti_write; pub mod run;
 pub mod synth;
 pub mod volume;
