@@ -92,3 +92,59 @@ fn ground_truth_roi_signal_follows_the_design() {
     assert_eq!(truth.slice_timing_s[0], 0.0);
     assert!(truth.slice_timing_s[1] > truth.slice_timing_s[26]);
 }
+
+#[test]
+fn synthetic_mosaic_converts_to_the_specified_volume() {
+    let synth = Synth::new(small_spec()).expect("spec");
+    let truth = synth.ground_truth();
+    let expected = synth.ras_affine();
+    for index in [0, 7] {
+        let file = synth.file(index).expect("file");
+        // Through the mosaic decoder directly until convert::volume_from_file routes to it.
+        let dicom = imaging::parse(&file.bytes).expect("parses");
+        let volume = imaging::mosaic::volume_from_mosaic(&dicom).expect("the mosaic converts");
+        assert_eq!(volume.voxels.shape(), [64, 64, 27]);
+        for r in 0..3 {
+            for c in 0..4 {
+                let (a, b) = (volume.affine[r][c], expected[r][c]);
+                assert!((a - b).abs() < 1e-3, "affine[{r}][{c}] {a} vs {b}");
+            }
+        }
+        // The ROI centre in voxels maps to the ground truth's RAS centre.
+        let centre: Vec<f64> = (0..3)
+            .map(|a| (truth.roi_voxel_min[a] + truth.roi_voxel_max[a]) as f64 / 2.0 - 0.5)
+            .collect();
+        for r in 0..3 {
+            let mm =
+                volume.affine[r][3] + (0..3).map(|a| volume.affine[r][a] * centre[a]).sum::<f64>();
+            assert!(
+                (mm - truth.roi_center_ras_mm[r]).abs() < 1e-3,
+                "ROI centre axis {r}"
+            );
+        }
+        assert_eq!(volume.voxel_size, [3.0, 3.0, 3.5]);
+        assert_eq!(volume.tr_s, Some(2.0));
+        for (a, b) in volume.slice_timing_s.iter().zip(&truth.slice_timing_s) {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "slice timing {:?}",
+                volume.slice_timing_s
+            );
+        }
+        let (mut sum, mut n) = (0.0, 0.0);
+        for k in truth.roi_voxel_min[2]..truth.roi_voxel_max[2] {
+            for j in truth.roi_voxel_min[1]..truth.roi_voxel_max[1] {
+                for i in truth.roi_voxel_min[0]..truth.roi_voxel_max[0] {
+                    sum += volume.voxels.get_f64([i, j, k]).expect("in bounds");
+                    n += 1.0;
+                }
+            }
+        }
+        let mean = sum / n;
+        assert!(
+            (mean - truth.roi_mean[index]).abs() < 1e-9,
+            "ROI mean {mean} vs {}",
+            truth.roi_mean[index]
+        );
+    }
+}
