@@ -104,9 +104,8 @@ fn synthetic_mosaic_converts_to_the_specified_volume() {
         let dicom = imaging::parse(&file.bytes).expect("parses");
         let volume = imaging::mosaic::volume_from_mosaic(&dicom).expect("the mosaic converts");
         assert_eq!(volume.voxels.shape(), [64, 64, 27]);
-        for r in 0..3 {
-            for c in 0..4 {
-                let (a, b) = (volume.affine[r][c], expected[r][c]);
+        for (r, (ours, want)) in volume.affine.iter().zip(&expected).enumerate().take(3) {
+            for (c, (a, b)) in ours.iter().zip(want).enumerate() {
                 assert!((a - b).abs() < 1e-3, "affine[{r}][{c}] {a} vs {b}");
             }
         }
@@ -114,12 +113,16 @@ fn synthetic_mosaic_converts_to_the_specified_volume() {
         let centre: Vec<f64> = (0..3)
             .map(|a| (truth.roi_voxel_min[a] + truth.roi_voxel_max[a]) as f64 / 2.0 - 0.5)
             .collect();
-        for r in 0..3 {
-            let mm =
-                volume.affine[r][3] + (0..3).map(|a| volume.affine[r][a] * centre[a]).sum::<f64>();
+        for (r, (row, want)) in volume
+            .affine
+            .iter()
+            .zip(truth.roi_center_ras_mm)
+            .enumerate()
+        {
+            let mm = row[3] + row.iter().zip(&centre).map(|(a, x)| a * x).sum::<f64>();
             assert!(
-                (mm - truth.roi_center_ras_mm[r]).abs() < 1e-3,
-                "ROI centre axis {r}"
+                (mm - want).abs() < 1e-3,
+                "ROI centre axis {r}: {mm} vs {want}"
             );
         }
         assert_eq!(volume.voxel_size, [3.0, 3.0, 3.5]);
