@@ -69,9 +69,31 @@ pub fn protocol(series: &CsaHeader) -> BTreeMap<String, String> {
     text.map(|t| parse_ascconv(t)).unwrap_or_default()
 }
 
+/// Whether the ASCCONV protocol of `file`'s series header contains `key` (a substring
+/// search, as dcm2niix does). Much cheaper than [`protocol`]: no parse of either header,
+/// which matters on the per-TR path.
+pub fn protocol_mentions(file: &DicomFile, key: &str) -> bool {
+    let Some(bytes) = private_element_bytes(file, 0x20) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Some(start) = text.find("### ASCCONV BEGIN") else {
+        return false;
+    };
+    let body = &text[start..];
+    let body = body
+        .find("### ASCCONV END")
+        .map_or(body, |end| &body[..end]);
+    body.contains(key)
+}
+
 /// Raw bytes of (0029, block<<8 | offset) where `block` is reserved by the private
 /// creator "SIEMENS CSA HEADER" (falling back to the usual block 0x10).
 fn private_element(file: &DicomFile, offset: u16) -> Option<Vec<u8>> {
+    private_element_bytes(file, offset).map(|b| b.into_owned())
+}
+
+fn private_element_bytes(file: &DicomFile, offset: u16) -> Option<std::borrow::Cow<'_, [u8]>> {
     let block = (0x10u16..=0xFF)
         .find(|&b| {
             file.str(Tag(0x0029, b))
@@ -79,7 +101,6 @@ fn private_element(file: &DicomFile, offset: u16) -> Option<Vec<u8>> {
         })
         .unwrap_or(0x10);
     file.bytes(Tag(0x0029, (block << 8) | offset))
-        .map(|b| b.into_owned())
 }
 
 /// Little-endian cursor that reports running out of bytes as an error.

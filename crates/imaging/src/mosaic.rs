@@ -6,8 +6,6 @@
 //! mosaics whose protocol numbers slices head to foot are stored flipped along k so that
 //! k ascends in space, with their slice times reversed to match.
 
-use std::collections::BTreeMap;
-
 use dicom_dictionary_std::tags;
 use ndarray::{Array3, ShapeBuilder};
 
@@ -23,7 +21,6 @@ use crate::volume::{Volume, Voxels};
 pub struct MosaicInfo {
     pub slices: usize,
     pub image: CsaHeader,
-    pub protocol: BTreeMap<String, String>,
     /// Slices stored head to foot (ProtocolSliceNumber or `sSliceArray.ucImageNumb*`).
     pub reversed: bool,
 }
@@ -38,23 +35,12 @@ pub fn mosaic_info(file: &DicomFile) -> Result<Option<MosaicInfo>> {
         Some(n) if n > 1 => n as usize,
         _ => return Ok(None),
     };
-    // A damaged series header only costs the protocol, not the volume.
-    let protocol = match csa::series_header(file) {
-        Some(Ok(series)) => csa::protocol(&series),
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "unreadable CSA series header");
-            BTreeMap::new()
-        }
-        None => BTreeMap::new(),
-    };
+    // The protocol is searched, not parsed: parsing it costs more than the whole volume.
     let reversed = image.i64("ProtocolSliceNumber").is_some_and(|n| n > 1)
-        || protocol
-            .keys()
-            .any(|k| k.starts_with("sSliceArray.ucImageNumb"));
+        || csa::protocol_mentions(file, "sSliceArray.ucImageNumb");
     Ok(Some(MosaicInfo {
         slices,
         image,
-        protocol,
         reversed,
     }))
 }

@@ -54,8 +54,17 @@ fn check_series(td: &std::path::Path, rel: &str) {
         reference.dims[3],
         "{rel}: files vs reference volumes"
     );
+    let pe = reference
+        .json
+        .get("PhaseEncodingDirection")
+        .and_then(|v| v.as_str());
     for (t, (_, path, vol)) in files.iter().enumerate() {
         assert_volume_matches(vol, &reference, t, &path.display().to_string());
+        assert_eq!(
+            vol.meta.phase_encoding_direction.as_deref(),
+            pe,
+            "{rel}: phase encoding"
+        );
     }
 }
 
@@ -142,6 +151,30 @@ fn every_prefix_of_a_mosaic_is_an_error() {
             result.is_err(),
             "prefix of {len} of {} bytes gave a volume",
             bytes.len()
+        );
+    }
+}
+
+/// The real-time budget: one Skyra mosaic, already parsed, converts in well under 0.5 ms
+/// (checked in release builds only; debug builds are an order of magnitude slower).
+#[test]
+fn mosaic_conversion_is_fast() {
+    let Some(td) = shared_testdata() else { return };
+    let bytes =
+        std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000005.dcm")).expect("read");
+    let file = imaging::parse(&bytes).expect("parses");
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..30 {
+        let start = std::time::Instant::now();
+        let vol = imaging::mosaic::volume_from_mosaic(&file).expect("converts");
+        best = best.min(start.elapsed());
+        assert_eq!(vol.voxels.shape(), [64, 64, 27]);
+    }
+    eprintln!("mosaic conversion: best of 30 = {best:?}");
+    if !cfg!(debug_assertions) {
+        assert!(
+            best.as_secs_f64() < 0.5e-3,
+            "mosaic conversion took {best:?}"
         );
     }
 }
