@@ -211,3 +211,30 @@ pub fn ascconv_int(protocol: &BTreeMap<String, String>, key: &str) -> Option<i64
         None => v.parse().ok(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascconv_lines_become_key_values() {
+        let text = "junk\n### ASCCONV BEGIN object=MrProtDataImpl@MrProtocolData version=1 ###\n\
+            sSliceArray.ucMode\t = \t0x4\n\
+            tProtocolName\t = \t\"\"rest\"\"  # comment\n\
+            sPat.lAccelFactPE\t = \t2\t# factor\n\
+            ### ASCCONV END ###\nafter = 1\n";
+        let p = parse_ascconv(text);
+        assert_eq!(ascconv_int(&p, "sSliceArray.ucMode"), Some(4));
+        assert_eq!(ascconv_int(&p, "sPat.lAccelFactPE"), Some(2));
+        assert!(p.contains_key("tProtocolName"));
+        assert!(!p.contains_key("after"));
+    }
+
+    #[test]
+    fn empty_and_tiny_headers_are_errors() {
+        assert!(parse(b"").is_err());
+        assert!(parse(b"SV10\x04\x03\x02\x01").is_err());
+        // Zero elements is a valid, empty header.
+        assert_eq!(parse(&[0u8; 8]).map(|h| h.elements.len()).ok(), Some(0));
+    }
+}

@@ -279,3 +279,42 @@ pub fn seconds_since_midnight(tm: &str) -> Option<f64> {
     };
     Some(seconds + frac)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_with_times(ms: &[f64]) -> CsaHeader {
+        let mut h = CsaHeader::default();
+        let items = ms.iter().map(|t| t.to_string()).collect();
+        h.elements.insert("MosaicRefAcqTimes".into(), items);
+        h
+    }
+
+    #[test]
+    fn repeated_slice_times_give_the_multiband_factor() {
+        let h = header_with_times(&[0.0, 500.0, 0.0, 500.0, 0.0, 500.0]);
+        let (times, mb) = slice_times(&h, 6, false);
+        assert_eq!(mb, 3);
+        assert_eq!(times, vec![0.0, 0.5, 0.0, 0.5, 0.0, 0.5]);
+    }
+
+    #[test]
+    fn negative_times_are_shifted_and_reversed_slices_reverse_them() {
+        let h = header_with_times(&[-10.0, 90.0, 190.0]);
+        let (times, mb) = slice_times(&h, 3, true);
+        assert_eq!(mb, 1);
+        assert_eq!(times, vec![0.2, 0.1, 0.0]);
+        // Identical times carry no information: dcm2niix writes none.
+        assert!(slice_times(&header_with_times(&[5.0, 5.0]), 2, false)
+            .0
+            .is_empty());
+    }
+
+    #[test]
+    fn acquisition_time_parses() {
+        assert_eq!(seconds_since_midnight("101530.5"), Some(36930.5));
+        assert_eq!(seconds_since_midnight("10:15:30"), Some(36930.0));
+        assert_eq!(seconds_since_midnight("x"), None);
+    }
+}

@@ -1,5 +1,6 @@
 //! Siemens mosaic conversion and pixel decoding against dcm2niix's references.
 
+use imaging::csa;
 use imaging::pixels::{decode_frames, FrameData};
 
 use crate::testdata::{assert_volume_matches, load_reference, read_dir_files, shared_testdata};
@@ -176,5 +177,113 @@ fn mosaic_conversion_is_fast() {
             best.as_secs_f64() < 0.5e-3,
             "mosaic conversion took {best:?}"
         );
+    }
+}
+
+fn skyra_file(td: &std::path::Path) -> imaging::DicomFile {
+    let bytes =
+        std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000005.dcm")).expect("read");
+    imaging::parse(&bytes).expect("parses")
+}
+
+#[test]
+fn csa_headers_of_the_skyra_mosaic() {
+    let Some(td) = shared_testdata() else { return };
+    let file = skyra_file(&td);
+    let image = csa::image_header(&file)
+        .expect("has CSA image header")
+        .expect("parses");
+    assert_eq!(image.i64("NumberOfImagesInMosaic"), Some(27));
+    let normal = image.f64s("SliceNormalVector").expect("SliceNormalVector");
+    assert_eq!(normal.len(), 3);
+    assert!((normal.iter().map(|v| v * v).sum::<f64>() - 1.0).abs() < 1e-6);
+    assert_eq!(image.f64s("MosaicRefAcqTimes").map(|t| t.len()), Some(27));
+    assert!(image.i64("PhaseEncodingDirectionPositive").is_some());
+
+    let series = csa::series_header(&file)
+        .expect("has CSA series header")
+        .expect("parses");
+    let protocol = csa::protocol(&series);
+    assert_eq!(csa::ascconv_int(&protocol, "sSliceArray.lSize"), Some(27));
+    for key in [
+        "sSliceArray.ucMode",
+        "sKSpace.ucMultiSliceMode",
+        "sKSpace.lBaseResolution",
+    ] {
+        assert!(protocol.contains_key(key), "ASCCONV lacks {key}");
+    }
+    assert_eq!(
+        csa::ascconv_int(&protocol, "sKSpace.lBaseResolution"),
+        Some(64)
+    );
+    assert!(csa::protocol_mentions(&file, "sSliceArray.lSize"));
+    assert!(!csa::protocol_mentions(&file, "sSliceArray.ucImageNumb"));
+}
+
+/// The old layout is the SV10 one without its 8-byte magic; both parse alike.
+#[test]
+fn csa_old_layout_parses_like_sv10() {
+    let Some(td) = shared_testdata() else { return };
+    let file = skyra_file(&td);
+    let raw = file
+        .bytes(dicom_core::Tag(0x0029, 0x1010))
+        .expect("CSA image header");
+    assert!(raw.starts_with(b"SV10"));
+    let sv10 = csa::parse(&raw).expect("SV10 parses");
+    let old = csa::parse(&raw[8..]).expect("old layout parses");
+    assert_eq!(sv10, old);
+    assert!(sv10.elements.len() > 50);
+}
+
+/// Damaged headers give an error, never a panic or a runaway allocation.
+#[test]
+fn csa_damaged_headers_are_errors() {
+    let Some(td) = shared_testdata() else { return };
+    let file = skyra_file(&td);
+    let raw = file
+        .bytes(dicom_core::Tag(0x0029, 0x1010))
+        .expect("CSA image header");
+    for cut in (0..raw.len() - 8).step_by(97) {
+        assert!(
+            csa::parse(&raw[..cut]).is_err(),
+            "prefix of {cut} bytes parsed"
+        );
+    }
+    let mut huge = raw.to_vec();
+    huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(csa::parse(&huge).is_err());
+    // An item length past the end of the header.
+    let mut long_item = raw.to_vec();
+    let first_item_len = 16 + 64 + 4 + 4 + 4 + 4 + 4 + 4;
+    long_item[first_item_len..first_item_len + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    assert!(csa::parse(&long_item).is_err());
+}
+
+/// Multiband is read from slice times that repeat; these CMRR series ran with
+/// multiband factor 1 (ASCCONV sWipMemBlock.alFree[13] = 1), so none is reported.
+#[test]
+fn multiband_factor_only_when_slice_times_repeat() {
+    let Some(td) = shared_testdata() else { return };
+    for series in ["ep2d_Int_4", "cmrr_Int_8", "cmrr_Asc_HF_7"] {
+        let dir = td.join("siemens-mosaic-d13").join(series);
+        let (path, bytes) = read_dir_files(&dir).into_iter().next().expect("a file");
+        let vol = convert(&path).expect("converts");
+        assert_eq!(vol.meta.multiband_acceleration_factor, None, "{series}");
+        assert_eq!(
+            vol.slice_timing_s.iter().filter(|&&t| t == 0.0).count(),
+            1,
+            "{series}"
+        );
+        let file = imaging::parse(&bytes).expect("parses");
+        let series_header = csa::series_header(&file)
+            .expect("series header")
+            .expect("parses");
+        let protocol = csa::protocol(&series_header);
+        if series.starts_with("cmrr") {
+            assert_eq!(
+                csa::ascconv_int(&protocol, "sWipMemBlock.alFree[13]"),
+                Some(1)
+            );
+        }
     }
 }
