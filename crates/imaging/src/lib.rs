@@ -3,6 +3,7 @@
 //! A pure library: bytes in, values out. It never touches the disk or the network;
 //! the services read and write files and hand this crate the bytes.
 
+pub mod deid; pub mod deid_profile;
 pub mod dicom;
 pub mod error;
 pub mod geometry;

@@ -1,0 +1,476 @@
+//! The action table of DICOM PS3.15 Annex E, "Basic Application Level Confidentiality
+//! Profile" (Table E.1-1), kept as data, plus the private attributes we keep.
+//!
+//! Each row keeps the standard's action code as written (`"X/Z/D"` ...) next to the
+//! action we apply. Compound codes are resolved the way the profile allows for an
+//! attribute that must stay valid in the IOD: an attribute that may be removed is
+//! removed (`X` first), except where removing would break the object; the table below
+//! already holds that resolution so the code has no policy of its own.
+
+use dicom_core::Tag;
+
+/// What to do with one attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `X`: remove the attribute.
+    Remove,
+    /// `Z`: replace with a zero-length value.
+    Empty,
+    /// `D`: replace with a non-identifying dummy value of the same VR.
+    Dummy,
+    /// `U`: replace each UID with a new one, the same within a session.
+    Uid,
+    /// `K`: keep.
+    Keep,
+}
+
+/// One row of the profile table.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileEntry {
+    pub tag: Tag,
+    pub name: &'static str,
+    /// The action code as the standard writes it (`X`, `Z`, `X/Z/D`, `X/Z/U*` ...).
+    pub code: &'static str,
+    /// The action applied: the strongest the code allows for a valid MR object.
+    pub action: Action,
+}
+
+const fn row(
+    group: u16,
+    element: u16,
+    name: &'static str,
+    code: &'static str,
+    action: Action,
+) -> ProfileEntry {
+    ProfileEntry {
+        tag: Tag(group, element),
+        name,
+        code,
+        action,
+    }
+}
+
+use Action::{Dummy as D, Empty as Z, Keep as K, Remove as X, Uid as U};
+
+/// Table E.1-1, the attributes that can appear in MR images (sorted by tag).
+///
+/// `Z` attributes of type 2 (PatientName, PatientID, StudyDate ...) are emptied, not
+/// removed, so the object stays valid. `AcquisitionTime` (`X/D` in the standard) is the
+/// one deliberate deviation: real-time TR timing and slice order need it, and a time of
+/// day without a date does not identify anyone.
+pub static BASIC_PROFILE: &[ProfileEntry] = &[
+    row(0x0000, 0x1000, "AffectedSOPInstanceUID", "X", X),
+    row(0x0002, 0x0003, "MediaStorageSOPInstanceUID", "U", U),
+    row(0x0004, 0x1511, "ReferencedSOPInstanceUIDInFile", "U", U),
+    row(0x0008, 0x0012, "InstanceCreationDate", "X/D", X),
+    row(0x0008, 0x0013, "InstanceCreationTime", "X/Z/D", X),
+    row(0x0008, 0x0014, "InstanceCreatorUID", "U", U),
+    row(0x0008, 0x0015, "InstanceCoercionDateTime", "X", X),
+    row(0x0008, 0x0018, "SOPInstanceUID", "U", U),
+    row(0x0008, 0x0020, "StudyDate", "Z", Z),
+    row(0x0008, 0x0021, "SeriesDate", "X/D", X),
+    row(0x0008, 0x0022, "AcquisitionDate", "X/Z", X),
+    row(0x0008, 0x0023, "ContentDate", "Z/D", Z),
+    row(0x0008, 0x0024, "OverlayDate", "X", X),
+    row(0x0008, 0x0025, "CurveDate", "X", X),
+    row(0x0008, 0x002A, "AcquisitionDateTime", "X/Z/D", X),
+    row(0x0008, 0x0030, "StudyTime", "Z", Z),
+    row(0x0008, 0x0031, "SeriesTime", "X/D", X),
+    // Standard: X/Z. Kept: real-time slice timing and volume order need it (module docs).
+    row(0x0008, 0x0032, "AcquisitionTime", "X/Z", K),
+    row(0x0008, 0x0033, "ContentTime", "Z/D", Z),
+    row(0x0008, 0x0034, "OverlayTime", "X", X),
+    row(0x0008, 0x0035, "CurveTime", "X", X),
+    row(0x0008, 0x0050, "AccessionNumber", "Z", Z),
+    row(0x0008, 0x0058, "FailedSOPInstanceUIDList", "U", U),
+    row(0x0008, 0x0080, "InstitutionName", "X/Z/D", X),
+    row(0x0008, 0x0081, "InstitutionAddress", "X", X),
+    row(0x0008, 0x0082, "InstitutionCodeSequence", "X/Z/D", X),
+    row(0x0008, 0x0090, "ReferringPhysicianName", "Z", Z),
+    row(0x0008, 0x0092, "ReferringPhysicianAddress", "X", X),
+    row(0x0008, 0x0094, "ReferringPhysicianTelephoneNumbers", "X", X),
+    row(
+        0x0008,
+        0x0096,
+        "ReferringPhysicianIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x009C, "ConsultingPhysicianName", "Z", Z),
+    row(
+        0x0008,
+        0x009D,
+        "ConsultingPhysicianIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x0201, "TimezoneOffsetFromUTC", "X", X),
+    row(0x0008, 0x1010, "StationName", "X/Z/D", X),
+    row(0x0008, 0x1030, "StudyDescription", "X", X),
+    row(0x0008, 0x103E, "SeriesDescription", "X", X),
+    row(0x0008, 0x1040, "InstitutionalDepartmentName", "X", X),
+    row(
+        0x0008,
+        0x1041,
+        "InstitutionalDepartmentTypeCodeSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x1048, "PhysiciansOfRecord", "X", X),
+    row(
+        0x0008,
+        0x1049,
+        "PhysiciansOfRecordIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x1050, "PerformingPhysicianName", "X", X),
+    row(
+        0x0008,
+        0x1052,
+        "PerformingPhysicianIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x1060, "NameOfPhysiciansReadingStudy", "X", X),
+    row(
+        0x0008,
+        0x1062,
+        "PhysiciansReadingStudyIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0008, 0x1070, "OperatorsName", "X/Z/D", X),
+    row(0x0008, 0x1072, "OperatorIdentificationSequence", "X/D", X),
+    row(0x0008, 0x1080, "AdmittingDiagnosesDescription", "X", X),
+    row(0x0008, 0x1084, "AdmittingDiagnosesCodeSequence", "X", X),
+    row(0x0008, 0x1110, "ReferencedStudySequence", "X/Z", X),
+    row(
+        0x0008,
+        0x1111,
+        "ReferencedPerformedProcedureStepSequence",
+        "X/Z/D",
+        X,
+    ),
+    row(0x0008, 0x1120, "ReferencedPatientSequence", "X", X),
+    row(0x0008, 0x1140, "ReferencedImageSequence", "X/Z/U*", X),
+    row(0x0008, 0x1155, "ReferencedSOPInstanceUID", "U", U),
+    row(0x0008, 0x1195, "TransactionUID", "U", U),
+    row(0x0008, 0x2111, "DerivationDescription", "X", X),
+    row(0x0008, 0x2112, "SourceImageSequence", "X/Z/U*", X),
+    row(0x0008, 0x3010, "IrradiationEventUID", "U", U),
+    row(0x0008, 0x4000, "IdentifyingComments", "X", X),
+    row(0x0010, 0x0010, "PatientName", "Z", Z),
+    row(0x0010, 0x0020, "PatientID", "Z", Z),
+    row(0x0010, 0x0021, "IssuerOfPatientID", "X", X),
+    row(0x0010, 0x0030, "PatientBirthDate", "Z", Z),
+    row(0x0010, 0x0032, "PatientBirthTime", "X", X),
+    row(0x0010, 0x0040, "PatientSex", "Z", Z),
+    row(0x0010, 0x0050, "PatientInsurancePlanCodeSequence", "X", X),
+    row(0x0010, 0x0101, "PatientPrimaryLanguageCodeSequence", "X", X),
+    row(
+        0x0010,
+        0x0102,
+        "PatientPrimaryLanguageModifierCodeSequence",
+        "X",
+        X,
+    ),
+    row(0x0010, 0x1000, "OtherPatientIDs", "X", X),
+    row(0x0010, 0x1001, "OtherPatientNames", "X", X),
+    row(0x0010, 0x1002, "OtherPatientIDsSequence", "X", X),
+    row(0x0010, 0x1005, "PatientBirthName", "X", X),
+    row(0x0010, 0x1010, "PatientAge", "X", X),
+    row(0x0010, 0x1020, "PatientSize", "X", X),
+    row(0x0010, 0x1030, "PatientWeight", "X", X),
+    row(0x0010, 0x1040, "PatientAddress", "X", X),
+    row(0x0010, 0x1050, "InsurancePlanIdentification", "X", X),
+    row(0x0010, 0x1060, "PatientMotherBirthName", "X", X),
+    row(0x0010, 0x1080, "MilitaryRank", "X", X),
+    row(0x0010, 0x1081, "BranchOfService", "X", X),
+    row(0x0010, 0x1090, "MedicalRecordLocator", "X", X),
+    row(0x0010, 0x2000, "MedicalAlerts", "X", X),
+    row(0x0010, 0x2110, "Allergies", "X", X),
+    row(0x0010, 0x2150, "CountryOfResidence", "X", X),
+    row(0x0010, 0x2152, "RegionOfResidence", "X", X),
+    row(0x0010, 0x2154, "PatientTelephoneNumbers", "X", X),
+    row(0x0010, 0x2160, "EthnicGroup", "X", X),
+    row(0x0010, 0x2180, "Occupation", "X", X),
+    row(0x0010, 0x21A0, "SmokingStatus", "X", X),
+    row(0x0010, 0x21B0, "AdditionalPatientHistory", "X", X),
+    row(0x0010, 0x21C0, "PregnancyStatus", "X", X),
+    row(0x0010, 0x21D0, "LastMenstrualDate", "X", X),
+    row(0x0010, 0x21F0, "PatientReligiousPreference", "X", X),
+    row(0x0010, 0x2203, "PatientSexNeutered", "X/Z", X),
+    row(0x0010, 0x4000, "PatientComments", "X", X),
+    row(0x0018, 0x1000, "DeviceSerialNumber", "X/Z/D", X),
+    row(0x0018, 0x1002, "DeviceUID", "U", U),
+    row(0x0018, 0x1004, "PlateID", "X", X),
+    row(0x0018, 0x1005, "GeneratorID", "X", X),
+    row(0x0018, 0x1007, "CassetteID", "X", X),
+    row(0x0018, 0x1008, "GantryID", "X", X),
+    row(0x0018, 0x1030, "ProtocolName", "X/D", X),
+    row(
+        0x0018,
+        0x1400,
+        "AcquisitionDeviceProcessingDescription",
+        "X/D",
+        X,
+    ),
+    row(0x0018, 0x4000, "AcquisitionComments", "X", X),
+    row(0x0018, 0x700A, "DetectorID", "X/D", X),
+    row(0x0018, 0x9424, "AcquisitionProtocolDescription", "X", X),
+    row(0x0018, 0xA003, "ContributionDescription", "X", X),
+    row(0x0020, 0x000D, "StudyInstanceUID", "U", U),
+    row(0x0020, 0x000E, "SeriesInstanceUID", "U", U),
+    row(0x0020, 0x0010, "StudyID", "Z", Z),
+    row(0x0020, 0x0052, "FrameOfReferenceUID", "U", U),
+    row(0x0020, 0x0200, "SynchronizationFrameOfReferenceUID", "U", U),
+    row(0x0020, 0x3401, "ModifyingDeviceID", "X", X),
+    row(0x0020, 0x3404, "ModifyingDeviceManufacturer", "X", X),
+    row(0x0020, 0x3406, "ModifiedImageDescription", "X", X),
+    row(0x0020, 0x4000, "ImageComments", "X", X),
+    row(0x0020, 0x9158, "FrameComments", "X", X),
+    row(0x0020, 0x9161, "ConcatenationUID", "U", U),
+    row(0x0020, 0x9164, "DimensionOrganizationUID", "U", U),
+    row(0x0028, 0x1199, "PaletteColorLookupTableUID", "U", U),
+    row(0x0028, 0x1214, "LargePaletteColorLookupTableUID", "U", U),
+    row(0x0028, 0x4000, "ImagePresentationComments", "X", X),
+    row(0x0032, 0x0012, "StudyIDIssuer", "X", X),
+    row(0x0032, 0x0032, "StudyVerifiedDate", "X", X),
+    row(0x0032, 0x0033, "StudyVerifiedTime", "X", X),
+    row(0x0032, 0x0034, "StudyReadDate", "X", X),
+    row(0x0032, 0x0035, "StudyReadTime", "X", X),
+    row(0x0032, 0x1000, "ScheduledStudyStartDate", "X", X),
+    row(0x0032, 0x1001, "ScheduledStudyStartTime", "X", X),
+    row(0x0032, 0x1010, "ScheduledStudyStopDate", "X", X),
+    row(0x0032, 0x1011, "ScheduledStudyStopTime", "X", X),
+    row(0x0032, 0x1020, "ScheduledStudyLocation", "X", X),
+    row(0x0032, 0x1021, "ScheduledStudyLocationAETitle", "X", X),
+    row(0x0032, 0x1030, "ReasonForStudy", "X", X),
+    row(0x0032, 0x1032, "RequestingPhysician", "X", X),
+    row(0x0032, 0x1033, "RequestingService", "X", X),
+    row(0x0032, 0x1040, "StudyArrivalDate", "X", X),
+    row(0x0032, 0x1041, "StudyArrivalTime", "X", X),
+    row(0x0032, 0x1050, "StudyCompletionDate", "X", X),
+    row(0x0032, 0x1051, "StudyCompletionTime", "X", X),
+    row(0x0032, 0x1060, "RequestedProcedureDescription", "X/Z", X),
+    row(0x0032, 0x1064, "RequestedProcedureCodeSequence", "X", X),
+    row(0x0032, 0x1070, "RequestedContrastAgent", "X", X),
+    row(0x0032, 0x4000, "StudyComments", "X", X),
+    row(0x0038, 0x0004, "ReferencedPatientAliasSequence", "X", X),
+    row(0x0038, 0x0010, "AdmissionID", "X", X),
+    row(0x0038, 0x0011, "IssuerOfAdmissionID", "X", X),
+    row(0x0038, 0x0060, "ServiceEpisodeID", "X", X),
+    row(0x0038, 0x0061, "IssuerOfServiceEpisodeID", "X", X),
+    row(0x0038, 0x0062, "ServiceEpisodeDescription", "X", X),
+    row(0x0038, 0x0300, "CurrentPatientLocation", "X", X),
+    row(0x0038, 0x0400, "PatientInstitutionResidence", "X", X),
+    row(0x0038, 0x0500, "PatientState", "X", X),
+    row(0x0038, 0x4000, "VisitComments", "X", X),
+    row(0x0040, 0x0001, "ScheduledStationAETitle", "X", X),
+    row(0x0040, 0x0002, "ScheduledProcedureStepStartDate", "X", X),
+    row(0x0040, 0x0003, "ScheduledProcedureStepStartTime", "X", X),
+    row(0x0040, 0x0004, "ScheduledProcedureStepEndDate", "X", X),
+    row(0x0040, 0x0005, "ScheduledProcedureStepEndTime", "X", X),
+    row(0x0040, 0x0006, "ScheduledPerformingPhysicianName", "X", X),
+    row(0x0040, 0x0007, "ScheduledProcedureStepDescription", "X", X),
+    row(
+        0x0040,
+        0x000B,
+        "ScheduledPerformingPhysicianIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0040, 0x0010, "ScheduledStationName", "X", X),
+    row(0x0040, 0x0011, "ScheduledProcedureStepLocation", "X", X),
+    row(0x0040, 0x0241, "PerformedStationAETitle", "X", X),
+    row(0x0040, 0x0242, "PerformedStationName", "X", X),
+    row(0x0040, 0x0243, "PerformedLocation", "X", X),
+    row(0x0040, 0x0244, "PerformedProcedureStepStartDate", "X", X),
+    row(0x0040, 0x0245, "PerformedProcedureStepStartTime", "X", X),
+    row(0x0040, 0x0250, "PerformedProcedureStepEndDate", "X", X),
+    row(0x0040, 0x0251, "PerformedProcedureStepEndTime", "X", X),
+    row(0x0040, 0x0253, "PerformedProcedureStepID", "X", X),
+    row(0x0040, 0x0254, "PerformedProcedureStepDescription", "X", X),
+    row(0x0040, 0x0275, "RequestAttributesSequence", "X", X),
+    row(
+        0x0040,
+        0x0280,
+        "CommentsOnThePerformedProcedureStep",
+        "X",
+        X,
+    ),
+    row(0x0040, 0x0555, "AcquisitionContextSequence", "X", X),
+    row(0x0040, 0x1001, "RequestedProcedureID", "X", X),
+    row(0x0040, 0x1004, "PatientTransportArrangements", "X", X),
+    row(0x0040, 0x1005, "RequestedProcedureLocation", "X", X),
+    row(0x0040, 0x1010, "NamesOfIntendedRecipientsOfResults", "X", X),
+    row(
+        0x0040,
+        0x1011,
+        "IntendedRecipientsOfResultsIdentificationSequence",
+        "X",
+        X,
+    ),
+    row(0x0040, 0x1101, "PersonIdentificationCodeSequence", "D", D),
+    row(0x0040, 0x1102, "PersonAddress", "X", X),
+    row(0x0040, 0x1103, "PersonTelephoneNumbers", "X", X),
+    row(0x0040, 0x1400, "RequestedProcedureComments", "X", X),
+    row(0x0040, 0x2001, "ReasonForTheImagingServiceRequest", "X", X),
+    row(0x0040, 0x2004, "IssueDateOfImagingServiceRequest", "X", X),
+    row(0x0040, 0x2005, "IssueTimeOfImagingServiceRequest", "X", X),
+    row(0x0040, 0x2008, "OrderEnteredBy", "X", X),
+    row(0x0040, 0x2009, "OrderEntererLocation", "X", X),
+    row(0x0040, 0x2010, "OrderCallbackPhoneNumber", "X", X),
+    row(
+        0x0040,
+        0x2016,
+        "PlacerOrderNumberImagingServiceRequest",
+        "Z",
+        Z,
+    ),
+    row(
+        0x0040,
+        0x2017,
+        "FillerOrderNumberImagingServiceRequest",
+        "Z",
+        Z,
+    ),
+    row(0x0040, 0x2400, "ImagingServiceRequestComments", "X", X),
+    row(
+        0x0040,
+        0x3001,
+        "ConfidentialityConstraintOnPatientDataDescription",
+        "X",
+        X,
+    ),
+    row(0x0040, 0xA027, "VerifyingOrganization", "X", X),
+    row(0x0040, 0xA073, "VerifyingObserverSequence", "D", D),
+    row(0x0040, 0xA075, "VerifyingObserverName", "D", D),
+    row(0x0040, 0xA123, "PersonName", "D", D),
+    row(0x0040, 0xA124, "UID", "U", U),
+    row(0x0040, 0xA730, "ContentSequence", "X", X),
+    row(0x0040, 0xDB0C, "TemplateExtensionOrganizationUID", "U", U),
+    row(0x0040, 0xDB0D, "TemplateExtensionCreatorUID", "U", U),
+    row(0x0070, 0x0084, "ContentCreatorName", "Z", Z),
+    row(0x0088, 0x0140, "StorageMediaFileSetUID", "U", U),
+    row(0x0400, 0x0100, "DigitalSignatureUID", "X", X),
+    row(0x0400, 0x0402, "ReferencedDigitalSignatureSequence", "X", X),
+    row(0x0400, 0x0403, "ReferencedSOPInstanceMACSequence", "X", X),
+    row(0x0400, 0x0404, "MAC", "X", X),
+    row(0x0400, 0x0550, "ModifiedAttributesSequence", "X", X),
+    row(0x0400, 0x0561, "OriginalAttributesSequence", "X", X),
+    row(0x3006, 0x0024, "ReferencedFrameOfReferenceUID", "U", U),
+    row(0x3006, 0x00C2, "RelatedFrameOfReferenceUID", "U", U),
+    row(0x4008, 0x0114, "PhysicianApprovingInterpretation", "X", X),
+    row(0xFFFA, 0xFFFA, "DigitalSignaturesSequence", "X", X),
+    row(0xFFFC, 0xFFFC, "DataSetTrailingPadding", "X", X),
+];
+
+/// The profile's action for a standard attribute, if it has one (binary search:
+/// the table is sorted by tag, which a test checks).
+pub fn action_for(tag: Tag) -> Option<Action> {
+    BASIC_PROFILE
+        .binary_search_by(|entry| entry.tag.cmp(&tag))
+        .ok()
+        .map(|i| BASIC_PROFILE[i].action)
+}
+
+/// A private attribute kept because conversion needs it: the creator string of its
+/// block and its element number within the block (the low byte).
+#[derive(Debug, Clone, Copy)]
+pub struct KeptPrivate {
+    pub group: u16,
+    pub creator: &'static str,
+    pub element: u8,
+    pub why: &'static str,
+}
+
+/// Private attributes that survive de-identification. Everything else private goes
+/// (the profile's "remove private attributes" option, with these exceptions).
+pub static KEPT_PRIVATE: &[KeptPrivate] = &[
+    KeptPrivate {
+        group: 0x0029,
+        creator: "SIEMENS CSA HEADER",
+        element: 0x10,
+        why: "CSA image header: mosaic slice count, slice normal, MosaicRefAcqTimes",
+    },
+    KeptPrivate {
+        group: 0x0029,
+        creator: "SIEMENS CSA HEADER",
+        element: 0x20,
+        why: "CSA series header: phase-encoding polarity, slice order (ASCCONV)",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "SIEMENS MR HEADER",
+        element: 0x0A,
+        why: "NumberOfImagesInMosaic",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "SIEMENS MR HEADER",
+        element: 0x0B,
+        why: "SliceMeasurementDuration",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "SIEMENS MR HEADER",
+        element: 0x28,
+        why: "BandwidthPerPixelPhaseEncode",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "SIEMENS MR HEADER",
+        element: 0x29,
+        why: "MosaicRefAcqTimes (slice timing)",
+    },
+    KeptPrivate {
+        group: 0x0021,
+        creator: "SIEMENS MR SDS 01",
+        element: 0x04,
+        why: "XA TimeAfterStart (slice timing)",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "GEMS_ACQU_01",
+        element: 0x9C,
+        why: "pulse sequence name (epiRT detection)",
+    },
+    KeptPrivate {
+        group: 0x0019,
+        creator: "GEMS_ACQU_01",
+        element: 0x9E,
+        why: "internal pulse sequence name",
+    },
+    KeptPrivate {
+        group: 0x0043,
+        creator: "GEMS_PARM_01",
+        element: 0x7C,
+        why: "group delay added to TR (epiRT)",
+    },
+    KeptPrivate {
+        group: 0x0043,
+        creator: "GEMS_PARM_01",
+        element: 0x2C,
+        why: "effective echo spacing",
+    },
+    KeptPrivate {
+        group: 0x0043,
+        creator: "GEMS_PARM_01",
+        element: 0x39,
+        why: "slice order / acceleration parameters",
+    },
+    KeptPrivate {
+        group: 0x0025,
+        creator: "GEMS_SERS_01",
+        element: 0x1B,
+        why: "protocol data block (slice order, multiphase)",
+    },
+    KeptPrivate {
+        group: 0x2005,
+        creator: "Philips MR Imaging DD 001",
+        element: 0x0E,
+        why: "Philips scale slope (intensity scaling)",
+    },
+];

@@ -1,0 +1,354 @@
+//! De-identification on every real test file: nothing identifying survives, the
+//! converted data does, and UIDs are mapped consistently within a session only.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use imaging::deid::Deidentifier;
+use imaging::deid_profile::{Action, BASIC_PROFILE};
+use imaging::{parse, DicomFile, ImagingError};
+
+use crate::testdata::{read_dir_files, shared_testdata};
+
+/// Every .dcm file under testdata (ref/ excluded), by folder.
+fn all_dicom_dirs(testdata: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut stack = vec![testdata.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut has_dcm = false;
+        for entry in std::fs::read_dir(&dir).expect("read testdata dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "ref") {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "dcm") {
+                has_dcm = true;
+            }
+        }
+        if has_dcm {
+            dirs.push(dir);
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// Original values the profile removes or replaces (length >= 4), and every UID
+/// outside the DICOM root, collected recursively.
+fn identifying_values(ds: &InMemDicomObject, out: &mut Vec<(String, String)>) {
+    for e in ds.iter() {
+        let tag = e.header().tag;
+        if let Some(items) = e.items() {
+            for item in items {
+                identifying_values(item, out);
+            }
+            continue;
+        }
+        let entry = BASIC_PROFILE.iter().find(|p| p.tag == tag);
+        let is_target = entry.is_some_and(|p| p.action != Action::Keep);
+        let is_uid = e.header().vr == VR::UI && tag.group() % 2 == 0;
+        if !(is_target || is_uid) {
+            continue;
+        }
+        let Ok(values) = e.value().to_multi_str() else {
+            continue;
+        };
+        for v in values.iter() {
+            let v = v.trim_matches(['\0', ' ']);
+            if v.len() >= 4 && !v.starts_with("1.2.840.10008.") {
+                let name = entry.map_or("UID", |p| p.name);
+                out.push((name.to_string(), v.to_string()));
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn blank_new_uids(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    while i + 5 <= out.len() {
+        if &out[i..i + 5] == b"2.25." {
+            let mut j = i;
+            while j < out.len() && (out[j].is_ascii_digit() || out[j] == b'.') {
+                out[j] = b'#';
+                j += 1;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn kept_times_of(ds: &InMemDicomObject, out: &mut Vec<String>) {
+    for e in ds.iter() {
+        if let Some(items) = e.items() {
+            items.iter().for_each(|item| kept_times_of(item, out));
+        } else if e.header().vr == VR::DT {
+            if let Ok(v) = e.to_str() {
+                if let Some(time) = v.trim_matches(['\0', ' ']).get(8..) {
+                    if !out.iter().any(|t| t == time) {
+                        out.push(time.to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn gunzip(gz: &[u8]) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .expect("GE protocol block decodes");
+    text
+}
+
+fn text(file: &DicomFile, tag: Tag) -> Option<String> {
+    file.str(tag)
+        .map(|s| s.trim_matches(['\0', ' ']).to_string())
+}
+
+/// Attributes conversion reads, which must come out byte-identical.
+const CONVERSION_TAGS: &[Tag] = &[
+    tags::IMAGE_ORIENTATION_PATIENT,
+    tags::IMAGE_POSITION_PATIENT,
+    tags::PIXEL_SPACING,
+    tags::SLICE_THICKNESS,
+    tags::SPACING_BETWEEN_SLICES,
+    tags::REPETITION_TIME,
+    tags::ECHO_TIME,
+    tags::ACQUISITION_TIME,
+    tags::ROWS,
+    tags::COLUMNS,
+    tags::BITS_ALLOCATED,
+    tags::RESCALE_SLOPE,
+    tags::RESCALE_INTERCEPT,
+    tags::INSTANCE_NUMBER,
+    tags::MANUFACTURER,
+    tags::IMAGE_TYPE,
+    tags::NUMBER_OF_FRAMES,
+    tags::PIXEL_DATA,
+    Tag(0x0019, 0x100A),
+    Tag(0x0019, 0x1029),
+    Tag(0x0021, 0x1104),
+    Tag(0x0019, 0x109C),
+    Tag(0x0043, 0x107C),
+    Tag(0x2005, 0x100E),
+];
+
+fn check_file(session: &mut Deidentifier, path: &Path, bytes: &[u8]) {
+    let label = path.display();
+    let original = parse(bytes).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let out = session
+        .deidentify(bytes)
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    let deid = parse(&out).unwrap_or_else(|e| panic!("{label}: output does not parse: {e}"));
+
+    let mut secrets = Vec::new();
+    identifying_values(original.dataset(), &mut secrets);
+    let meta_uid = original.object().meta().media_storage_sop_instance_uid();
+    secrets.push((
+        "MediaStorageSOPInstanceUID".into(),
+        meta_uid.trim_matches(['\0', ' ']).into(),
+    ));
+    // AcquisitionTime is kept on purpose; a series or content time equal to it is no leak.
+    // Likewise the time of day of re-dated DT values (enhanced per-frame times).
+    let mut kept_times = vec![text(&original, tags::ACQUISITION_TIME).unwrap_or_default()];
+    kept_times_of(deid.dataset(), &mut kept_times);
+    secrets.retain(|(_, value)| !kept_times.contains(value));
+    // Our own 2.25 UIDs are long random decimals: blank them so a short original number
+    // (a study ID) cannot match inside one by chance.
+    let haystack = blank_new_uids(&out);
+    // Documented exception: the CSA headers repeat the protocol name (tProtocolName,
+    // often also the series description); it names the scan protocol, not the patient.
+    let mut outside_csa = haystack.clone();
+    for tag in [Tag(0x0029, 0x1010), Tag(0x0029, 0x1020)] {
+        if let Some(csa) = deid.bytes(tag).filter(|csa| !csa.is_empty()) {
+            if let Some(at) = outside_csa.windows(csa.len()).position(|w| w == &csa[..]) {
+                outside_csa[at..at + csa.len()].fill(b'#');
+            }
+        }
+    }
+    for (name, value) in &secrets {
+        let protocol_name = name == "SeriesDescription" || name == "ProtocolName";
+        let searched = if protocol_name {
+            &outside_csa
+        } else {
+            &haystack
+        };
+        assert!(
+            !contains(searched, value.as_bytes()),
+            "{label}: {name} value {value:?} survives"
+        );
+    }
+
+    assert_eq!(
+        text(&deid, tags::PATIENT_IDENTITY_REMOVED).as_deref(),
+        Some("YES"),
+        "{label}"
+    );
+    assert!(
+        text(&deid, tags::DEIDENTIFICATION_METHOD).is_some_and(|m| !m.is_empty()),
+        "{label}"
+    );
+    assert_eq!(
+        deid.transfer_syntax(),
+        original.transfer_syntax(),
+        "{label}"
+    );
+    let sop = text(&deid, tags::SOP_INSTANCE_UID).expect("SOPInstanceUID");
+    assert!(sop.starts_with("2.25."), "{label}: {sop}");
+    assert_eq!(
+        deid.object()
+            .meta()
+            .media_storage_sop_instance_uid()
+            .trim_end_matches('\0'),
+        sop
+    );
+    for &tag in CONVERSION_TAGS {
+        assert!(
+            original.bytes(tag) == deid.bytes(tag),
+            "{label}: {tag} changed"
+        );
+    }
+    // CSA headers keep their layout; only digits of scrubbed UIDs/dates become '0'.
+    for tag in [Tag(0x0029, 0x1010), Tag(0x0029, 0x1020)] {
+        let (a, b) = (original.bytes(tag), deid.bytes(tag));
+        assert_eq!(a.is_some(), b.is_some(), "{label}: {tag} presence");
+        if let (Some(a), Some(b)) = (a, b) {
+            assert_eq!(a.len(), b.len(), "{label}: {tag} length");
+            let ok = a
+                .iter()
+                .zip(b.iter())
+                .all(|(x, y)| x == y || (x.is_ascii_digit() && *y == b'0'));
+            assert!(ok, "{label}: {tag} changed beyond digit blanking");
+        }
+    }
+    // The GE protocol block keeps its text; only the gzip header's name and date go.
+    let ge_block = |file: &DicomFile| file.bytes(Tag(0x0025, 0x101B)).map(|b| gunzip(&b[4..]));
+    assert_eq!(
+        ge_block(&original),
+        ge_block(&deid),
+        "{label}: GE protocol block"
+    );
+    // Type 2 attributes stay present, empty.
+    for tag in [tags::PATIENT_NAME, tags::PATIENT_ID, tags::STUDY_DATE] {
+        if original.dataset().get(tag).is_some() {
+            let element = deid
+                .dataset()
+                .get(tag)
+                .unwrap_or_else(|| panic!("{label}: {tag} removed"));
+            assert!(
+                element
+                    .value()
+                    .to_str()
+                    .map_or(true, |v| v.trim().is_empty()),
+                "{label}: {tag} not emptied"
+            );
+        }
+    }
+    assert!(deid.str(tags::INSTITUTION_NAME).is_none(), "{label}");
+    assert!(deid.str(tags::DEVICE_SERIAL_NUMBER).is_none(), "{label}");
+}
+
+#[test]
+fn profile_table_is_sorted_and_unique() {
+    assert!(BASIC_PROFILE.windows(2).all(|w| w[0].tag < w[1].tag));
+    let acq = BASIC_PROFILE
+        .iter()
+        .find(|p| p.tag == tags::ACQUISITION_TIME)
+        .expect("row");
+    assert_eq!(acq.action, Action::Keep);
+}
+
+#[test]
+fn every_test_file_is_deidentified_and_still_converts() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let mut count = 0;
+    for dir in all_dicom_dirs(&testdata) {
+        let files = read_dir_files(&dir);
+        let mut session = Deidentifier::new();
+        if dir.ends_with("truncated") {
+            for (path, bytes) in &files {
+                let err = session
+                    .deidentify(bytes)
+                    .expect_err("truncated file must fail");
+                assert!(
+                    matches!(err, ImagingError::Incomplete(_)),
+                    "{}: {err}",
+                    path.display()
+                );
+            }
+            continue;
+        }
+        for (path, bytes) in &files {
+            check_file(&mut session, path, bytes);
+            count += 1;
+        }
+    }
+    assert!(count > 200, "only {count} files checked");
+}
+
+#[test]
+fn uids_are_consistent_within_a_session_and_differ_across_sessions() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let files = read_dir_files(&testdata.join("siemens-mosaic-skyra-e11"));
+    assert!(files.len() >= 2);
+    let uid = |bytes: &[u8], tag| text(&parse(bytes).expect("parse"), tag).expect("uid");
+
+    let mut session = Deidentifier::new();
+    let outs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|(_, b)| session.deidentify(b).expect("deid"))
+        .collect();
+    let series: Vec<String> = outs
+        .iter()
+        .map(|o| uid(o, tags::SERIES_INSTANCE_UID))
+        .collect();
+    assert!(
+        series.iter().all(|s| *s == series[0]),
+        "series UID shared by the run"
+    );
+    assert_ne!(series[0], uid(&files[0].1, tags::SERIES_INSTANCE_UID));
+    let frames: Vec<String> = outs
+        .iter()
+        .map(|o| uid(o, tags::FRAME_OF_REFERENCE_UID))
+        .collect();
+    assert!(frames.iter().all(|s| *s == frames[0]));
+    // Same original SOP UID <=> same new one (file _000000 duplicates _000001's instance).
+    for (i, (_, a)) in files.iter().enumerate() {
+        for (j, (_, b)) in files.iter().enumerate() {
+            let same_in = uid(a, tags::SOP_INSTANCE_UID) == uid(b, tags::SOP_INSTANCE_UID);
+            let same_out =
+                uid(&outs[i], tags::SOP_INSTANCE_UID) == uid(&outs[j], tags::SOP_INSTANCE_UID);
+            assert_eq!(same_in, same_out, "files {i} and {j}");
+        }
+    }
+
+    // The same file again in the same session: identical UIDs.
+    let again = session.deidentify(&files[1].1).expect("deid");
+    assert_eq!(
+        uid(&again, tags::SOP_INSTANCE_UID),
+        uid(&outs[1], tags::SOP_INSTANCE_UID)
+    );
+
+    // Another session: different UIDs for the same input.
+    let other = Deidentifier::new().deidentify(&files[1].1).expect("deid");
+    assert_ne!(
+        uid(&other, tags::SOP_INSTANCE_UID),
+        uid(&outs[1], tags::SOP_INSTANCE_UID)
+    );
+    assert_ne!(uid(&other, tags::SERIES_INSTANCE_UID), series[0]);
+}
