@@ -56,7 +56,10 @@ impl SliceStack {
         let i_axis = scale(self.row_cosines, self.pixel_spacing[1]);
         let j_axis = scale(self.col_cosines, self.pixel_spacing[0]);
         // Flipping rows turns the j axis around and moves the origin to the last row.
-        let origin = add(self.first_position, scale(j_axis, self.rows.saturating_sub(1) as f64));
+        let origin = add(
+            self.first_position,
+            scale(j_axis, self.rows.saturating_sub(1) as f64),
+        );
         let j_axis = scale(j_axis, -1.0);
         let k_axis = self.slice_step;
         let mut m = [[0.0; 4]; 4];
@@ -84,11 +87,13 @@ pub fn put_slice_flipped<T: Copy>(
     rows: usize,
     cols: usize,
 ) {
-    for r in 0..rows {
-        let src = &frame[r * cols..(r + 1) * cols];
+    // Bounds-checked: a short frame or a small volume leaves voxels untouched, never panics.
+    for (r, src) in frame.chunks_exact(cols.max(1)).take(rows).enumerate() {
         let j = rows - 1 - r;
         for (i, &v) in src.iter().enumerate() {
-            volume[[i, j, k]] = v;
+            if let Some(dst) = volume.get_mut([i, j, k]) {
+                *dst = v;
+            }
         }
     }
 }

@@ -138,26 +138,7 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
         slices: n,
         reversed: info.reversed,
     };
-    let slope = frames.rescale_slope.unwrap_or(1.0);
-    let inter = frames.rescale_intercept.unwrap_or(0.0);
-    let voxels = if slope != 1.0 || inter != 0.0 {
-        let real: Vec<f32> = match &frames.data {
-            FrameData::I16(v) => v
-                .iter()
-                .map(|&x| (f64::from(x) * slope + inter) as f32)
-                .collect(),
-            FrameData::U16(v) => v
-                .iter()
-                .map(|&x| (f64::from(x) * slope + inter) as f32)
-                .collect(),
-        };
-        Voxels::F32(layout.untile(&real)?)
-    } else {
-        match &frames.data {
-            FrameData::I16(v) => Voxels::I16(layout.untile(v)?),
-            FrameData::U16(v) => Voxels::U16(layout.untile(v)?),
-        }
-    };
+    let voxels = voxels(&frames, &layout)?;
 
     let (slice_timing_s, multiband) = slice_times(&info.image, n, info.reversed);
     let mut meta = crate::metadata::from_dicom(file);
@@ -179,6 +160,36 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
             .and_then(|t| seconds_since_midnight(&t)),
         meta,
     })
+}
+
+/// The volume's voxels in the stored type, rescaled when the header says so: integer
+/// slope and intercept keep an integer type when every value fits, others give F32.
+fn voxels(frames: &crate::pixels::Frames, layout: &Layout) -> Result<Voxels> {
+    let slope = frames.rescale_slope.unwrap_or(1.0);
+    let inter = frames.rescale_intercept.unwrap_or(0.0);
+    if slope == 1.0 && inter == 0.0 {
+        return Ok(match &frames.data {
+            FrameData::I16(v) => Voxels::I16(layout.untile(v)?),
+            FrameData::U16(v) => Voxels::U16(layout.untile(v)?),
+        });
+    }
+    let real: Vec<f64> = match &frames.data {
+        FrameData::I16(v) => v.iter().map(|&x| f64::from(x) * slope + inter).collect(),
+        FrameData::U16(v) => v.iter().map(|&x| f64::from(x) * slope + inter).collect(),
+    };
+    if slope.fract() == 0.0 && inter.fract() == 0.0 {
+        let fits = |lo: f64, hi: f64| real.iter().all(|&v| (lo..=hi).contains(&v));
+        if fits(f64::from(i16::MIN), f64::from(i16::MAX)) {
+            let ints: Vec<i16> = real.iter().map(|&v| v as i16).collect();
+            return Ok(Voxels::I16(layout.untile(&ints)?));
+        }
+        if fits(0.0, f64::from(u16::MAX)) {
+            let ints: Vec<u16> = real.iter().map(|&v| v as u16).collect();
+            return Ok(Voxels::U16(layout.untile(&ints)?));
+        }
+    }
+    let real: Vec<f32> = real.iter().map(|&v| v as f32).collect();
+    Ok(Voxels::F32(layout.untile(&real)?))
 }
 
 /// Where each tile of the mosaic goes in the volume.
