@@ -197,9 +197,7 @@ fn drop_duplicates(files: Vec<DicomFile>) -> Vec<DicomFile> {
     kept
 }
 
-/// Mosaic files go to the mosaic decoder (engineer H1's `mosaic` module, not yet in).
-fn mosaic_volume(_file: &DicomFile) -> Result<Volume> {
-    Err(ImagingError::Unsupported(
-        "Siemens mosaic decoding is not available yet".into(),
-    ))
+/// Mosaic files go to the mosaic decoder.
+fn mosaic_volume(file: &DicomFile) -> Result<Volume> {
+    crate::mosaic::volume_from_mosaic(file)
 }

@@ -2,4 +2,5 @@
 //! folders (one integration-test binary, see ../shared/STYLE.md).
 
 mod cli;
+mod convert;
 mod support;
