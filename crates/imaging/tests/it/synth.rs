@@ -100,9 +100,7 @@ fn synthetic_mosaic_converts_to_the_specified_volume() {
     let expected = synth.ras_affine();
     for index in [0, 7] {
         let file = synth.file(index).expect("file");
-        // Through the mosaic decoder directly until convert::volume_from_file routes to it.
-        let dicom = imaging::parse(&file.bytes).expect("parses");
-        let volume = imaging::mosaic::volume_from_mosaic(&dicom).expect("the mosaic converts");
+        let volume = imaging::volume_from_file(&file.bytes).expect("the mosaic converts");
         assert_eq!(volume.voxels.shape(), [64, 64, 27]);
         for (r, (ours, want)) in volume.affine.iter().zip(&expected).enumerate().take(3) {
             for (c, (a, b)) in ours.iter().zip(want).enumerate() {
