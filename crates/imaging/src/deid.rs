@@ -174,24 +174,16 @@ impl Deidentifier {
                     }
                     redate(ds, tag, vr);
                 }
-                Some(Action::Keep) | None if vr == VR::SQ => {
-                    let mut result = Ok(());
-                    ds.update_value(tag, |value| {
-                        if let Some(items) = value.items_mut() {
-                            for item in items.iter_mut() {
-                                if result.is_ok() {
-                                    result = self.clean_dataset(item, depth + 1);
-                                }
-                            }
-                        }
-                    });
-                    result?;
-                }
+                Some(Action::Keep) | None if vr == VR::SQ => self.clean_items(ds, tag, depth)?,
                 Some(Action::Keep) | None => {}
             }
         }
         // Kept private data last, once every removed value of the file is known.
-        for &(tag, _) in tags.iter().filter(|(tag, _)| tag.group() % 2 == 1) {
+        for &(tag, vr) in tags.iter().filter(|(tag, _)| tag.group() % 2 == 1) {
+            if vr == VR::SQ {
+                self.clean_items(ds, tag, depth)?;
+                continue;
+            }
             let ge_block = is_ge_protocol_block(tag, &kept_blocks);
             let is_creator = tag.element() <= 0x00FF;
             let removed = &self.removed;
@@ -206,6 +198,21 @@ impl Deidentifier {
             });
         }
         Ok(())
+    }
+
+    /// Cleans every item of a kept sequence.
+    fn clean_items(&mut self, ds: &mut InMemDicomObject, tag: Tag, depth: usize) -> Result<()> {
+        let mut result = Ok(());
+        ds.update_value(tag, |value| {
+            if let Some(items) = value.items_mut() {
+                for item in items.iter_mut() {
+                    if result.is_ok() {
+                        result = self.clean_dataset(item, depth + 1);
+                    }
+                }
+            }
+        });
+        result
     }
 
     /// Replaces the UID values of one attribute; `all` also replaces DICOM-root UIDs.
