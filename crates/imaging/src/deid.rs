@@ -30,12 +30,12 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 
-use dicom_core::value::{PrimitiveValue, Value};
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::deid_profile::{action_for, Action, KEPT_PRIVATE};
+use crate::deid_profile::{action_for, Action, ENHANCED_TYPE1, KEPT_PRIVATE};
 use crate::dicom::parse;
 use crate::error::{ImagingError, Result};
 
@@ -46,7 +46,7 @@ const MAX_DEPTH: usize = 32;
 /// rtcloud-rs as the writer of de-identified files (a UUID-derived UID, no registered root).
 const IMPLEMENTATION_CLASS_UID: &str = "2.25.224750592426312794641522871211470903273";
 const IMPLEMENTATION_VERSION_NAME: &str = "RTCLOUD_RS_DEID";
-const METHOD: &str = "PS3.15 E.1 Basic Profile, Retain Safe Private; rtcloud-rs";
+const METHOD: &str = "PS3.15 E.1 Basic Profile, Retain Safe Private, times kept";
 
 /// De-identification state of one session: the UID key and the UIDs mapped so far.
 #[derive(Debug)]
@@ -57,6 +57,8 @@ pub struct Deidentifier {
     /// Numeric values (dates, times, UIDs, IDs) removed from the current file, to be
     /// blanked where kept private data repeats them.
     removed: HashSet<Vec<u8>>,
+    /// The current file is an enhanced multi-frame object (see `ENHANCED_TYPE1`).
+    enhanced: bool,
 }
 
 impl Default for Deidentifier {
@@ -73,6 +75,7 @@ impl Deidentifier {
             secret: rand::random(),
             uids: HashMap::new(),
             removed: HashSet::new(),
+            enhanced: false,
         }
     }
 
@@ -80,6 +83,9 @@ impl Deidentifier {
     pub fn deidentify(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
         let mut obj = parse(bytes)?.into_object();
         self.removed.clear();
+        self.enhanced = obj
+            .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .is_some();
         self.clean_dataset(&mut obj, 0)?;
         obj.put(DataElement::new(
             tags::PATIENT_IDENTITY_REMOVED,
@@ -90,6 +96,13 @@ impl Deidentifier {
             tags::DEIDENTIFICATION_METHOD,
             VR::LO,
             PrimitiveValue::from(METHOD),
+        ));
+        obj.put(method_code_sequence());
+        // Dates became 1900-01-01 while times of day stayed.
+        obj.put(DataElement::new(
+            tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+            VR::CS,
+            PrimitiveValue::from("MODIFIED"),
         ));
         let sop = obj
             .get(tags::SOP_INSTANCE_UID)
@@ -149,7 +162,11 @@ impl Deidentifier {
         ds.retain(|e| keep_element(e.header().tag, &kept_blocks));
         let tags: Vec<(Tag, VR)> = ds.iter().map(|e| (e.header().tag, e.header().vr)).collect();
         for &(tag, vr) in tags.iter().filter(|(tag, _)| tag.group() % 2 == 0) {
-            let action = action_for(tag);
+            let action = if self.enhanced && ENHANCED_TYPE1.contains(&tag) {
+                Some(Action::Dummy)
+            } else {
+                action_for(tag)
+            };
             if matches!(
                 action,
                 Some(Action::Remove | Action::Empty | Action::Dummy | Action::Uid)
@@ -285,6 +302,33 @@ fn keep_element(tag: Tag, kept_blocks: &[(u16, u8, &'static str)]) -> bool {
     })
 }
 
+/// DeidentificationMethodCodeSequence: the profile and option applied (CID 7050).
+fn method_code_sequence() -> DataElement<InMemDicomObject> {
+    let codes = [
+        ("113100", "Basic Application Confidentiality Profile"),
+        ("113111", "Retain Safe Private Option"),
+    ];
+    let items: Vec<InMemDicomObject> = codes
+        .iter()
+        .map(|&(value, meaning)| {
+            InMemDicomObject::from_element_iter([
+                DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(value)),
+                DataElement::new(
+                    tags::CODING_SCHEME_DESIGNATOR,
+                    VR::SH,
+                    PrimitiveValue::from("DCM"),
+                ),
+                DataElement::new(tags::CODE_MEANING, VR::LO, PrimitiveValue::from(meaning)),
+            ])
+        })
+        .collect();
+    DataElement::new(
+        tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::new(items, dicom_core::Length::UNDEFINED),
+    )
+}
+
 fn put_empty(ds: &mut InMemDicomObject, tag: Tag, vr: VR) {
     let value = if vr == VR::SQ {
         Value::new_sequence(
@@ -302,7 +346,8 @@ fn put_dummy(ds: &mut InMemDicomObject, tag: Tag, vr: VR) {
     let text = match vr {
         VR::DA => "19000101",
         VR::TM => "000000",
-        VR::DT => "19000101000000",
+        // The time of day stays, like AcquisitionTime and the per-frame times.
+        VR::DT => return redate(ds, tag, vr),
         VR::PN | VR::LO | VR::SH | VR::LT | VR::ST | VR::UT | VR::UC => "ANONYMIZED",
         VR::DS | VR::IS => "0",
         _ => return put_empty(ds, tag, vr),
