@@ -257,6 +257,18 @@ fn check_file(session: &mut Deidentifier, path: &Path, bytes: &[u8]) -> Vec<u8> 
     }
     assert!(deid.str(tags::INSTITUTION_NAME).is_none(), "{label}");
     assert!(deid.str(tags::DEVICE_SERIAL_NUMBER).is_none(), "{label}");
+    // Enhanced MR: Type 1 dates get a dummy instead of disappearing.
+    let enhanced = original
+        .dataset()
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .is_some();
+    if enhanced && original.str(tags::CONTENT_DATE).is_some() {
+        assert_eq!(
+            text(&deid, tags::CONTENT_DATE).as_deref(),
+            Some("19000101"),
+            "{label}"
+        );
+    }
     out
 }
 
@@ -398,6 +410,34 @@ fn every_test_file_is_deidentified_and_still_converts() {
         compare_series(&dir, originals, deidentified);
     }
     assert!(count > 200, "only {count} files checked");
+}
+
+/// The eight D13 series of one study keep one (new) StudyInstanceUID in one session.
+#[test]
+fn study_uid_is_shared_across_series_of_a_session() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let mut session = Deidentifier::new();
+    let mut studies = Vec::new();
+    let mut series = Vec::new();
+    for dir in all_dicom_dirs(&testdata.join("siemens-mosaic-d13")) {
+        let (_, bytes) = read_dir_files(&dir).into_iter().next().expect("a file");
+        let original = parse(&bytes).expect("parse");
+        let out = parse(&session.deidentify(&bytes).expect("deid")).expect("parse output");
+        studies.push((
+            text(&original, tags::STUDY_INSTANCE_UID),
+            text(&out, tags::STUDY_INSTANCE_UID),
+        ));
+        series.push(text(&out, tags::SERIES_INSTANCE_UID));
+    }
+    assert!(studies.len() >= 8, "{} series", studies.len());
+    let same_before = studies.iter().all(|(a, _)| *a == studies[0].0);
+    let same_after = studies.iter().all(|(_, b)| *b == studies[0].1);
+    assert!(same_before && same_after, "{studies:?}");
+    series.sort();
+    series.dedup();
+    assert_eq!(series.len(), studies.len(), "series stay distinct");
 }
 
 #[test]
