@@ -15,3 +15,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt 2>/dev/null || true
+
+# cargo-fuzz drives the fuzz target in fuzz/ (scripts/fuzz.sh).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz" >&2
+    cargo install --locked cargo-fuzz
+fi

@@ -184,7 +184,18 @@ fn from_bytes8(bytes: &[u8], signed: bool, expected: usize) -> Result<FrameData>
 
 /// Compressed pixel data through the registered codecs (output in host byte order).
 fn encapsulated(file: &DicomFile, bits: i64, signed: bool, expected: usize) -> Result<FrameData> {
-    let decoded = file.object().decode_pixel_data().map_err(|e| {
+    // The codecs are third-party and some index out of bounds on corrupt data (found by
+    // fuzzing: RLE segments that decode short), so a panic there becomes Invalid.
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        file.object().decode_pixel_data()
+    }))
+    .map_err(|_| {
+        ImagingError::Invalid(format!(
+            "pixel data of transfer syntax {} is corrupt (the decoder failed)",
+            file.transfer_syntax()
+        ))
+    })?;
+    let decoded = attempt.map_err(|e| {
         let text = e.to_string();
         tracing::debug!(error = %text, "pixel data decoding failed");
         if text.to_ascii_lowercase().contains("unsupported") {
