@@ -7,25 +7,38 @@
 //!
 //! What is deliberately kept, and why:
 //! - `AcquisitionTime` (0008,0032): the standard allows removing it, but real-time
-//!   volume order and slice timing need it; without any date it names nobody.
+//!   volume order and slice timing need it; without any date it names nobody. For the
+//!   same reason dates the table does not list (e.g. the enhanced per-frame
+//!   `FrameAcquisitionDateTime`, which slice timing needs) become 1900-01-01 with the
+//!   time of day kept, and so do Type 1 dates of enhanced files.
 //! - All geometry, timing and pixel attributes (not in the profile's table).
 //! - The private attributes listed in [`crate::deid_profile::KEPT_PRIVATE`], with their
 //!   private creator elements: the Siemens CSA image and series headers ((0029,xx10),
 //!   (0029,xx20), creator "SIEMENS CSA HEADER"), which carry the mosaic layout, slice
-//!   normal, slice times and phase-encoding polarity, and the few GE / Philips / Siemens
-//!   XA numeric or sequence-name attributes the converters read. The CSA headers were
-//!   checked on every test file: they hold acquisition parameters, sequence and coil
-//!   names, and the protocol name (`tProtocolName`, which the profile would also let us
-//!   keep after review), but no patient name, ID, birth date, institution or UID; the
-//!   tests search the output for every removed value, CSA bytes included.
-//! - The file preamble is zeroed (it may hold foreign data).
+//!   normal, slice times and phase-encoding polarity; the Siemens XA per-frame
+//!   TimeAfterStart; GE sequence names, TR group delay and protocol block; the Philips
+//!   scale slope. Every other private attribute is removed.
+//! - What the kept private data was found to hold, on every test file: acquisition
+//!   parameters, sequence and coil names and the protocol name (`tProtocolName`, often
+//!   equal to the removed SeriesDescription; it names the scan protocol, not the
+//!   patient), but also the UIDs of the localizer reference images (`tReferenceImage0..2`
+//!   in the ASCCONV, which embed the scanner serial and the date, once even reversed)
+//!   and, in GE's gzip protocol block, the exam number as the gzip file name. So kept
+//!   private data is cleaned in place, lengths unchanged: every digits-and-dots run that
+//!   is UID-shaped or equals a removed value (dates, IDs) has its digits zeroed, and the
+//!   gzip header's name, comment and time are blanked. The tests search each output for
+//!   every removed value, private bytes included.
+//! - The file preamble is zeroed (it may hold foreign data); the file meta group names
+//!   this writer, not the scanner, and loses its AE titles (they name the station).
 //!
 //! UIDs (`U`) are replaced by `2.25.<decimal>` UIDs derived from a keyed hash of the
 //! original under a per-session random key, so the same UID maps to the same new UID
 //! within a session (series relationships survive) and to different ones across
 //! sessions. Every other UID value outside the DICOM root `1.2.840.10008.` (which only
 //! names classes and syntaxes) is replaced the same way, since vendor instance UIDs
-//! embed device serial numbers and dates.
+//! embed device serial numbers and dates. The keyed hash is std's `RandomState`
+//! (SipHash keyed from the OS's randomness) over the original and a 256-bit session
+//! secret: not a cryptographic MAC, but the key never leaves the process.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -35,14 +48,21 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::deid_profile::{action_for, Action, ENHANCED_TYPE1, KEPT_PRIVATE};
+use crate::deid_profile::{action_for, Action, ENHANCED_TYPE1};
 use crate::dicom::parse;
 use crate::error::{ImagingError, Result};
+
+mod private;
+
+use private::{
+    is_ge_protocol_block, keep_element, kept_private_blocks, note_values, scrub_gzip_header,
+    scrub_numeric_tokens,
+};
 
 /// The registered root of DICOM-defined UIDs (SOP classes, transfer syntaxes, codes).
 const DICOM_ROOT: &str = "1.2.840.10008.";
 /// Sequences nest far less deeply in real files; this stops hostile recursion.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// rtcloud-rs as the writer of de-identified files (a UUID-derived UID, no registered root).
 const IMPLEMENTATION_CLASS_UID: &str = "2.25.224750592426312794641522871211470903273";
 const IMPLEMENTATION_VERSION_NAME: &str = "RTCLOUD_RS_DEID";
@@ -256,52 +276,6 @@ impl Deidentifier {
     }
 }
 
-/// Private blocks `(group, block byte)` whose creator is one we keep data from.
-fn kept_private_blocks(ds: &InMemDicomObject) -> Vec<(u16, u8, &'static str)> {
-    let mut blocks = Vec::new();
-    for e in ds.iter() {
-        let Tag(group, element) = e.header().tag;
-        if group % 2 == 0 || !(0x0010..=0x00FF).contains(&element) {
-            continue;
-        }
-        let Ok(creator) = e.to_str() else { continue };
-        let creator = creator.trim_end_matches(['\0', ' ']);
-        if let Some(kept) = KEPT_PRIVATE
-            .iter()
-            .find(|k| k.group == group && k.creator == creator)
-        {
-            // Element (gggg,00bb) reserves the block (gggg,bbxx).
-            blocks.push((group, element as u8, kept.creator));
-        }
-    }
-    blocks
-}
-
-fn keep_element(tag: Tag, kept_blocks: &[(u16, u8, &'static str)]) -> bool {
-    let Tag(group, element) = tag;
-    if group % 2 == 0 {
-        // Overlay data and comments, curves (profile: X); group lengths are recomputed.
-        let overlay =
-            (0x6000..=0x60FF).contains(&group) && (element == 0x3000 || element == 0x4000);
-        let curve = (0x5000..=0x50FF).contains(&group);
-        return !(overlay || curve || element == 0x0000);
-    }
-    if (0x0010..=0x00FF).contains(&element) {
-        return kept_blocks
-            .iter()
-            .any(|&(g, b, _)| g == group && u16::from(b) == element);
-    }
-    let block = (element >> 8) as u8;
-    let low = (element & 0xFF) as u8;
-    kept_blocks.iter().any(|&(g, b, creator)| {
-        g == group
-            && b == block
-            && KEPT_PRIVATE
-                .iter()
-                .any(|k| k.group == group && k.creator == creator && k.element == low)
-    })
-}
-
 /// DeidentificationMethodCodeSequence: the profile and option applied (CID 7050).
 fn method_code_sequence() -> DataElement<InMemDicomObject> {
     let codes = [
@@ -353,123 +327,6 @@ fn put_dummy(ds: &mut InMemDicomObject, tag: Tag, vr: VR) {
         _ => return put_empty(ds, tag, vr),
     };
     ds.put(DataElement::new(tag, vr, PrimitiveValue::from(text)));
-}
-
-fn is_ge_protocol_block(tag: Tag, kept_blocks: &[(u16, u8, &'static str)]) -> bool {
-    let Tag(group, element) = tag;
-    group == 0x0025
-        && element & 0xFF == 0x1B
-        && kept_blocks.iter().any(|&(g, b, creator)| {
-            g == group && u16::from(b) == element >> 8 && creator == "GEMS_SERS_01"
-        })
-}
-
-/// Blanks the identifying parts of a gzip member header in place, keeping every length:
-/// the modification time (a date) and the stored file name and comment (GE writes the
-/// exam number there, e.g. `Ex27018Ser4Rx`). The compressed data is untouched, so the
-/// block still decodes to the same protocol text (acquisition parameters only).
-fn scrub_gzip_header(gz: &mut [u8]) {
-    const FHCRC: u8 = 0x02;
-    const FEXTRA: u8 = 0x04;
-    const FNAME: u8 = 0x08;
-    const FCOMMENT: u8 = 0x10;
-    if gz.len() < 10 || gz[0] != 0x1f || gz[1] != 0x8b {
-        return;
-    }
-    let flags = gz[3];
-    gz[4..8].fill(0);
-    let mut pos = 10;
-    if flags & FEXTRA != 0 {
-        let Some(len) = gz
-            .get(pos..pos + 2)
-            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-        else {
-            return;
-        };
-        pos += 2 + len;
-    }
-    for field in [FNAME, FCOMMENT] {
-        if flags & field == 0 {
-            continue;
-        }
-        let Some(rest) = gz.get_mut(pos..) else {
-            return;
-        };
-        let Some(end) = rest.iter().position(|&b| b == 0) else {
-            return;
-        };
-        rest[..end].fill(b'x');
-        pos += end + 1;
-    }
-    if flags & FHCRC != 0 {
-        if let Some(header) = gz.get(..pos) {
-            let mut crc = flate2::Crc::new();
-            crc.update(header);
-            let crc16 = (crc.sum() & 0xFFFF) as u16;
-            if let Some(slot) = gz.get_mut(pos..pos + 2) {
-                slot.copy_from_slice(&crc16.to_le_bytes());
-            }
-        }
-    }
-}
-
-/// Records the numeric-looking values (dates, times, UIDs, numeric IDs) of an element
-/// about to be removed or replaced, descending into sequences.
-fn note_values(e: &dicom_object::mem::InMemElement, removed: &mut HashSet<Vec<u8>>, depth: usize) {
-    if let Some(items) = e.items() {
-        if depth < MAX_DEPTH {
-            for item in items {
-                for inner in item.iter() {
-                    note_values(inner, removed, depth + 1);
-                }
-            }
-        }
-        return;
-    }
-    let Ok(values) = e.value().to_multi_str() else {
-        return;
-    };
-    for v in values.iter() {
-        let v = v.trim_matches(['\0', ' ']);
-        if v.len() >= MIN_NOTED_LEN && v.bytes().all(is_numeric_byte) {
-            removed.insert(v.as_bytes().to_vec());
-        }
-    }
-}
-
-/// Shorter numbers (a bare time like 090013) collide with acquisition parameters.
-const MIN_NOTED_LEN: usize = 8;
-
-fn is_numeric_byte(b: u8) -> bool {
-    b.is_ascii_digit() || b == b'.'
-}
-
-/// Blanks, in place and keeping every length, each run of digits and dots in kept
-/// private data that is a UID (three or more dots: Siemens ASCCONV repeats reference
-/// image UIDs, which embed the scanner serial and the date) or equals a value removed
-/// from the file (its dates and IDs). Digits become `0`, dots stay.
-fn scrub_numeric_tokens(bytes: &mut [u8], removed: &HashSet<Vec<u8>>) {
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_numeric_byte(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && is_numeric_byte(bytes[i]) {
-            i += 1;
-        }
-        let token = &bytes[start..i];
-        let dots = token.iter().filter(|&&b| b == b'.').count();
-        let uid_like = dots >= 3 && token.len() >= 10;
-        if uid_like || (token.len() >= MIN_NOTED_LEN && removed.contains(token)) {
-            for b in &mut bytes[start..i] {
-                if b.is_ascii_digit() {
-                    *b = b'0';
-                }
-            }
-        }
-    }
 }
 
 /// The safety net for dates the table does not list (e.g. the enhanced MR per-frame
