@@ -519,3 +519,23 @@ fn deidentification_is_fast() {
         );
     }
 }
+
+/// Cut-short files (a scanner still writing) fail with Incomplete, never panic.
+#[test]
+fn cut_short_files_are_incomplete() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let bytes = std::fs::read(testdata.join("siemens-mosaic-skyra-e11/001_000013_000005.dcm"))
+        .expect("read Skyra mosaic");
+    let mut session = Deidentifier::new();
+    for len in [200, 1_000, 20_000, 100_000, bytes.len() - 1] {
+        let err = session
+            .deidentify(&bytes[..len])
+            .expect_err("cut-short file must fail");
+        assert!(
+            matches!(err, ImagingError::Incomplete(_)),
+            "{len} bytes: {err}"
+        );
+    }
+}
