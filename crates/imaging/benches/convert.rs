@@ -22,15 +22,20 @@ fn main() {
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     println!("file: {} ({} bytes)", path.display(), bytes.len());
 
-    let parse = measure(ITERATIONS, || {
+    // BENCH_ITERATIONS lowers the count for profiling under valgrind.
+    let iterations = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ITERATIONS);
+    let parse = measure(iterations, || {
         std::hint::black_box(imaging::parse(&bytes).expect("parse"));
     });
     report("imaging parse", &parse);
-    let convert = measure(ITERATIONS, || {
+    let convert = measure(iterations, || {
         std::hint::black_box(convert_one(&bytes));
     });
     report("imaging convert", &convert);
-    let decode = measure(ITERATIONS, || {
+    let decode = measure(iterations, || {
         let file = imaging::parse(&bytes).expect("parse");
         std::hint::black_box(imaging::pixels::decode_frames(&file).expect("decode"));
     });
