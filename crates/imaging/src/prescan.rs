@@ -461,6 +461,8 @@ impl Walker<'_> {
                 .filter(|_| header.length >= 2)
         };
         match header.tag {
+            // Float and double float pixel data have no size rule here; they count as present.
+            0x7FE0_0008 | 0x7FE0_0009 => s.pixel_data = true,
             0x0028_0002 => s.samples = us(),
             0x0028_0010 => s.rows = us(),
             0x0028_0011 => s.columns = us(),
