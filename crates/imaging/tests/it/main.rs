@@ -1,9 +1,9 @@
 //! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
 
-mod mosaic;
 mod deid;
+mod mosaic;
 mod nifti;
+mod reference;
 mod robustness;
 mod synth;
-mod reference;
 mod testdata;
