@@ -1,0 +1,29 @@
+//! Generates the protocol code from proto/**/*.proto with protox (a pure-Rust protobuf
+//! compiler), so a fresh machine builds without a system `protoc`.
+
+use std::path::{Path, PathBuf};
+
+fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            proto_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let mut files = Vec::new();
+    proto_files(&root, &mut files)?;
+    files.sort();
+    let descriptors = protox::compile(&files, [&root])?;
+    tonic_prost_build::configure()
+        .bytes(".")
+        .compile_fds(descriptors)?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}
