@@ -1,8 +1,9 @@
 //! Benchmark: one Skyra E11 mosaic volume from bytes in memory, against dcm2niix.
 //!
-//! `cargo bench -p imaging --bench convert [-- FILE]` prints p50/p99 of parse alone and
-//! of the whole conversion over many iterations, then (when `dcm2niix` is on PATH) the
-//! wall time of dcm2niix converting the same single file, and the ratio.
+//! `cargo bench -p imaging --bench convert [-- FILE]` prints p50/p99 of parse alone, of
+//! the whole conversion and of de-identification over many iterations, then (when
+//! `dcm2niix` is on PATH) the wall time of dcm2niix converting the same single file,
+//! and the ratio.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,9 +33,15 @@ fn main() {
     });
     report("imaging parse", &parse);
     let convert = measure(iterations, || {
-        std::hint::black_box(convert_one(&bytes));
+        std::hint::black_box(imaging::volume_from_file(&bytes).expect("convert"));
     });
     report("imaging convert", &convert);
+    // What the streamer adds before a volume leaves the control room.
+    let mut session = imaging::deid::Deidentifier::new();
+    let deidentify = measure(iterations, || {
+        std::hint::black_box(session.deidentify(&bytes).expect("de-identify"));
+    });
+    report("imaging deidentify", &deidentify);
     let decode = measure(iterations, || {
         let file = imaging::parse(&bytes).expect("parse");
         std::hint::black_box(imaging::pixels::decode_frames(&file).expect("decode"));
@@ -49,19 +56,6 @@ fn main() {
             println!("ratio dcm2niix p50 / imaging convert p50: {ratio:.0}x");
         }
         None => println!("dcm2niix: not on PATH, skipped (scripts/bench.sh installs it)"),
-    }
-}
-
-/// The conversion measured: one file's bytes to one volume. Uses the public entry point
-/// `volume_from_file`; while that does not yet route mosaics, the mosaic decoder itself.
-fn convert_one(bytes: &[u8]) -> imaging::Volume {
-    match imaging::volume_from_file(bytes) {
-        Ok(volume) => volume,
-        Err(imaging::ImagingError::Unsupported(_)) => {
-            let file = imaging::parse(bytes).expect("parse");
-            imaging::mosaic::volume_from_mosaic(&file).expect("mosaic")
-        }
-        Err(e) => panic!("convert: {e}"),
     }
 }
 

@@ -156,30 +156,6 @@ fn every_prefix_of_a_mosaic_is_an_error() {
     }
 }
 
-/// The real-time budget: one Skyra mosaic, already parsed, converts in well under 0.5 ms
-/// (checked in release builds only; debug builds are an order of magnitude slower).
-#[test]
-fn mosaic_conversion_is_fast() {
-    let Some(td) = shared_testdata() else { return };
-    let bytes =
-        std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000005.dcm")).expect("read");
-    let file = imaging::parse(&bytes).expect("parses");
-    let mut best = std::time::Duration::MAX;
-    for _ in 0..30 {
-        let start = std::time::Instant::now();
-        let vol = imaging::mosaic::volume_from_mosaic(&file).expect("converts");
-        best = best.min(start.elapsed());
-        assert_eq!(vol.voxels.shape(), [64, 64, 27]);
-    }
-    eprintln!("mosaic conversion: best of 30 = {best:?}");
-    if !cfg!(debug_assertions) {
-        assert!(
-            best.as_secs_f64() < 0.5e-3,
-            "mosaic conversion took {best:?}"
-        );
-    }
-}
-
 fn skyra_file(td: &std::path::Path) -> imaging::DicomFile {
     let bytes =
         std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000005.dcm")).expect("read");

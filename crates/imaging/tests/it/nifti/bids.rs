@@ -1,7 +1,6 @@
 //! BIDS sidecars: every field we write that dcm2niix also writes has its value.
 
-use dicom_dictionary_std::tags;
-use imaging::{bids, metadata, parse, Volume};
+use imaging::{bids, metadata, parse};
 use serde_json::Value;
 
 use super::{frames_of, parse_header, volume_from_reference};
@@ -34,27 +33,18 @@ fn values_equal(ours: &Value, theirs: &Value) -> bool {
     }
 }
 
-/// A Skyra volume as a converter builds it: common metadata from the real DICOM file,
-/// voxels/geometry from the reference, timing fields the mosaic converter knows.
-/// TODO(H1): once `imaging::mosaic::volume_from_mosaic` lands, take the Volume from it.
+/// The Skyra volume as the streaming converter builds it from one file: every field we
+/// write that dcm2niix also writes has dcm2niix's value, in dcm2niix's order.
 #[test]
 fn skyra_sidecar_matches_dcm2niix() {
     let Some(td) = shared_testdata() else { return };
     let dicom = std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000001.dcm"))
         .expect("read DICOM");
-    let file = parse(&dicom).expect("parse DICOM");
+    let volume = imaging::volume_from_file(&dicom).expect("convert the mosaic");
     let nii_path = td.join("ref/siemens-mosaic-skyra-e11/series.nii");
-    let bytes = std::fs::read(&nii_path).expect("read reference");
-    let h = parse_header(&bytes);
     let reference: Value =
         serde_json::from_slice(&std::fs::read(nii_path.with_extension("json")).expect("json"))
             .expect("json parses");
-    let frame = frames_of(&h, &bytes).remove(0);
-    let mut volume: Volume = volume_from_reference(&h, frame, &reference);
-    volume.meta = metadata::from_dicom(&file);
-    volume.meta.phase_encoding_direction = Some("j-".into());
-    volume.tr_s = file.f64(tags::REPETITION_TIME).map(|ms| ms / 1000.0);
-    volume.acquisition_time_s = file.str(tags::ACQUISITION_TIME).map(|tm| tm_seconds(&tm));
 
     let ours = bids::sidecar(&volume);
     let ours = ours.as_object().expect("an object");
