@@ -1,0 +1,86 @@
+//! The one error type of the filestore crate.
+//!
+//! Every variant names the path involved and, where there is one, the fix, because these
+//! messages travel over the data link and are read by someone at the analyser who cannot
+//! see the scanner's disk.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything that can go wrong on the scanner side's disk.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilestoreError {
+    /// The rules were built with no allowed folder at all.
+    #[error("no allowed folders were given: start data_streamer with --allowed-dirs DIR[,DIR...]")]
+    NoAllowedDirs,
+    /// An allowed folder given at start does not exist or cannot be resolved.
+    #[error("allowed folder {path} cannot be used ({source}): create it or fix --allowed-dirs")]
+    BadAllowedDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The path, once canonicalised (symlinks and `..` resolved), is outside every allowed folder.
+    #[error(
+        "{path} is outside the allowed folders ({allowed}){resolved_note}; \
+         start data_streamer with --allowed-dirs to add its folder"
+    )]
+    OutsideAllowedDirs {
+        path: PathBuf,
+        /// " (it resolves to /x/y)" when canonicalisation changed the path, else empty.
+        resolved_note: String,
+        allowed: String,
+    },
+    /// The file's extension is not allowed.
+    #[error(
+        "{path} has a file type that is not allowed (allowed: {allowed}); \
+         start data_streamer with --allowed-types to add it"
+    )]
+    TypeNotAllowed { path: PathBuf, allowed: String },
+    /// The path names something that is not the expected kind (file vs folder).
+    #[error("{path} is not a {expected}")]
+    WrongKind {
+        path: PathBuf,
+        expected: &'static str,
+    },
+    /// The path contains a component that is refused where it appears (e.g. `..` in a
+    /// folder that does not exist yet, or a glob pattern that climbs out).
+    #[error("{path} is refused: {reason}")]
+    Refused { path: PathBuf, reason: String },
+    /// An IO error on a path that passed the rules.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file-name pattern that cannot be used.
+    #[error("file pattern {pattern:?} cannot be used: {reason}")]
+    BadPattern { pattern: String, reason: String },
+    /// Nothing complete matched before the deadline.
+    #[error(
+        "no complete file {name} in {dir} after {waited:?} (min size {min_size} bytes); \
+         is the scanner writing there, and is the name right?"
+    )]
+    Timeout {
+        dir: PathBuf,
+        name: String,
+        min_size: u64,
+        waited: Duration,
+    },
+    /// The inotify watcher could not be started (the polling fallback still runs).
+    #[error("cannot watch {dir}: {message}")]
+    Watch { dir: PathBuf, message: String },
+}
+
+/// The crate's result type.
+pub type Result<T, E = FilestoreError> = std::result::Result<T, E>;
+
+/// Wraps an IO error with the operation and the path.
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> FilestoreError {
+    let path = path.into();
+    move |source| FilestoreError::Io { op, path, source }
+}

@@ -1,0 +1,379 @@
+//! Waiting for files to become complete: [`FolderWatch`] (any name, as `watch_file`),
+//! [`ScannerFolder`] (volumes in index order) and [`wait_for_file`].
+//!
+//! A file is complete when a signal says the writer is done (inotify close-after-write
+//! or rename into place; or, where inotify sees nothing, size and mtime unchanged over
+//! two polls) AND its content passes `complete.rs` (min size, DICOM not cut short).
+//! This is the latency-critical path: an inotify event is acted on the moment it
+//! arrives; the poll (default 200 ms) is only a safety net. It must never hand out a
+//! half-written file, nor a path the access rules refuse.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::complete::{check_file, Check};
+use crate::error::{FilestoreError, Result};
+use crate::events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
+use crate::pattern::FilePattern;
+use crate::rules::AccessRules;
+
+/// How a folder is watched.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Files smaller than this are never complete.
+    pub min_size: u64,
+    /// The safety-net poll; also the stability window on network shares.
+    pub poll_interval: Duration,
+    /// Use inotify (or the platform equivalent) for immediate reaction.
+    pub use_inotify: bool,
+    /// A file already present when watching started, last modified longer ago than
+    /// this, is taken as finished at once (after the content checks).
+    pub settled_after: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        Self {
+            min_size: 0,
+            poll_interval: Duration::from_millis(200),
+            use_inotify: true,
+            settled_after: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WatchOptions {
+    /// The defaults with a minimum size.
+    pub fn with_min_size(min_size: u64) -> Self {
+        Self {
+            min_size,
+            ..Self::default()
+        }
+    }
+}
+
+/// A complete file: its bytes as checked, and when it was found complete.
+#[derive(Debug, Clone)]
+pub struct CompleteFile {
+    /// The volume index for [`ScannerFolder`]; 0 from [`FolderWatch`] / [`wait_for_file`].
+    pub index: u32,
+    /// The canonical path.
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    /// Wall-clock time at which the file was seen complete (comparable with the replay
+    /// writer's close timestamps on the same machine).
+    pub completed_at: SystemTime,
+}
+
+/// What is known about one file name from events and polls.
+#[derive(Debug, Default)]
+struct FileState {
+    /// Closed after writing (or renamed in) since the last change: check it.
+    closed: bool,
+    /// inotify saw writes not yet followed by a close: polling may not decide.
+    writing: bool,
+    /// (size, mtime) at the last poll.
+    last_stat: Option<(u64, SystemTime)>,
+    /// Unchanged across the last two polls.
+    stable: bool,
+    /// (size, mtime) when the content check last failed; not re-read until it changes.
+    failed_at: Option<(u64, SystemTime)>,
+}
+
+/// Watches one folder and answers "wait until NAME is complete". Keeps what it learnt
+/// about every file since it was opened, so a file closed between two waits is found
+/// at once. Open one per folder and reuse it.
+#[derive(Debug)]
+pub struct FolderWatch {
+    dir: PathBuf,
+    rules: AccessRules,
+    opts: WatchOptions,
+    events: Box<dyn FolderEvents>,
+    events_ended: bool,
+    files: HashMap<OsString, FileState>,
+    poll: Option<Interval>,
+    opened_at: SystemTime,
+}
+
+impl FolderWatch {
+    /// Watches `dir` (checked by the rules) with inotify plus polling.
+    pub fn open(rules: &AccessRules, dir: &Path, min_size: u64) -> Result<Self> {
+        Self::open_with(rules, dir, WatchOptions::with_min_size(min_size), None)
+    }
+
+    /// Like [`FolderWatch::open`] with options, and optionally an event source of the
+    /// caller's (tests). Without one, inotify is used if `opts.use_inotify`, else
+    /// polling only; if inotify cannot start, polling carries on alone (logged).
+    pub fn open_with(
+        rules: &AccessRules,
+        dir: &Path,
+        opts: WatchOptions,
+        events: Option<Box<dyn FolderEvents>>,
+    ) -> Result<Self> {
+        let dir = rules.resolve_dir(dir)?;
+        let opened_at = SystemTime::now();
+        // The watch starts before anything is looked at, so no close can slip between.
+        let events: Box<dyn FolderEvents> = match events {
+            Some(e) => e,
+            None if opts.use_inotify => match ChannelEvents::notify(&dir) {
+                Ok(e) => Box::new(e),
+                Err(error) => {
+                    tracing::warn!(%error, "inotify unavailable; polling only");
+                    Box::new(NoEvents)
+                }
+            },
+            None => Box::new(NoEvents),
+        };
+        Ok(Self {
+            dir,
+            rules: rules.clone(),
+            opts,
+            events,
+            events_ended: false,
+            files: HashMap::new(),
+            poll: None,
+            opened_at,
+        })
+    }
+
+    /// The canonical folder watched.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Waits until the file `name` (a bare name in this folder) is complete, up to
+    /// `timeout`. Cancel-safe.
+    pub async fn wait_for(&mut self, name: &str, timeout: Duration) -> Result<CompleteFile> {
+        check_bare_name(name)?;
+        self.rules.check_type(Path::new(name))?;
+        match tokio::time::timeout(timeout, self.wait_complete(OsStr::new(name))).await {
+            Ok(result) => result,
+            Err(_) => Err(FilestoreError::Timeout {
+                dir: self.dir.clone(),
+                name: name.to_string(),
+                min_size: self.opts.min_size,
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// Forgets what is known about a name (after it was handed out).
+    pub(crate) fn forget(&mut self, name: &OsStr) {
+        self.files.remove(name);
+    }
+
+    /// The core loop: look whenever a signal says the file may be done.
+    pub(crate) async fn wait_complete(&mut self, name: &OsStr) -> Result<CompleteFile> {
+        let path = self.dir.join(name);
+        if !self.files.contains_key(name) {
+            // Nothing heard since opening: a file that was there already, untouched for a
+            // while, is taken as finished now; any other waits for its close or for polls.
+            // (On a share whose clock lags, the DICOM check still catches a cut file.)
+            let settled = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t + self.opts.settled_after <= self.opened_at);
+            self.files.insert(
+                name.to_owned(),
+                FileState {
+                    closed: settled,
+                    ..FileState::default()
+                },
+            );
+        }
+        // Drain events that are already queued so their news is used before looking.
+        loop {
+            if let Some(done) = self.look(name, &path)? {
+                return Ok(done);
+            }
+            let poll_every = self.opts.poll_interval;
+            let poll = self.poll.get_or_insert_with(|| {
+                let mut i = tokio::time::interval_at(Instant::now() + poll_every, poll_every);
+                i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                i
+            });
+            tokio::select! {
+                biased;
+                event = self.events.recv(), if !self.events_ended => match event {
+                    Some(event) => self.apply(event),
+                    None => self.events_ended = true,
+                },
+                _ = poll.tick() => self.poll_stat(name, &path),
+            }
+        }
+    }
+
+    /// Checks the file if a signal says so; `Some` when complete.
+    fn look(&mut self, name: &OsStr, path: &Path) -> Result<Option<CompleteFile>> {
+        let state = self.files.entry(name.to_owned()).or_default();
+        let by_close = state.closed;
+        let by_poll = state.stable && !state.writing && state.last_stat != state.failed_at;
+        if !by_close && !by_poll {
+            return Ok(None);
+        }
+        state.closed = false;
+        state.stable = false;
+        // Canonicalise every time: the name may be a symlink pointing out.
+        let canonical = match self.rules.resolve_read(path) {
+            Ok(c) => c,
+            Err(FilestoreError::Io { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match check_file(&canonical, self.opts.min_size) {
+            Check::Complete(bytes) => {
+                tracing::debug!(file = %canonical.display(), by_close, by_poll, "complete");
+                Ok(Some(CompleteFile {
+                    index: 0,
+                    path: canonical,
+                    bytes,
+                    completed_at: SystemTime::now(),
+                }))
+            }
+            Check::NotYet(reason) => {
+                tracing::debug!(file = %canonical.display(), %reason, "not complete yet");
+                let state = self.files.entry(name.to_owned()).or_default();
+                state.failed_at = stat(&canonical);
+                state.last_stat = state.failed_at;
+                Ok(None)
+            }
+            Check::Missing => Ok(None),
+        }
+    }
+
+    fn apply(&mut self, event: FolderEvent) {
+        match event {
+            FolderEvent::Closed(name) => {
+                let s = self.files.entry(name).or_default();
+                s.closed = true;
+                s.writing = false;
+            }
+            FolderEvent::Changed(name) => {
+                let s = self.files.entry(name).or_default();
+                s.closed = false;
+                s.writing = true;
+                s.stable = false;
+            }
+            FolderEvent::Rescan => {
+                // Events were lost: let the polls decide for every file.
+                for s in self.files.values_mut() {
+                    s.writing = false;
+                }
+            }
+        }
+    }
+
+    fn poll_stat(&mut self, name: &OsStr, path: &Path) {
+        let now = stat(path);
+        let s = self.files.entry(name.to_owned()).or_default();
+        s.stable = now.is_some() && now == s.last_stat;
+        s.last_stat = now;
+    }
+}
+
+fn stat(path: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+fn check_bare_name(name: &str) -> Result<()> {
+    let p = Path::new(name);
+    let bare = p.file_name().is_some_and(|n| n == p.as_os_str());
+    if bare && name != "." && name != ".." {
+        Ok(())
+    } else {
+        Err(FilestoreError::Refused {
+            path: PathBuf::from(name),
+            reason: "a watched file must be a bare name inside the watched folder".into(),
+        })
+    }
+}
+
+/// Waits up to `timeout` for `dir/name` to be complete (watch started now; a file
+/// already there and settled is returned at once).
+pub async fn wait_for_file(
+    rules: &AccessRules,
+    dir: &Path,
+    name: &str,
+    min_size: u64,
+    timeout: Duration,
+) -> Result<CompleteFile> {
+    FolderWatch::open(rules, dir, min_size)?
+        .wait_for(name, timeout)
+        .await
+}
+
+/// A scanner's output folder: yields volumes `start_index, start_index + 1, ...` in
+/// order, each as soon as it is complete (files already there are yielded at once).
+#[derive(Debug)]
+pub struct ScannerFolder {
+    watch: FolderWatch,
+    pattern: FilePattern,
+    next_index: u32,
+}
+
+impl ScannerFolder {
+    /// Opens `dir` (checked by the rules) for files named by `pattern`.
+    pub fn open(
+        rules: &AccessRules,
+        dir: &Path,
+        pattern: FilePattern,
+        min_size: u64,
+        start_index: u32,
+    ) -> Result<Self> {
+        Self::open_with(
+            rules,
+            dir,
+            pattern,
+            start_index,
+            WatchOptions::with_min_size(min_size),
+            None,
+        )
+    }
+
+    /// [`ScannerFolder::open`] with options and an optional event source (tests).
+    pub fn open_with(
+        rules: &AccessRules,
+        dir: &Path,
+        pattern: FilePattern,
+        start_index: u32,
+        opts: WatchOptions,
+        events: Option<Box<dyn FolderEvents>>,
+    ) -> Result<Self> {
+        rules.check_type(Path::new(&pattern.name_for(start_index)))?;
+        Ok(Self {
+            watch: FolderWatch::open_with(rules, dir, opts, events)?,
+            pattern,
+            next_index: start_index,
+        })
+    }
+
+    /// The index the next call to [`ScannerFolder::next`] waits for.
+    pub fn next_index(&self) -> u32 {
+        self.next_index
+    }
+
+    /// The canonical folder watched.
+    pub fn dir(&self) -> &Path {
+        self.watch.dir()
+    }
+
+    /// The pattern.
+    pub fn pattern(&self) -> &FilePattern {
+        &self.pattern
+    }
+
+    /// Waits (without limit: wrap in `tokio::time::timeout`) for the next volume.
+    /// Cancel-safe: a cancelled call loses nothing and the next call waits for the
+    /// same index.
+    pub async fn next(&mut self) -> Result<CompleteFile> {
+        let name = OsString::from(self.pattern.name_for(self.next_index));
+        let mut file = self.watch.wait_complete(&name).await?;
+        file.index = self.next_index;
+        self.watch.forget(&name);
+        self.next_index += 1;
+        Ok(file)
+    }
+}
