@@ -1,0 +1,157 @@
+//! The `Auth` gRPC service: user name + password in, session token out.
+//!
+//! Password checks run argon2 on a blocking thread (they take tens of milliseconds
+//! and 19 MiB each), at most [`MAX_CONCURRENT_CHECKS`] at a time so a flood of logins
+//! cannot exhaust the analyser's memory. Wrong user and wrong password get the same
+//! answer and the same delay. The password file is re-read when it changes, so
+//! `data_analyser add-user` takes effect without a restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use protocol::v1::auth_server::{Auth, AuthServer};
+use protocol::v1::{LoginReply, LoginRequest};
+use tokio::sync::Semaphore;
+use tonic::{Request, Response, Status};
+
+use crate::sessions::{Identity, Sessions};
+use crate::users::PasswordFile;
+use crate::SecurityError;
+
+/// Argon2 checks allowed at once.
+pub const MAX_CONCURRENT_CHECKS: usize = 2;
+
+/// Where the users come from.
+#[derive(Debug)]
+enum Users {
+    /// certs/passwd, with the modification time it was loaded at.
+    File {
+        path: PathBuf,
+        loaded: Mutex<(Option<SystemTime>, Arc<PasswordFile>)>,
+    },
+    /// `--test`: only test/test.
+    Test(Arc<PasswordFile>),
+}
+
+/// Implements `rtcloud.v1.Auth`; serve it with [`AuthService::into_server`].
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    users: Arc<Users>,
+    sessions: Sessions,
+    checks: Arc<Semaphore>,
+}
+
+impl AuthService {
+    /// Logins checked against the password file at `passwd` (must exist: an analyser
+    /// nobody can log in to is a setup mistake worth stopping for).
+    pub fn new(passwd: &Path, sessions: Sessions) -> Result<Self, SecurityError> {
+        let file = PasswordFile::load(passwd)?;
+        if file.users().next().is_none() {
+            tracing::warn!(passwd = %passwd.display(), "the password file has no users: add one with `data_analyser add-user -u NAME`");
+        }
+        let mtime = modified(passwd);
+        Ok(Self::with_users(
+            Users::File {
+                path: passwd.to_owned(),
+                loaded: Mutex::new((mtime, Arc::new(file))),
+            },
+            sessions,
+        ))
+    }
+
+    /// `--test` mode: accepts only user test with password test, and says so loudly.
+    pub fn test_mode(sessions: Sessions) -> Result<Self, SecurityError> {
+        tracing::warn!("TEST MODE: logins are test/test only and the password file is ignored. Never use --test on a real network.");
+        Ok(Self::with_users(
+            Users::Test(Arc::new(PasswordFile::test_only()?)),
+            sessions,
+        ))
+    }
+
+    fn with_users(users: Users, sessions: Sessions) -> Self {
+        Self {
+            users: Arc::new(users),
+            sessions,
+            checks: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
+        }
+    }
+
+    /// The sessions this service issues tokens into (share with the other services).
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The tonic service, with explicit message limits.
+    pub fn into_server(self) -> AuthServer<Self> {
+        AuthServer::new(self)
+            .max_decoding_message_size(crate::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::MAX_MESSAGE_BYTES)
+    }
+
+    /// The current users, re-reading the password file if it changed on disk. A file
+    /// that became unreadable keeps the last good users (and logs why).
+    fn current_users(&self) -> Arc<PasswordFile> {
+        match self.users.as_ref() {
+            Users::Test(file) => file.clone(),
+            Users::File { path, loaded } => {
+                let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
+                let now = modified(path);
+                if now != loaded.0 {
+                    match PasswordFile::load(path) {
+                        Ok(file) => {
+                            tracing::info!(passwd = %path.display(), "password file reloaded");
+                            *loaded = (now, Arc::new(file));
+                        }
+                        Err(e) => tracing::error!("{e}; keeping the users loaded before"),
+                    }
+                }
+                loaded.1.clone()
+            }
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[tonic::async_trait]
+impl Auth for AuthService {
+    #[tracing::instrument(skip_all, fields(user = %request.get_ref().user, kind = %request.get_ref().client_kind, station = %request.get_ref().station))]
+    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginReply>, Status> {
+        let peer = request.remote_addr();
+        let LoginRequest {
+            user,
+            password,
+            client_kind,
+            station,
+        } = request.into_inner();
+        let users = self.current_users();
+        let _permit = self
+            .checks
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the analyser is shutting down"))?;
+        let name = user.clone();
+        let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password))
+            .await
+            .map_err(|_| Status::internal("the password check failed; see the analyser's log"))?;
+        if !ok {
+            tracing::warn!(?peer, "login refused: wrong user name or password");
+            return Err(Status::unauthenticated(
+                "wrong user name or password (users are added on the analyser with `data_analyser add-user -u NAME`)",
+            ));
+        }
+        let (token, ttl) = self.sessions.issue(Identity {
+            user,
+            client_kind,
+            station,
+        });
+        tracing::info!(?peer, "logged in");
+        Ok(Response::new(LoginReply {
+            token,
+            expires_in_secs: ttl.as_secs(),
+        }))
+    }
+}

@@ -1,0 +1,28 @@
+//! security: who may talk to the analyser, and how the bytes are protected.
+//!
+//! - [`certs`]: the private CA, the server certificate and client certificates (rcgen).
+//! - [`tls`]: rustls configs for the analyser and for its clients.
+//! - [`users`]: the argon2id password file (`certs/passwd`).
+//! - [`sessions`]: bearer tokens issued at login and checked on every call.
+//! - [`auth`]: the `rtcloud.v1.Auth` gRPC service (login).
+//!
+//! This crate owns keys, passwords and tokens. It must never log a password, a key or a
+//! token, never trust the system's root certificates (the analyser's CA is private) and
+//! never fall back to plaintext on its own: plaintext is only `--test`, chosen by the
+//! caller.
+
+pub mod auth;
+pub mod certs;
+mod error;
+mod fsutil;
+pub mod sessions;
+pub mod tls;
+pub mod users;
+
+pub use auth::AuthService;
+pub use error::SecurityError;
+pub use sessions::{Identity, Sessions};
+
+/// Largest gRPC message either side accepts. Files travel in chunks of at most 1 MiB,
+/// so this leaves room for headers without letting a peer make us buffer gigabytes.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
