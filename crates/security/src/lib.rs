@@ -5,6 +5,7 @@
 //! - [`users`]: the argon2id password file (`certs/passwd`).
 //! - [`sessions`]: bearer tokens issued at login and checked on every call.
 //! - [`auth`]: the `rtcloud.v1.Auth` gRPC service (login).
+//! - [`server`]: the analyser's one TLS port (HTTP/1.1 + HTTP/2, axum + tonic).
 //!
 //! This crate owns keys, passwords and tokens. It must never log a password, a key or a
 //! token, never trust the system's root certificates (the analyser's CA is private) and
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod certs;
 mod error;
 mod fsutil;
+pub mod server;
 pub mod sessions;
 pub mod tls;
 pub mod users;
