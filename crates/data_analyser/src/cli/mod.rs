@@ -1,7 +1,9 @@
 //! The command line: one subcommand per module.
 
+mod add_user;
 mod convert;
 mod demo;
+mod make_certs;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +24,10 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Run the whole pipeline locally on synthetic data, volume by volume as in real time.
     Demo(demo::DemoArgs),
+    /// Make the private CA and the server certificate (and client certificates) in certs/.
+    MakeCerts(make_certs::MakeCertsArgs),
+    /// Add a user, or change a password, in certs/passwd (argon2id).
+    AddUser(add_user::AddUserArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -29,5 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(args) => convert::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::MakeCerts(args) => make_certs::run(args),
+        Command::AddUser(args) => add_user::run(args),
     }
 }

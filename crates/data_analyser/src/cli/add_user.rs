@@ -1,0 +1,54 @@
+//! `data_analyser add-user`: adds a user (or changes a password) in certs/passwd, as an
+//! argon2id hash (see `security::users`). The running analyser picks it up at once.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct AddUserArgs {
+    /// The user name (letters, digits, '.', '_', '-', '@').
+    #[arg(long = "user", short = 'u', value_name = "NAME")]
+    pub user: String,
+    /// Read the password from the first line of standard input instead of asking on
+    /// the terminal (for scripts: `echo "$PW" | data_analyser add-user -u NAME --password-stdin`).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The password file.
+    #[arg(long, value_name = "FILE", default_value = "certs/passwd")]
+    pub passwd: PathBuf,
+}
+
+pub fn run(args: AddUserArgs) -> Result<()> {
+    security::users::check_user_name(&args.user)?;
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("New password for {}: ", args.user))?;
+        let again = rpassword::prompt_password("Same password again: ")?;
+        if first != again {
+            bail!("the two passwords differ; nothing was changed");
+        }
+        first
+    } else {
+        bail!(
+            "standard input is not a terminal: pass --password-stdin to read the password from it"
+        );
+    };
+    let existed = security::users::add_user(&args.passwd, &args.user, &password)
+        .with_context(|| format!("updating {}", args.passwd.display()))?;
+    let what = if existed {
+        "changed the password of"
+    } else {
+        "added"
+    };
+    println!("{what} user {} in {}", args.user, args.passwd.display());
+    Ok(())
+}
