@@ -6,6 +6,7 @@
 mod cli;
 mod files;
 mod pipeline;
+mod server;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
