@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 use std::future::Future;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
@@ -145,9 +146,20 @@ fn translate(dir: &Path, event: &Event) -> Vec<FolderEvent> {
                     .map(FolderEvent::Closed),
             );
         }
-        EventKind::Create(_)
-        | EventKind::Modify(ModifyKind::Data(_))
-        | EventKind::Modify(ModifyKind::Any) => {
+        EventKind::Create(_) => {
+            // A symlink (or hard link) is created whole and never closed: look at it now.
+            for path in &event.paths {
+                let Some(name) = name_of(path) else { continue };
+                let whole = std::fs::symlink_metadata(path)
+                    .is_ok_and(|m| m.file_type().is_symlink() || (m.len() > 0 && m.nlink() > 1));
+                out.push(if whole {
+                    FolderEvent::Closed(name)
+                } else {
+                    FolderEvent::Changed(name)
+                });
+            }
+        }
+        EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any) => {
             out.extend(
                 event
                     .paths

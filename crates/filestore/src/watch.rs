@@ -33,6 +33,10 @@ pub struct WatchOptions {
     /// A file already present when watching started, last modified longer ago than
     /// this, is taken as finished at once (after the content checks).
     pub settled_after: Duration,
+    /// After inotify saw writes to a file, polling may call it complete only once no
+    /// write was seen for this long (a writer that never closes its file); a close
+    /// reports it at once.
+    pub writing_grace: Duration,
 }
 
 impl Default for WatchOptions {
@@ -42,6 +46,7 @@ impl Default for WatchOptions {
             poll_interval: Duration::from_millis(200),
             use_inotify: true,
             settled_after: Duration::from_secs(1),
+            writing_grace: Duration::from_secs(5),
         }
     }
 }
@@ -74,8 +79,9 @@ pub struct CompleteFile {
 struct FileState {
     /// Closed after writing (or renamed in) since the last change: check it.
     closed: bool,
-    /// inotify saw writes not yet followed by a close: polling may not decide.
-    writing: bool,
+    /// inotify saw writes not yet followed by a close, the last one at this time:
+    /// polling may not decide until `writing_grace` has passed.
+    writing: Option<Instant>,
     /// (size, mtime) at the last poll.
     last_stat: Option<(u64, SystemTime)>,
     /// Unchanged across the last two polls.
@@ -210,7 +216,10 @@ impl FolderWatch {
     fn look(&mut self, name: &OsStr, path: &Path) -> Result<Option<CompleteFile>> {
         let state = self.files.entry(name.to_owned()).or_default();
         let by_close = state.closed;
-        let by_poll = state.stable && !state.writing && state.last_stat != state.failed_at;
+        let quiet = state
+            .writing
+            .is_none_or(|last| last.elapsed() >= self.opts.writing_grace);
+        let by_poll = state.stable && quiet && state.last_stat != state.failed_at;
         if !by_close && !by_poll {
             return Ok(None);
         }
@@ -248,18 +257,18 @@ impl FolderWatch {
             FolderEvent::Closed(name) => {
                 let s = self.files.entry(name).or_default();
                 s.closed = true;
-                s.writing = false;
+                s.writing = None;
             }
             FolderEvent::Changed(name) => {
                 let s = self.files.entry(name).or_default();
                 s.closed = false;
-                s.writing = true;
+                s.writing = Some(Instant::now());
                 s.stable = false;
             }
             FolderEvent::Rescan => {
                 // Events were lost: let the polls decide for every file.
                 for s in self.files.values_mut() {
-                    s.writing = false;
+                    s.writing = None;
                 }
             }
         }
