@@ -122,6 +122,10 @@ impl Dialer {
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .keep_alive_while_idle(true)
+            // Windows large enough that a 1.4 MB volume is not throttled by HTTP/2's
+            // default 64 KiB flow control on a link with some latency.
+            .initial_stream_window_size(4 * 1024 * 1024)
+            .initial_connection_window_size(8 * 1024 * 1024)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
         let (server, tls) = (self.server.clone(), self.tls.clone());
@@ -181,6 +185,19 @@ impl Dialer {
                     message: status.message().to_owned(),
                 })
             }
+            // In --test, a connection that opened but broke on the first call is a TLS
+            // analyser closing on our plaintext (it answers with an HTTP/1.1 400).
+            Err(status)
+                if self.tls.is_none()
+                    && matches!(
+                        status.code(),
+                        tonic::Code::Unknown | tonic::Code::Unavailable
+                    ) =>
+            {
+                Err(DialError::NotPlaintext {
+                    server: self.server.clone(),
+                })
+            }
             Err(status) => {
                 let detail = status.to_string();
                 match self.explain(&status, detail) {
@@ -233,9 +250,22 @@ impl Dialer {
                 },
             };
         }
+        // h2 passes TLS alerts on as text only (the rustls error type is lost), so the
+        // alerts a server sends about our client certificate are recognised by name.
         let text = chain_text(err);
-        if self.tls.is_none() && (text.contains("frame") || text.contains("h2 protocol")) {
-            return DialError::NotPlaintext { server };
+        if text.contains("received fatal alert: CertificateRequired") {
+            return DialError::ClientCertRequired { server };
+        }
+        if [
+            "BadCertificate",
+            "UnknownCA",
+            "DecryptError",
+            "CertificateUnknown",
+        ]
+        .iter()
+        .any(|alert| text.contains(&format!("received fatal alert: {alert}")))
+        {
+            return DialError::ClientCertRejected { server };
         }
         DialError::Unreachable {
             server,
