@@ -1,0 +1,87 @@
+//! Bearer tokens: issue, check, expiry, malformed headers, revoke.
+
+use std::time::Duration;
+
+use security::{Identity, Sessions};
+use tonic::metadata::MetadataMap;
+
+fn alice() -> Identity {
+    Identity {
+        user: "alice".into(),
+        client_kind: "streamer".into(),
+        station: "skyra".into(),
+    }
+}
+
+fn bearer(value: &str) -> MetadataMap {
+    let mut map = MetadataMap::new();
+    map.insert("authorization", value.parse().expect("ascii"));
+    map
+}
+
+#[test]
+fn an_issued_token_identifies_its_user_until_revoked() {
+    let sessions = Sessions::default();
+    let (token, ttl) = sessions.issue(alice());
+    assert_eq!(token.len(), 64);
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(ttl >= Duration::from_secs(3600));
+    assert_eq!(
+        sessions
+            .check(&bearer(&format!("Bearer {token}")))
+            .expect("valid"),
+        alice()
+    );
+    let (other, _) = sessions.issue(alice());
+    assert_ne!(token, other, "tokens are random");
+    sessions.revoke(&token);
+    let err = sessions
+        .check(&bearer(&format!("Bearer {token}")))
+        .expect_err("revoked");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert_eq!(sessions.len(), 1);
+}
+
+#[test]
+fn expired_missing_and_malformed_tokens_are_refused_with_reasons() {
+    let sessions = Sessions::new(Duration::ZERO);
+    let (token, _) = sessions.issue(alice());
+    let expired = sessions
+        .check(&bearer(&format!("Bearer {token}")))
+        .expect_err("expired");
+    assert!(
+        expired.message().contains("expired"),
+        "{}",
+        expired.message()
+    );
+    let missing = sessions.check(&MetadataMap::new()).expect_err("missing");
+    assert!(
+        missing.message().contains("Auth/Login"),
+        "{}",
+        missing.message()
+    );
+    let malformed = sessions
+        .check(&bearer(&format!("Basic {token}")))
+        .expect_err("not bearer");
+    assert!(
+        malformed.message().contains("Bearer <token>"),
+        "{}",
+        malformed.message()
+    );
+}
+
+#[test]
+fn the_interceptor_puts_the_identity_into_the_request() {
+    let sessions = Sessions::default();
+    let (token, _) = sessions.issue(alice());
+    let mut intercept = sessions.interceptor();
+    let mut request = tonic::Request::new(());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    let request = intercept(request).expect("accepted");
+    assert_eq!(request.extensions().get::<Identity>(), Some(&alice()));
+    let refused = intercept(tonic::Request::new(())).expect_err("no token");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+}
