@@ -22,11 +22,15 @@ pub struct AddUserArgs {
 }
 
 pub fn run(args: AddUserArgs) -> Result<()> {
+    run_with(args, std::io::stdin().lock())
+}
+
+/// `run`, reading `--password-stdin` from `input` (tests pass a byte slice).
+fn run_with(args: AddUserArgs, mut input: impl BufRead) -> Result<()> {
     security::users::check_user_name(&args.user)?;
     let password = if args.password_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
+        input
             .read_line(&mut line)
             .context("reading the password from standard input")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
@@ -51,4 +55,30 @@ pub fn run(args: AddUserArgs) -> Result<()> {
     };
     println!("{what} user {} in {}", args.user, args.passwd.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_from_stdin_is_stored_hashed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let passwd = dir.path().join("certs/passwd");
+        let args = |user: &str| AddUserArgs {
+            user: user.into(),
+            password_stdin: true,
+            passwd: passwd.clone(),
+        };
+        run_with(args("alice"), &b"s3cret\n"[..]).expect("add");
+        let file = security::users::PasswordFile::load(&passwd).expect("load");
+        assert!(
+            file.verify("alice", "s3cret"),
+            "the newline is not part of the password"
+        );
+        let err = run_with(args("al:ice"), &b"x\n"[..]).expect_err("bad name");
+        assert!(err.to_string().contains("al:ice"), "{err}");
+        let err = run_with(args("bob"), &b"\n"[..]).expect_err("empty password");
+        assert!(format!("{err:#}").contains("empty"), "{err:#}");
+    }
 }

@@ -50,3 +50,42 @@ pub fn run(args: MakeCertsArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_server_and_client_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = dir.path().join("certs");
+        let args = MakeCertsArgs {
+            hosts: vec!["localhost".into()],
+            ips: vec!["127.0.0.1".parse().expect("ip")],
+            dir: certs.clone(),
+            clients: vec!["scanner1".into()],
+            force: false,
+        };
+        run(args).expect("make-certs");
+        for name in [
+            "ca.crt",
+            "ca.key",
+            "server.crt",
+            "server.key",
+            "client-scanner1.crt",
+        ] {
+            assert!(certs.join(name).is_file(), "{name}");
+        }
+        let nothing = MakeCertsArgs {
+            hosts: vec![],
+            ips: vec![],
+            dir: certs,
+            clients: vec![],
+            force: false,
+        };
+        assert!(run(nothing)
+            .expect_err("nothing asked")
+            .to_string()
+            .contains("--host"));
+    }
+}
