@@ -56,3 +56,16 @@ pub enum DialError {
     )]
     Timeout { server: String, secs: u64 },
 }
+
+impl DialError {
+    /// True when retrying cannot help until someone changes a setting (wrong CA, name,
+    /// password, client certificate, TLS mode, bad options); false for outages
+    /// (unreachable, timeout, broken call), which a reconnect loop simply waits out.
+    /// Reconnect loops still retry both, but log the first kind loudly.
+    pub fn needs_fixing(&self) -> bool {
+        !matches!(
+            self,
+            DialError::Unreachable { .. } | DialError::Timeout { .. } | DialError::Login { .. }
+        )
+    }
+}

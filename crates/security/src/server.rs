@@ -24,6 +24,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt;
@@ -42,6 +43,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// default 64 KiB windows on a link with some latency.
 const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
+/// Connections served at once; further clients wait in the kernel's accept queue, so
+/// a flood of idle sockets cannot exhaust the analyser's memory or file descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// The first byte of every TLS connection: a handshake record.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
@@ -76,13 +81,24 @@ pub async fn serve(
     }
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
+        // Wait for a free slot before accepting (the semaphore is never closed).
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let conn = Connection { acceptor: acceptor.clone(), app: app.clone(), local, addr };
-                    tokio::spawn(conn.run(stream, graceful.watcher()));
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        conn.run(stream, watcher).await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // Usually out of file descriptors: wait a little instead of spinning.

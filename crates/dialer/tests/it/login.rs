@@ -125,6 +125,7 @@ async fn nothing_listening_is_unreachable() {
         .await
         .expect_err("nobody there");
     assert!(matches!(err, DialError::Unreachable { .. }), "{err}");
+    assert!(!err.needs_fixing(), "an outage is waited out");
     assert!(
         err.to_string().contains("data_analyser runs there"),
         "{err}"

@@ -53,6 +53,7 @@ async fn a_server_certificate_from_another_ca_is_refused() {
         .await
         .expect_err("other CA");
     assert!(matches!(err, DialError::UnknownCa { .. }), "{err}");
+    assert!(err.needs_fixing(), "retrying cannot help");
     let text = err.to_string();
     assert!(
         text.contains("not signed by")
