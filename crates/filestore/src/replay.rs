@@ -55,7 +55,11 @@ pub struct ReplayedFile {
     /// Position in the replay (0-based).
     pub position: usize,
     pub bytes: u64,
-    /// Wall-clock time right after the final write and `close()`.
+    /// Wall-clock time right after the final write, just before `close()`: nothing can
+    /// call the file complete through a close event before this.
+    pub last_write_at: SystemTime,
+    /// Wall-clock time right after `close()` returned (a watcher reacting to the close
+    /// event may report the file a few microseconds before this).
     pub closed_at: SystemTime,
 }
 
@@ -123,6 +127,7 @@ pub fn replay_blocking(
             // Flush each chunk to the kernel so readers see a growing, partial file.
             file.flush().map_err(io_err("write", &target))?;
         }
+        let last_write_at = SystemTime::now();
         drop(file);
         let closed_at = SystemTime::now();
         let replayed = ReplayedFile {
@@ -130,6 +135,7 @@ pub fn replay_blocking(
             target,
             position,
             bytes: bytes.len() as u64,
+            last_write_at,
             closed_at,
         };
         on_closed(&replayed);

@@ -156,7 +156,7 @@ impl FolderWatch {
     pub async fn wait_for(&mut self, name: &str, timeout: Duration) -> Result<CompleteFile> {
         check_bare_name(name)?;
         self.rules.check_type(Path::new(name))?;
-        match tokio::time::timeout(timeout, self.wait_complete(OsStr::new(name))).await {
+        match tokio::time::timeout(timeout, self.wait_complete(OsStr::new(name), &[])).await {
             Ok(result) => result,
             Err(_) => Err(FilestoreError::Timeout {
                 dir: self.dir.clone(),
@@ -173,24 +173,15 @@ impl FolderWatch {
     }
 
     /// The core loop: look whenever a signal says the file may be done.
-    pub(crate) async fn wait_complete(&mut self, name: &OsStr) -> Result<CompleteFile> {
+    /// `upcoming` names are polled too, so that on a share without events their
+    /// stability is already known when their turn comes.
+    pub(crate) async fn wait_complete(
+        &mut self,
+        name: &OsStr,
+        upcoming: &[OsString],
+    ) -> Result<CompleteFile> {
         let path = self.dir.join(name);
-        if !self.files.contains_key(name) {
-            // Nothing heard since opening: a file that was there already, untouched for a
-            // while, is taken as finished now; any other waits for its close or for polls.
-            // (On a share whose clock lags, the DICOM check still catches a cut file.)
-            let settled = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t + self.opts.settled_after <= self.opened_at);
-            self.files.insert(
-                name.to_owned(),
-                FileState {
-                    closed: settled,
-                    ..FileState::default()
-                },
-            );
-        }
-        // Drain events that are already queued so their news is used before looking.
+        self.state_for(name);
         loop {
             if let Some(done) = self.look(name, &path)? {
                 return Ok(done);
@@ -207,7 +198,13 @@ impl FolderWatch {
                     Some(event) => self.apply(event),
                     None => self.events_ended = true,
                 },
-                _ = poll.tick() => self.poll_stat(name, &path),
+                _ = poll.tick() => {
+                    self.poll_stat(name, &path);
+                    for next in upcoming {
+                        let p = self.dir.join(next);
+                        self.poll_stat(next, &p);
+                    }
+                }
             }
         }
     }
@@ -274,9 +271,26 @@ impl FolderWatch {
         }
     }
 
+    /// The state of `name`, created on first use. Nothing heard since opening: a file
+    /// that was there already, untouched for a while, is taken as finished; any other
+    /// waits for its close or for polls. (On a share whose clock lags, the DICOM check
+    /// still catches a cut file.)
+    fn state_for(&mut self, name: &OsStr) -> &mut FileState {
+        let (dir, opened_at, settled_after) = (&self.dir, self.opened_at, self.opts.settled_after);
+        self.files.entry(name.to_owned()).or_insert_with(|| {
+            let settled = std::fs::metadata(dir.join(name))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t + settled_after <= opened_at);
+            FileState {
+                closed: settled,
+                ..FileState::default()
+            }
+        })
+    }
+
     fn poll_stat(&mut self, name: &OsStr, path: &Path) {
         let now = stat(path);
-        let s = self.files.entry(name.to_owned()).or_default();
+        let s = self.state_for(name);
         s.stable = now.is_some() && now == s.last_stat;
         s.last_stat = now;
     }
@@ -313,6 +327,9 @@ pub async fn wait_for_file(
         .wait_for(name, timeout)
         .await
 }
+
+/// How many later volumes a scanner folder polls ahead (see `wait_complete`).
+const LOOKAHEAD: u32 = 8;
 
 /// A scanner's output folder: yields volumes `start_index, start_index + 1, ...` in
 /// order, each as soon as it is complete (files already there are yielded at once).
@@ -379,7 +396,14 @@ impl ScannerFolder {
     /// same index.
     pub async fn next(&mut self) -> Result<CompleteFile> {
         let name = OsString::from(self.pattern.name_for(self.next_index));
-        let mut file = self.watch.wait_complete(&name).await?;
+        let upcoming: Vec<OsString> = (1..=LOOKAHEAD)
+            .map(|k| {
+                self.pattern
+                    .name_for(self.next_index.saturating_add(k))
+                    .into()
+            })
+            .collect();
+        let mut file = self.watch.wait_complete(&name, &upcoming).await?;
         file.index = self.next_index;
         self.watch.forget(&name);
         self.next_index += 1;
