@@ -23,7 +23,7 @@ pub mod users;
 
 pub use auth::AuthService;
 pub use error::SecurityError;
-pub use sessions::{Identity, Sessions};
+pub use sessions::{Identity, RequireLogin, Sessions};
 
 /// Largest gRPC message either side accepts. Files travel in chunks of at most 1 MiB,
 /// so this leaves room for headers without letting a peer make us buffer gigabytes.

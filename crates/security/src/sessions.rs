@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use tonic::metadata::MetadataMap;
+use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 /// Who made a call, as established at login.
@@ -123,15 +124,9 @@ impl Sessions {
     /// A tonic interceptor that refuses calls without a valid token and puts the
     /// caller's [`Identity`] into the request extensions for the handler:
     /// `DataLinkServer::with_interceptor(svc, sessions.interceptor())`.
-    pub fn interceptor(
-        &self,
-    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static
-    {
-        let sessions = self.clone();
-        move |mut request: Request<()>| {
-            let identity = sessions.check(request.metadata())?;
-            request.extensions_mut().insert(identity);
-            Ok(request)
+    pub fn interceptor(&self) -> RequireLogin {
+        RequireLogin {
+            sessions: self.clone(),
         }
     }
 
@@ -139,5 +134,20 @@ impl Sessions {
         // A panic while holding the lock cannot leave the map half-updated (single
         // inserts and removes), so a poisoned lock is still safe to use.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Interceptor that admits only logged-in callers (see [`Sessions::interceptor`]).
+/// Handlers read the caller with `request.extensions().get::<Identity>()`.
+#[derive(Debug, Clone)]
+pub struct RequireLogin {
+    sessions: Sessions,
+}
+
+impl Interceptor for RequireLogin {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let identity = self.sessions.check(request.metadata())?;
+        request.extensions_mut().insert(identity);
+        Ok(request)
     }
 }

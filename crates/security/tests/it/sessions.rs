@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use security::{Identity, Sessions};
 use tonic::metadata::MetadataMap;
+use tonic::service::Interceptor;
 
 fn alice() -> Identity {
     Identity {
@@ -80,8 +81,10 @@ fn the_interceptor_puts_the_identity_into_the_request() {
         "authorization",
         format!("Bearer {token}").parse().expect("ascii"),
     );
-    let request = intercept(request).expect("accepted");
+    let request = intercept.call(request).expect("accepted");
     assert_eq!(request.extensions().get::<Identity>(), Some(&alice()));
-    let refused = intercept(tonic::Request::new(())).expect_err("no token");
+    let refused = intercept
+        .call(tonic::Request::new(()))
+        .expect_err("no token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 }
