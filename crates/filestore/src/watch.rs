@@ -151,6 +151,32 @@ impl FolderWatch {
         &self.dir
     }
 
+    /// [`FolderWatch::wait_for`] for a path (as RT-Cloud's `watch_file` takes one): a
+    /// bare name, or a path whose folder is the watched folder (after canonicalising).
+    pub async fn wait_for_path(&mut self, path: &Path, timeout: Duration) -> Result<CompleteFile> {
+        let name =
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| FilestoreError::Refused {
+                    path: path.to_path_buf(),
+                    reason: "it has no UTF-8 file name".into(),
+                })?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let parent = self.rules.resolve_dir(parent)?;
+            if parent != self.dir {
+                return Err(FilestoreError::Refused {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "it is not in the watched folder {}; initialise a watch on its folder first",
+                        self.dir.display()
+                    ),
+                });
+            }
+        }
+        let name = name.to_string();
+        self.wait_for(&name, timeout).await
+    }
+
     /// Waits until the file `name` (a bare name in this folder) is complete, up to
     /// `timeout`. Cancel-safe.
     pub async fn wait_for(&mut self, name: &str, timeout: Duration) -> Result<CompleteFile> {

@@ -339,3 +339,69 @@ async fn replay_of_skyra_arrives_complete_and_in_order() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inotify_sees_rename_into_place_and_links() {
+    let (_tmp, dir, rules) = folder();
+    // Polling effectively off: only real inotify events can report these files.
+    let opts = WatchOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..WatchOptions::default()
+    };
+    let mut watch = FolderWatch::open_with(&rules, &dir, opts, None).expect("open");
+    // A writer that writes a temporary file and renames it into place.
+    rules
+        .write_file_atomic(&dir.join("renamed.txt"), b"whole")
+        .expect("write");
+    let got = watch
+        .wait_for_path(&dir.join("renamed.txt"), GUARD)
+        .await
+        .expect("renamed file reported");
+    assert_eq!(got.bytes, b"whole");
+    // A hard link to a finished file is never closed, only created.
+    let elsewhere = tempfile::tempdir_in(&dir).expect("tempdir");
+    std::fs::write(elsewhere.path().join("src.txt"), b"linked").expect("write");
+    std::fs::hard_link(elsewhere.path().join("src.txt"), dir.join("linked.txt")).expect("link");
+    let got = watch
+        .wait_for("linked.txt", GUARD)
+        .await
+        .expect("linked file reported");
+    assert_eq!(got.bytes, b"linked");
+    // A path in another folder is refused, not waited for.
+    let err = watch
+        .wait_for_path(&elsewhere.path().join("src.txt"), GUARD)
+        .await
+        .expect_err("other folder");
+    assert!(
+        err.to_string().contains("not in the watched folder"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescan_hands_the_decision_to_polling() {
+    let (_tmp, dir, rules) = folder();
+    let (tx, events) = ChannelEvents::new();
+    let opts = WatchOptions {
+        use_inotify: false,
+        writing_grace: Duration::from_secs(3600),
+        ..fast_poll()
+    };
+    let mut watch =
+        FolderWatch::open_with(&rules, &dir, opts, Some(Box::new(events))).expect("open");
+    std::fs::write(dir.join("x.txt"), b"data").expect("write");
+    // "Still writing" holds polling back ...
+    tx.send(FolderEvent::Changed("x.txt".into())).expect("send");
+    assert!(
+        tokio::time::timeout(NOT_YET, watch.wait_for("x.txt", GUARD))
+            .await
+            .is_err()
+    );
+    // ... until events are known to be lost; then the stable size decides.
+    tx.send(FolderEvent::Rescan).expect("send");
+    let got = watch
+        .wait_for("x.txt", GUARD)
+        .await
+        .expect("complete by polling");
+    assert_eq!(got.bytes, b"data");
+}
