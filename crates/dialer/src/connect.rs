@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::io::Io;
 use crate::{ConnectArgs, DialError, Token};
 
 /// HTTP/2 pings this often on an idle link, so a dead analyser (or a pulled cable) is
@@ -340,54 +341,4 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
         current = e.source();
     }
     parts.join(": ")
-}
-
-/// The byte stream under the HTTP/2 connection: TLS, or plain TCP in `--test`.
-enum Io {
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    Plain(TcpStream),
-}
-
-impl tokio::io::AsyncRead for Io {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
-            Io::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for Io {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Io::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
-            Io::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
-            Io::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Io::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
-            Io::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-        }
-    }
 }

@@ -12,6 +12,7 @@ mod args;
 mod backoff;
 mod connect;
 mod error;
+mod io;
 mod token;
 
 pub use args::ConnectArgs;
