@@ -9,6 +9,19 @@
 //!
 //! Must never: touch a path the rules refuse, report a half-written file as complete,
 //! or do network IO.
+//!
+//! ```no_run
+//! # async fn demo() -> filestore::Result<()> {
+//! use filestore::{AccessRules, FilePattern, ScannerFolder};
+//! let rules = AccessRules::new(["/data/scans"], [".dcm", ".txt"])?;
+//! let pattern = FilePattern::new("001_000013_{TR:06d}.dcm")?;
+//! let mut scanner = ScannerFolder::open(&rules, "/data/scans/today".as_ref(), pattern, 100_000, 1)?;
+//! loop {
+//!     let volume = scanner.next().await?; // index 1, 2, ... each as soon as complete
+//!     tracing::info!(index = volume.index, bytes = volume.bytes.len(), "volume complete");
+//! }
+//! # }
+//! ```
 
 mod complete;
 pub mod error;

@@ -405,3 +405,20 @@ async fn rescan_hands_the_decision_to_polling() {
         .expect("complete by polling");
     assert_eq!(got.bytes, b"data");
 }
+
+/// The data link spawns these on tokio tasks: the futures must be Send.
+#[test]
+fn futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn check(sf: &mut ScannerFolder, fw: &mut FolderWatch, rules: &AccessRules) {
+        assert_send(&sf.next());
+        assert_send(&fw.wait_for("x.txt", GUARD));
+        assert_send(&wait_for_file(rules, Path::new("."), "x", 0, GUARD));
+        assert_send(&filestore::replay(
+            Path::new("a"),
+            Path::new("b"),
+            &ReplayOptions::default(),
+        ));
+    }
+    let _ = check;
+}
