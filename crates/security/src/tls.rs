@@ -50,6 +50,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SecurityE
 /// Reads the private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, SecurityError> {
     let bytes = std::fs::read(path).map_err(|e| SecurityError::io("read", path, e))?;
+    crate::fsutil::warn_if_readable_by_others(path);
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => SecurityError::MissingPem {
             path: path.to_owned(),

@@ -92,6 +92,7 @@ impl PasswordFile {
     /// Reads and checks every line; blank lines and `#` comments are skipped.
     pub fn load(path: &Path) -> Result<Self, SecurityError> {
         let text = std::fs::read_to_string(path).map_err(|e| SecurityError::io("read", path, e))?;
+        crate::fsutil::warn_if_readable_by_others(path);
         let bad = |line: usize, detail: String| SecurityError::PasswdLine {
             path: PathBuf::from(path),
             line,
