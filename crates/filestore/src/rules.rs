@@ -113,7 +113,9 @@ impl AccessRules {
         // Find the deepest existing ancestor; everything below it will be created.
         let mut existing = parent.as_path();
         let mut missing = Vec::new();
-        while !existing.exists() {
+        // symlink_metadata, not exists(): a dangling symlink is not "missing", it is
+        // canonicalised (and refused) below instead of being created through.
+        while existing.symlink_metadata().is_err() {
             match existing.components().next_back() {
                 Some(Component::Normal(c)) => missing.push(c.to_owned()),
                 _ => {

@@ -86,6 +86,12 @@ fn symlink_escape_is_refused() {
     let p = dir_link.join("planted.dcm");
     assert_outside(s.rules.write_file_atomic(&p, b"x"), &p);
     assert!(!s.root.join("secret/planted.dcm").exists());
+    // A dangling symlink to a folder that does not exist yet is not created through.
+    let dangling = s.root.join("scans/later");
+    symlink(s.root.join("secret/later"), &dangling).expect("symlink");
+    let p = dangling.join("planted.dcm");
+    assert!(s.rules.write_file_atomic(&p, b"x").is_err());
+    assert!(!s.root.join("secret/later").exists());
     // Listing drops the link instead of following it.
     let listed = s
         .rules
