@@ -183,7 +183,11 @@ impl FolderWatch {
         check_bare_name(name)?;
         self.rules.check_type(Path::new(name))?;
         match tokio::time::timeout(timeout, self.wait_complete(OsStr::new(name), &[])).await {
-            Ok(result) => result,
+            Ok(result) => {
+                // A later wait for the same name starts afresh (settled or polled).
+                self.forget(OsStr::new(name));
+                result
+            }
             Err(_) => Err(FilestoreError::Timeout {
                 dir: self.dir.clone(),
                 name: name.to_string(),
@@ -431,7 +435,14 @@ impl ScannerFolder {
             .collect();
         let mut file = self.watch.wait_complete(&name, &upcoming).await?;
         file.index = self.next_index;
-        self.watch.forget(&name);
+        // Drop what is known about this and any earlier volume (stray events), so the
+        // state stays small over a long session.
+        let (pattern, done) = (&self.pattern, self.next_index);
+        self.watch.files.retain(|n, _| {
+            n.to_str()
+                .and_then(|n| pattern.index_of(n))
+                .is_none_or(|i| i > done)
+        });
         self.next_index += 1;
         Ok(file)
     }
