@@ -422,3 +422,33 @@ fn futures_are_send() {
     }
     let _ = check;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_already_there_are_yielded_at_once() {
+    let (_tmp, dir, rules) = folder();
+    let long_ago = SystemTime::now() - Duration::from_secs(60);
+    for i in 1..=3 {
+        let p = dir.join(format!("v{i}.txt"));
+        std::fs::write(&p, format!("volume {i}")).expect("write");
+        let f = std::fs::File::options().write(true).open(&p).expect("open");
+        f.set_modified(long_ago).expect("mtime");
+    }
+    // No polling: only "already there and settled" can yield them (a restarted
+    // analyser re-opening the stream picks up the scanner's files this way).
+    let opts = WatchOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..WatchOptions::default()
+    };
+    let pattern = FilePattern::new("v{TR}.txt").expect("pattern");
+    let mut sf = ScannerFolder::open_with(&rules, &dir, pattern, 2, opts, None).expect("open");
+    for i in 2..=3u32 {
+        let got = tokio::time::timeout(GUARD, sf.next())
+            .await
+            .expect("guard")
+            .expect("next");
+        assert_eq!(
+            (got.index, got.bytes),
+            (i, format!("volume {i}").into_bytes())
+        );
+    }
+}
