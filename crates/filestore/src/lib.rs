@@ -30,6 +30,7 @@ mod fileops;
 pub mod pattern;
 pub mod replay;
 pub mod rules;
+pub mod scanner;
 pub mod watch;
 
 pub use error::{FilestoreError, Result};
@@ -37,4 +38,5 @@ pub use events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
 pub use pattern::FilePattern;
 pub use replay::{replay, replay_blocking, replay_sources, ReplayOptions, ReplayedFile};
 pub use rules::AccessRules;
-pub use watch::{wait_for_file, CompleteFile, FolderWatch, ScannerFolder, WatchOptions};
+pub use scanner::ScannerFolder;
+pub use watch::{wait_for_file, CompleteFile, FolderWatch, WatchOptions};

@@ -1,5 +1,5 @@
-//! Waiting for files to become complete: [`FolderWatch`] (any name, as `watch_file`),
-//! [`ScannerFolder`] (volumes in index order) and [`wait_for_file`].
+//! Waiting for files to become complete: [`FolderWatch`] (any name, as `watch_file`)
+//! and [`wait_for_file`]; `scanner.rs` builds the in-order volume stream on it.
 //!
 //! A file is complete when a signal says the writer is done (inotify close-after-write
 //! or rename into place; or, where inotify sees nothing, size and mtime unchanged over
@@ -18,7 +18,6 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use crate::complete::{check_file, Check};
 use crate::error::{FilestoreError, Result};
 use crate::events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
-use crate::pattern::FilePattern;
 use crate::rules::AccessRules;
 
 /// How a folder is watched.
@@ -64,7 +63,7 @@ impl WatchOptions {
 /// A complete file: its bytes as checked, and when it was found complete.
 #[derive(Debug, Clone)]
 pub struct CompleteFile {
-    /// The volume index for [`ScannerFolder`]; 0 from [`FolderWatch`] / [`wait_for_file`].
+    /// The volume index for [`crate::ScannerFolder`]; 0 from [`FolderWatch`] / [`wait_for_file`].
     pub index: u32,
     /// The canonical path.
     pub path: PathBuf,
@@ -76,7 +75,7 @@ pub struct CompleteFile {
 
 /// What is known about one file name from events and polls.
 #[derive(Debug, Default)]
-struct FileState {
+pub(crate) struct FileState {
     /// Closed after writing (or renamed in) since the last change: check it.
     closed: bool,
     /// inotify saw writes not yet followed by a close, the last one at this time:
@@ -100,7 +99,7 @@ pub struct FolderWatch {
     opts: WatchOptions,
     events: Box<dyn FolderEvents>,
     events_ended: bool,
-    files: HashMap<OsString, FileState>,
+    pub(crate) files: HashMap<OsString, FileState>,
     poll: Option<Interval>,
     opened_at: SystemTime,
 }
@@ -356,94 +355,4 @@ pub async fn wait_for_file(
     FolderWatch::open(rules, dir, min_size)?
         .wait_for(name, timeout)
         .await
-}
-
-/// How many later volumes a scanner folder polls ahead (see `wait_complete`).
-const LOOKAHEAD: u32 = 8;
-
-/// A scanner's output folder: yields volumes `start_index, start_index + 1, ...` in
-/// order, each as soon as it is complete (files already there are yielded at once).
-#[derive(Debug)]
-pub struct ScannerFolder {
-    watch: FolderWatch,
-    pattern: FilePattern,
-    next_index: u32,
-}
-
-impl ScannerFolder {
-    /// Opens `dir` (checked by the rules) for files named by `pattern`.
-    pub fn open(
-        rules: &AccessRules,
-        dir: &Path,
-        pattern: FilePattern,
-        min_size: u64,
-        start_index: u32,
-    ) -> Result<Self> {
-        Self::open_with(
-            rules,
-            dir,
-            pattern,
-            start_index,
-            WatchOptions::with_min_size(min_size),
-            None,
-        )
-    }
-
-    /// [`ScannerFolder::open`] with options and an optional event source (tests).
-    pub fn open_with(
-        rules: &AccessRules,
-        dir: &Path,
-        pattern: FilePattern,
-        start_index: u32,
-        opts: WatchOptions,
-        events: Option<Box<dyn FolderEvents>>,
-    ) -> Result<Self> {
-        rules.check_type(Path::new(&pattern.name_for(start_index)))?;
-        Ok(Self {
-            watch: FolderWatch::open_with(rules, dir, opts, events)?,
-            pattern,
-            next_index: start_index,
-        })
-    }
-
-    /// The index the next call to [`ScannerFolder::next`] waits for.
-    pub fn next_index(&self) -> u32 {
-        self.next_index
-    }
-
-    /// The canonical folder watched.
-    pub fn dir(&self) -> &Path {
-        self.watch.dir()
-    }
-
-    /// The pattern.
-    pub fn pattern(&self) -> &FilePattern {
-        &self.pattern
-    }
-
-    /// Waits (without limit: wrap in `tokio::time::timeout`) for the next volume.
-    /// Cancel-safe: a cancelled call loses nothing and the next call waits for the
-    /// same index.
-    pub async fn next(&mut self) -> Result<CompleteFile> {
-        let name = OsString::from(self.pattern.name_for(self.next_index));
-        let upcoming: Vec<OsString> = (1..=LOOKAHEAD)
-            .map(|k| {
-                self.pattern
-                    .name_for(self.next_index.saturating_add(k))
-                    .into()
-            })
-            .collect();
-        let mut file = self.watch.wait_complete(&name, &upcoming).await?;
-        file.index = self.next_index;
-        // Drop what is known about this and any earlier volume (stray events), so the
-        // state stays small over a long session.
-        let (pattern, done) = (&self.pattern, self.next_index);
-        self.watch.files.retain(|n, _| {
-            n.to_str()
-                .and_then(|n| pattern.index_of(n))
-                .is_none_or(|i| i > done)
-        });
-        self.next_index += 1;
-        Ok(file)
-    }
 }
