@@ -127,6 +127,8 @@ impl Dialer {
             // default 64 KiB flow control on a link with some latency.
             .initial_stream_window_size(4 * 1024 * 1024)
             .initial_connection_window_size(8 * 1024 * 1024)
+            // Large frames for what the analyser sends us (see security::server).
+            .max_frame_size(1 << 20)
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
         let (server, tls) = (self.server.clone(), self.tls.clone());

@@ -43,6 +43,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// default 64 KiB windows on a link with some latency.
 const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// Largest HTTP/2 frame clients may send. With the default 16 KiB a 457 KB volume is
+/// cut into 28 frames; 1 MiB frames halve the upload time over TLS on loopback
+/// (release, `cargo bench -p dialer`: 457 KB p50 0.67 -> 0.35 ms, 1.4 MB 1.70 -> 0.79 ms).
+const MAX_FRAME: u32 = 1 << 20;
 
 /// Connections served at once; further clients wait in the kernel's accept queue, so
 /// a flood of idle sockets cannot exhaust the analyser's memory or file descriptors.
@@ -198,7 +202,8 @@ impl Connection {
             .keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
             .initial_stream_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW);
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME);
         builder.http1().timer(TokioTimer::new());
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
