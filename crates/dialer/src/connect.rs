@@ -82,6 +82,11 @@ impl Dialer {
             (None, "test".to_owned(), "test".to_owned())
         } else {
             let identity = args.client_cert.as_deref().zip(args.client_key.as_deref());
+            if !args.ca.is_file() {
+                return Err(DialError::NoCa {
+                    path: args.ca.clone(),
+                });
+            }
             let config = security::tls::client_config(&args.ca, identity)?;
             let name = ServerName::try_from(host.clone()).map_err(|e| DialError::BadServer {
                 server: args.server.clone(),
@@ -299,6 +304,7 @@ fn read_password(args: &ConnectArgs, user: &str) -> Result<String, DialError> {
             path: path.clone(),
             source,
         })?;
+        security::warn_if_readable_by_others(path);
         return Ok(text.lines().next().unwrap_or_default().to_owned());
     }
     use std::io::IsTerminal;

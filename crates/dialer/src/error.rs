@@ -10,6 +10,8 @@ pub enum DialError {
     BadServer { server: String, detail: String },
     #[error(transparent)]
     Security(#[from] security::SecurityError),
+    #[error("no CA certificate at {path}: copy the analyser's certs/ca.crt (made by `data_analyser make-certs`) to this machine and pass it with --ca")]
+    NoCa { path: PathBuf },
     #[error("no user name: pass --user NAME (added on the analyser with `data_analyser add-user -u NAME`), or --test against an analyser in test mode")]
     NoUser,
     #[error(

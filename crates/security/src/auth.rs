@@ -112,6 +112,14 @@ impl AuthService {
     }
 }
 
+/// Station names and client kinds end up in logs and the UI: keep them plain.
+fn is_label(value: &str) -> bool {
+    value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -127,6 +135,13 @@ impl Auth for AuthService {
             client_kind,
             station,
         } = request.into_inner();
+        for (field, value) in [("client_kind", &client_kind), ("station", &station)] {
+            if !is_label(value) {
+                return Err(Status::invalid_argument(format!(
+                    "{field} must be at most 64 letters, digits, '.', '_' or '-'"
+                )));
+            }
+        }
         let users = self.current_users();
         let _permit = self
             .checks

@@ -40,7 +40,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(
 /// Logs a warning when a secret file (key, password file) can be read by other users:
 /// the file still works, but whoever can read it can impersonate the analyser or
 /// attack the password hashes offline.
-pub(crate) fn warn_if_readable_by_others(path: &Path) {
+pub fn warn_if_readable_by_others(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -23,6 +23,7 @@ pub mod users;
 
 pub use auth::AuthService;
 pub use error::SecurityError;
+pub use fsutil::warn_if_readable_by_others;
 pub use sessions::{Identity, RequireLogin, Sessions};
 
 /// Largest gRPC message either side accepts. Files travel in chunks of at most 1 MiB,

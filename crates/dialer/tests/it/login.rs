@@ -131,3 +131,24 @@ async fn nothing_listening_is_unreachable() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_station_name_that_could_forge_log_lines_is_refused() {
+    let certs = localhost_certs();
+    let analyser = start(certs.path(), Mode::Tls).await;
+    let client = dialer::ClientInfo {
+        kind: "streamer".into(),
+        station: "skyra\nERROR forged line".into(),
+    };
+    let err = dialer::connect(&args_for(certs.path(), "localhost", analyser.addr), &client)
+        .await
+        .expect_err("bad station");
+    match &err {
+        DialError::Login { status, .. } => {
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{err}")
+        }
+        other => panic!("expected a refused login, got {other}"),
+    }
+    assert!(err.to_string().contains("station must be"), "{err}");
+    assert!(analyser.sessions.is_empty());
+}

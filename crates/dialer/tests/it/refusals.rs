@@ -133,8 +133,10 @@ async fn a_missing_ca_file_names_make_certs() {
     );
     args.ca = certs.path().join("nope.crt");
     let err = dialer::Dialer::from_args(&args).expect_err("no CA file");
+    assert!(matches!(err, DialError::NoCa { .. }), "{err}");
+    let text = err.to_string();
     assert!(
-        err.to_string().contains("nope.crt") && err.to_string().contains("make-certs"),
-        "{err}"
+        text.contains("nope.crt") && text.contains("copy the analyser's certs/ca.crt"),
+        "{text}"
     );
 }
