@@ -1,0 +1,331 @@
+//! `rtcloud.v1.DataLink/Open` on the analyser: takes a streamer's Hello, registers
+//! the link under its station, then routes responses to pending calls and pushed
+//! volumes to their scanner streams (ACKing each one held).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use protocol::v1::data_link_server::{DataLink, DataLinkServer};
+use protocol::v1::{
+    from_streamer, response, to_streamer, Ack, Compression, FromStreamer, ProtocolVersion, Push,
+    ToStreamer, Welcome,
+};
+use security::{Identity, RequireLogin};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::registry::{Link, Reply, Station, Streamers};
+use super::streams::ImageData;
+use crate::error::LinkError;
+use crate::payload::{Assembler, MAX_MESSAGE_BYTES};
+use crate::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
+
+/// How long a streamer has to send Hello after opening the stream.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The DataLink service: add it to the analyser's routes with [`DataLinkService::server`].
+#[derive(Debug, Clone)]
+pub struct DataLinkService {
+    streamers: Streamers,
+}
+
+impl DataLinkService {
+    pub fn new(streamers: Streamers) -> Self {
+        Self { streamers }
+    }
+
+    /// The tonic service with explicit message limits, admitting only logged-in
+    /// callers (`sessions.interceptor()`).
+    pub fn server(
+        self,
+        login: RequireLogin,
+    ) -> InterceptedService<DataLinkServer<DataLinkService>, RequireLogin> {
+        InterceptedService::new(
+            DataLinkServer::new(self)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            login,
+        )
+    }
+}
+
+type OutStream = UnboundedReceiverStream<Result<ToStreamer, Status>>;
+
+#[tonic::async_trait]
+impl DataLink for DataLinkService {
+    type OpenStream = OutStream;
+
+    async fn open(
+        &self,
+        request: Request<Streaming<FromStreamer>>,
+    ) -> Result<Response<Self::OpenStream>, Status> {
+        let user = request
+            .extensions()
+            .get::<Identity>()
+            .map(|i| i.user.clone())
+            .unwrap_or_default();
+        let peer = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "(unknown peer)".to_owned());
+        let mut inbound = request.into_inner();
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Ok(Ok(Some(FromStreamer {
+                kind: Some(from_streamer::Kind::Hello(h)),
+            }))) => h,
+            Ok(Err(e)) => return Err(e),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message on DataLink/Open must be Hello (is the streamer the same version as the analyser?)",
+                ))
+            }
+        };
+        let major = hello.version.map(|v| v.major).unwrap_or(0);
+        if major != PROTOCOL_MAJOR {
+            return Err(Status::failed_precondition(format!(
+                "streamer {} speaks data-link protocol {major}, this analyser speaks {PROTOCOL_MAJOR}: install the same rtcloud-rs version on both",
+                hello.station
+            )));
+        }
+        if hello.station.is_empty() || hello.station.len() > 128 {
+            return Err(Status::invalid_argument(
+                "the streamer's station name must be 1-128 characters (--station NAME)",
+            ));
+        }
+        let station = self.streamers.station(&hello.station);
+        let compression = if hello.compressions.contains(&(Compression::Zstd as i32)) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        };
+        let unknown_streams = hello
+            .open_streams
+            .iter()
+            .filter(|s| {
+                self.streamers
+                    .stream(&s.stream_id)
+                    .is_none_or(|known| known.station != hello.station)
+            })
+            .map(|s| s.stream_id.clone())
+            .collect();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let welcome = Welcome {
+            version: Some(ProtocolVersion {
+                major: PROTOCOL_MAJOR,
+                minor: PROTOCOL_MINOR,
+            }),
+            compression: compression as i32,
+            unknown_streams,
+        };
+        let _ = tx.send(Ok(ToStreamer {
+            kind: Some(to_streamer::Kind::Welcome(welcome)),
+        }));
+        let generation = self.streamers.next_generation();
+        {
+            let mut info = station.lock_info();
+            info.user = user.clone();
+            info.peer = peer.clone();
+            info.allowed_dirs = hello.allowed_dirs.clone();
+            info.allowed_types = hello.allowed_types.clone();
+            info.compression = compression == Compression::Zstd;
+            info.connected_since = Some(SystemTime::now());
+            info.connections += 1;
+        }
+        let old = station.lock_link().replace(Link {
+            generation,
+            tx: tx.clone(),
+            pending: HashMap::new(),
+        });
+        if old.is_some() {
+            tracing::warn!(station = %station.name, %peer, "streamer reconnected while its old link looked alive: the old link is dropped");
+        }
+        drop(old);
+        self.streamers.notify_changed();
+        tracing::info!(station = %station.name, %peer, %user, compression = ?compression, "streamer connected");
+        let reader = Reader {
+            streamers: self.streamers.clone(),
+            station,
+            generation,
+            tx,
+            pushes: HashMap::new(),
+        };
+        tokio::spawn(reader.run(inbound));
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+}
+
+/// Reads one link's messages until it ends.
+struct Reader {
+    streamers: Streamers,
+    station: Arc<Station>,
+    generation: u64,
+    tx: mpsc::UnboundedSender<Result<ToStreamer, Status>>,
+    pushes: HashMap<(String, u32), (Push, Assembler)>,
+}
+
+impl Reader {
+    async fn run(mut self, mut inbound: Streaming<FromStreamer>) {
+        let end = loop {
+            match inbound.message().await {
+                Ok(Some(msg)) => {
+                    if let Err(e) = self.handle(msg) {
+                        break format!("protocol error: {e}");
+                    }
+                }
+                Ok(None) => break "the streamer closed the link".to_owned(),
+                Err(status) => break format!("link lost: {}", status.message()),
+            }
+        };
+        let mut link = self.station.lock_link();
+        if link
+            .as_ref()
+            .is_some_and(|l| l.generation == self.generation)
+        {
+            // Dropping the pending calls' senders fails them with "disconnected".
+            *link = None;
+            drop(link);
+            self.streamers.notify_changed();
+            tracing::warn!(station = %self.station.name, "streamer disconnected: {end}");
+        }
+    }
+
+    fn handle(&mut self, msg: FromStreamer) -> Result<(), String> {
+        match msg.kind {
+            Some(from_streamer::Kind::Response(r)) => self.response(r),
+            Some(from_streamer::Kind::Push(p)) => self.push(p),
+            Some(from_streamer::Kind::Hello(_)) => Err("a second Hello".to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    fn response(&mut self, r: protocol::v1::Response) -> Result<(), String> {
+        let mut guard = self.station.lock_link();
+        let Some(link) = guard.as_mut().filter(|l| l.generation == self.generation) else {
+            return Ok(());
+        };
+        let Some(pending) = link.pending.get_mut(&r.id) else {
+            // Timed out and forgotten already.
+            return Ok(());
+        };
+        let station = self.station.name.clone();
+        let result = match r.result {
+            Some(response::Result::File(f)) => {
+                let Some(chunk) = f.data else {
+                    return Err(format!("file response {} without data", r.id));
+                };
+                let wire = chunk.data.len() as u64;
+                let (path, asm) = pending
+                    .file
+                    .get_or_insert_with(|| (f.path.clone(), Assembler::default()));
+                self.station.wire_bytes.fetch_add(wire, Ordering::Relaxed);
+                match asm.push(chunk) {
+                    Ok(None) => return Ok(()),
+                    Ok(Some(bytes)) => {
+                        self.station
+                            .raw_bytes
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        tracing::debug!(%path, bytes = bytes.len(), "file received");
+                        Ok(Reply::File { bytes })
+                    }
+                    Err(detail) => Err(LinkError::Protocol {
+                        peer: station,
+                        detail,
+                    }),
+                }
+            }
+            Some(response::Result::Error(e)) => Err(LinkError::Remote {
+                station,
+                call: pending.call.clone(),
+                code: e.code,
+                message: e.message,
+            }),
+            Some(response::Result::Paths(p)) => Ok(Reply::Paths(p.paths)),
+            Some(response::Result::Pong(p)) => Ok(Reply::Pong(p.streamer_time)),
+            Some(response::Result::Done(_)) => Ok(Reply::Done),
+            Some(response::Result::ClockSkew(s)) => Ok(Reply::ClockSkew(s)),
+            None => Err(LinkError::Protocol {
+                peer: station,
+                detail: format!("empty response {}", r.id),
+            }),
+        };
+        if let Some(p) = link.pending.remove(&r.id) {
+            let _ = p.reply.send(result);
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, mut p: Push) -> Result<(), String> {
+        let Some(stream) = self
+            .streamers
+            .stream(&p.stream_id)
+            .filter(|s| s.station == self.station.name)
+        else {
+            // A stream this analyser does not hold (closed, or from before a restart).
+            return Ok(());
+        };
+        if let Some(e) = p.error {
+            stream.fail(e.message);
+            return Ok(());
+        }
+        let Some(chunk) = p.data.take() else {
+            return Err(format!("push {}/{} without data", p.stream_id, p.index));
+        };
+        self.station
+            .wire_bytes
+            .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
+        let (bytes, path, completed_at) = if chunk.offset == 0 && chunk.last {
+            // The common case, one chunk: no bookkeeping, no copy.
+            let mut asm = Assembler::default();
+            (asm.push(chunk)?, p.path, p.completed_at)
+        } else {
+            let key = (p.stream_id.clone(), p.index);
+            let entry = self.pushes.entry(key.clone()).or_insert_with(|| {
+                let first = Push {
+                    data: None,
+                    ..p.clone()
+                };
+                (first, Assembler::default())
+            });
+            match entry.1.push(chunk) {
+                Ok(Some(bytes)) => {
+                    let (first, _) = self.pushes.remove(&key).unwrap_or_default();
+                    (Some(bytes), first.path, first.completed_at)
+                }
+                Ok(None) => (None, String::new(), 0.0),
+                Err(e) => {
+                    self.pushes.remove(&key);
+                    return Err(e);
+                }
+            }
+        };
+        let Some(bytes) = bytes else {
+            return Ok(());
+        };
+        self.station
+            .raw_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let fresh = stream.insert(ImageData {
+            index: p.index,
+            bytes,
+            path,
+            completed_at: crate::from_epoch_secs(completed_at),
+            received_at: SystemTime::now(),
+        });
+        if fresh {
+            self.station.volumes.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracing::debug!(stream = %p.stream_id, index = p.index, "duplicate volume dropped");
+        }
+        let _ = self.tx.send(Ok(ToStreamer {
+            kind: Some(to_streamer::Kind::Ack(Ack {
+                stream_id: p.stream_id,
+                index: p.index,
+            })),
+        }));
+        Ok(())
+    }
+}

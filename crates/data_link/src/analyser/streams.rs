@@ -1,0 +1,137 @@
+//! A scanner stream as the analyser holds it: volumes that arrived, waiting for
+//! `get_image_data`. Fed by pushes from a streamer (remote) or by a local folder task;
+//! duplicates (re-sent after a reconnect) are dropped by index, and each index is
+//! returned at most once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::error::{LinkError, Result};
+
+/// One volume of a scanner stream: the (de-identified) DICOM file as it arrived.
+#[derive(Debug, Clone)]
+pub struct ImageData {
+    /// The index in the file pattern (e.g. the TR number).
+    pub index: u32,
+    /// The DICOM file's bytes.
+    pub bytes: Bytes,
+    /// The file's path on the streamer (or the local disk).
+    pub path: String,
+    /// When the file was seen complete, on the streamer's clock.
+    pub completed_at: SystemTime,
+    /// When the whole volume was held by the analyser, on the analyser's clock.
+    pub received_at: SystemTime,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    volumes: BTreeMap<u32, ImageData>,
+    taken: BTreeSet<u32>,
+    failed: Option<String>,
+    closed: bool,
+}
+
+/// Volumes of one stream, by index.
+#[derive(Debug)]
+pub(crate) struct ScannerStream {
+    pub id: String,
+    /// The station it was opened on ("" for the local disk).
+    pub station: String,
+    /// Folder and pattern, for logs.
+    pub source: String,
+    state: Mutex<State>,
+    arrived: Notify,
+}
+
+impl ScannerStream {
+    pub fn new(id: String, station: String, dir: String, pattern: String) -> Self {
+        Self {
+            id,
+            station,
+            source: format!("{dir}/{pattern}"),
+            state: Mutex::new(State::default()),
+            arrived: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Single inserts/removes: a panic elsewhere cannot leave it half-updated.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a volume; false when it is a duplicate (held or already returned).
+    pub fn insert(&self, volume: ImageData) -> bool {
+        let mut st = self.lock();
+        if st.taken.contains(&volume.index) || st.volumes.contains_key(&volume.index) {
+            return false;
+        }
+        st.volumes.insert(volume.index, volume);
+        drop(st);
+        self.arrived.notify_waiters();
+        true
+    }
+
+    /// Marks the stream failed for good (waiters get the message).
+    pub fn fail(&self, message: String) {
+        tracing::error!(stream = %self.id, source = %self.source, "scanner stream failed: {message}");
+        self.lock().failed = Some(message);
+        self.arrived.notify_waiters();
+    }
+
+    /// Marks the stream closed (waiters fail at once).
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.arrived.notify_waiters();
+    }
+
+    /// Waits up to `timeout` for volume `index` and hands it over (once).
+    pub async fn take(&self, index: u32, timeout: Duration) -> Result<ImageData> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            // Register before looking, so an insert between the look and the wait is seen.
+            notified.as_mut().enable();
+            {
+                let mut st = self.lock();
+                if let Some(v) = st.volumes.remove(&index) {
+                    st.taken.insert(index);
+                    return Ok(v);
+                }
+                if st.taken.contains(&index) {
+                    return Err(LinkError::AlreadyTaken {
+                        stream_id: self.id.clone(),
+                        index,
+                    });
+                }
+                if let Some(message) = &st.failed {
+                    return Err(LinkError::StreamFailed {
+                        stream_id: self.id.clone(),
+                        message: message.clone(),
+                    });
+                }
+                if st.closed {
+                    return Err(LinkError::UnknownStream {
+                        stream_id: self.id.clone(),
+                    });
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let station = if self.station.is_empty() {
+                    "local disk".to_owned()
+                } else {
+                    self.station.clone()
+                };
+                return Err(LinkError::Timeout {
+                    station,
+                    call: format!("get_image_data({}, {index})", self.id),
+                    timeout,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Answers one request from the analyser, always through the streamer's own access
+//! rules; file IO runs on blocking threads (the scanner's disk may be a slow share).
+//! Every failure goes back as a LinkError with a code and the rule's own message.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use filestore::{AccessRules, FilePattern, FilestoreError, FolderWatch, ScannerFolder};
+use protocol::v1::{
+    from_streamer, link_error::Code, request, response, Done, FileData, FromStreamer, LinkError,
+    Paths, Pong, Response,
+};
+use tokio::sync::mpsc;
+
+use super::{push, Shared};
+use crate::payload::{chunks, encode};
+
+/// Used when the analyser sent no deadline.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A request, put_file already reassembled.
+#[derive(Debug)]
+pub(crate) enum Call {
+    Put { path: String, bytes: Bytes },
+    Other(request::Call),
+}
+
+type Tx = mpsc::UnboundedSender<FromStreamer>;
+
+type Failure = (Code, String);
+
+fn send(tx: &Tx, id: u64, result: response::Result) {
+    let _ = tx.send(FromStreamer {
+        kind: Some(from_streamer::Kind::Response(Response {
+            id,
+            result: Some(result),
+        })),
+    });
+}
+
+/// Answers `id` with an "invalid request" error.
+pub(crate) fn refuse(tx: &Tx, id: u64, message: &str) {
+    send(
+        tx,
+        id,
+        response::Result::Error(LinkError {
+            code: Code::Invalid as i32,
+            message: message.to_owned(),
+        }),
+    );
+}
+
+/// Handles one request and sends its answer on `tx`.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    tx: Tx,
+    compress: bool,
+    id: u64,
+    deadline_ms: u64,
+    call: Call,
+) {
+    let deadline = if deadline_ms == 0 {
+        DEFAULT_DEADLINE
+    } else {
+        Duration::from_millis(deadline_ms)
+    };
+    let outcome = match tokio::time::timeout(deadline, answer(&shared, deadline, call)).await {
+        Ok(r) => r,
+        Err(_) => Err((
+            Code::Timeout,
+            format!(
+                "no answer within the deadline of {:.1} s",
+                deadline.as_secs_f64()
+            ),
+        )),
+    };
+    match outcome {
+        Ok(Answer::File { path, bytes }) => {
+            let enc = encode(bytes, compress && worth_compressing(&path));
+            for (i, chunk) in chunks(&enc).into_iter().enumerate() {
+                send(
+                    &tx,
+                    id,
+                    response::Result::File(FileData {
+                        path: if i == 0 { path.clone() } else { String::new() },
+                        data: Some(chunk),
+                    }),
+                );
+            }
+        }
+        Ok(Answer::Result(r)) => send(&tx, id, r),
+        Err((code, message)) => send(
+            &tx,
+            id,
+            response::Result::Error(LinkError {
+                code: code as i32,
+                message,
+            }),
+        ),
+    }
+}
+
+/// Images compress well (mostly empty background); other files are left alone.
+fn worth_compressing(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".dcm") || lower.ends_with(".ima") || lower.ends_with(".nii")
+}
+
+enum Answer {
+    File { path: String, bytes: Bytes },
+    Result(response::Result),
+}
+
+fn done() -> Answer {
+    Answer::Result(response::Result::Done(Done {}))
+}
+
+fn failure(e: FilestoreError) -> Failure {
+    let code = match &e {
+        FilestoreError::OutsideAllowedDirs { .. }
+        | FilestoreError::TypeNotAllowed { .. }
+        | FilestoreError::Refused { .. } => Code::Refused,
+        FilestoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Code::NotFound
+        }
+        FilestoreError::Timeout { .. } => Code::Timeout,
+        FilestoreError::BadPattern { .. } | FilestoreError::WrongKind { .. } => Code::Invalid,
+        _ => Code::Io,
+    };
+    (code, e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    rules: &AccessRules,
+    f: impl FnOnce(&AccessRules) -> filestore::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let rules = rules.clone();
+    match tokio::task::spawn_blocking(move || f(&rules)).await {
+        Ok(r) => r.map_err(failure),
+        Err(e) => Err((Code::Io, format!("file task failed: {e}"))),
+    }
+}
+
+async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<Answer, Failure> {
+    let rules = &shared.config.rules;
+    let call = match call {
+        Call::Put { path, bytes } => {
+            let written = blocking(rules, move |r| {
+                r.write_file_atomic(Path::new(&path), &bytes)
+            })
+            .await?;
+            tracing::info!(path = %written.display(), "put_file written");
+            return Ok(done());
+        }
+        Call::Other(c) => c,
+    };
+    match call {
+        request::Call::Ping(_) => Ok(Answer::Result(response::Result::Pong(Pong {
+            streamer_time: crate::epoch_secs(SystemTime::now()),
+        }))),
+        request::Call::GetFile(g) => {
+            let path = g.path;
+            let (canonical, bytes) = blocking(rules, move |r| {
+                let canonical = r.resolve_read(Path::new(&path))?;
+                let bytes = r.read_file(&canonical)?;
+                Ok((canonical, bytes))
+            })
+            .await?;
+            Ok(Answer::File {
+                path: canonical.display().to_string(),
+                bytes: Bytes::from(bytes),
+            })
+        }
+        request::Call::NewestFile(n) => {
+            let pattern = n.pattern;
+            let found = blocking(rules, move |r| {
+                Ok(match r.newest_file(&pattern)? {
+                    Some(p) => Some((p.clone(), r.read_file(&p)?)),
+                    None => None,
+                })
+            })
+            .await?;
+            match found {
+                Some((path, bytes)) => Ok(Answer::File {
+                    path: path.display().to_string(),
+                    bytes: Bytes::from(bytes),
+                }),
+                None => Err((Code::NotFound, "no file matches the pattern".to_owned())),
+            }
+        }
+        request::Call::ListFiles(l) => {
+            let pattern = l.pattern;
+            let list = blocking(rules, move |r| r.list_files(&pattern)).await?;
+            Ok(paths(
+                list.iter().map(|p| p.display().to_string()).collect(),
+            ))
+        }
+        request::Call::ListDirs(l) => {
+            let pattern = l.pattern;
+            let list = blocking(rules, move |r| r.list_dirs(&pattern)).await?;
+            Ok(paths(
+                list.iter().map(|p| p.display().to_string()).collect(),
+            ))
+        }
+        request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
+        request::Call::InitWatch(w) => {
+            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size).map_err(failure)?;
+            *shared.watch.lock().await = Some(watch);
+            Ok(done())
+        }
+        request::Call::WatchFile(w) => {
+            let mut guard = shared.watch.lock().await;
+            let Some(watch) = guard.as_mut() else {
+                return Err((
+                    Code::Invalid,
+                    "no folder is watched: call init_watch(dir, pattern, min_size) first".into(),
+                ));
+            };
+            let file = if w.name.contains('/') {
+                watch.wait_for_path(Path::new(&w.name), deadline).await
+            } else {
+                watch.wait_for(&w.name, deadline).await
+            }
+            .map_err(failure)?;
+            Ok(Answer::File {
+                path: file.path.display().to_string(),
+                bytes: Bytes::from(file.bytes),
+            })
+        }
+        request::Call::InitScannerStream(s) => {
+            if s.stream_id.is_empty() || s.stream_id.len() > 128 {
+                return Err((Code::Invalid, "a stream id must be 1-128 characters".into()));
+            }
+            let pattern = FilePattern::new(&s.pattern).map_err(failure)?;
+            let start = s.start_index;
+            let folder = ScannerFolder::open(rules, Path::new(&s.dir), pattern, s.min_size, start)
+                .map_err(failure)?;
+            tracing::info!(stream = %s.stream_id, dir = %s.dir, pattern = %s.pattern, start, anonymize = s.anonymize, "scanner stream opened");
+            push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize);
+            Ok(done())
+        }
+        request::Call::CloseScannerStream(c) => {
+            if shared.lock_push().close(&c.stream_id) {
+                Ok(done())
+            } else {
+                Err((
+                    Code::UnknownStream,
+                    format!("no scanner stream {}", c.stream_id),
+                ))
+            }
+        }
+        request::Call::GetAllowedFileTypes(_) => Ok(paths(rules.allowed_types().to_vec())),
+        request::Call::ClockSkew(c) => Ok(Answer::Result(response::Result::ClockSkew(
+            crate::data::clock_skew(c.caller_time, c.round_trip),
+        ))),
+    }
+}
+
+fn paths(paths: Vec<String>) -> Answer {
+    Answer::Result(response::Result::Paths(Paths { paths }))
+}

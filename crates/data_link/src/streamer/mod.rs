@@ -1,0 +1,84 @@
+//! The streamer's side of the link: dial the analyser (never listen), say Hello, answer
+//! requests concurrently through `filestore`'s access rules, push scanner streams, and
+//! reconnect forever with `dialer::Backoff`. Scanner streams and their unACKed volumes
+//! live across reconnects, so a cut link loses nothing.
+
+mod handler;
+mod push;
+mod session;
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use dialer::{Backoff, Token};
+use filestore::{AccessRules, FolderWatch};
+use tonic::transport::Channel;
+
+use push::PushState;
+
+/// What a streamer serves.
+#[derive(Debug, Clone)]
+pub struct StreamerConfig {
+    /// The scanner's name; the analyser finds the streamer by it.
+    pub station: String,
+    /// The folders and file types that may be served (enforced here, never by the analyser).
+    pub rules: AccessRules,
+    /// Offer zstd compression of payloads (`--no-compression` turns it off).
+    pub compression: bool,
+}
+
+/// State that outlives a connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: StreamerConfig,
+    pub push: Mutex<PushState>,
+    pub watch: tokio::sync::Mutex<Option<FolderWatch>>,
+}
+
+impl Shared {
+    pub fn lock_push(&self) -> std::sync::MutexGuard<'_, PushState> {
+        // Single inserts/removes: a panic elsewhere cannot leave it half-updated.
+        self.push.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs the streamer until `shutdown` completes: `connect` dials and logs in (e.g.
+/// `dialer::Dialer::connect`); every lost or failed connection is retried after a
+/// backoff delay (100 ms doubling to about 5 s, reset after a connection that worked).
+pub async fn run<F, Fut, E>(
+    config: StreamerConfig,
+    mut connect: F,
+    shutdown: impl Future<Output = ()>,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(Channel, Token), E>>,
+    E: Display,
+{
+    let shared = Arc::new(Shared {
+        config,
+        push: Mutex::new(PushState::default()),
+        watch: tokio::sync::Mutex::new(None),
+    });
+    let mut backoff = Backoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let attempt = async {
+            let (channel, token) = connect().await.map_err(|e| e.to_string())?;
+            session::run(&shared, channel, token, &mut backoff).await
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            result = attempt => match result {
+                Ok(()) => tracing::warn!("the analyser closed the link; reconnecting"),
+                Err(e) => tracing::warn!(attempt = backoff.attempts() + 1, "no link to the analyser: {e}"),
+            },
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = backoff.wait() => {}
+        }
+    }
+    shared.lock_push().close_all();
+    tracing::info!("streamer stopped");
+}

@@ -1,0 +1,231 @@
+//! Scanner streams on the streamer: one task per stream waits for each complete file
+//! (`filestore::ScannerFolder`), de-identifies it (one `Deidentifier` per stream so UIDs
+//! stay consistent), and pushes it on the current link. A volume stays in `unacked`
+//! until the analyser ACKs it and is sent again after a reconnect, so with the
+//! analyser's drop-by-index every volume arrives exactly once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use filestore::ScannerFolder;
+use protocol::v1::{from_streamer, link_error::Code, FromStreamer, LinkError, OpenStream, Push};
+use tokio::sync::mpsc;
+
+use super::Shared;
+use crate::payload::{chunks, encode, Encoded};
+
+/// The current link's outbound queue and whether payloads are compressed on it.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    pub tx: mpsc::UnboundedSender<FromStreamer>,
+    pub compress: bool,
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+struct Volume {
+    raw: Bytes,
+    enc: Encoded,
+    path: String,
+    completed_at: f64,
+}
+
+#[derive(Debug)]
+struct Stream {
+    dir: String,
+    pattern: String,
+    next_index: u32,
+    unacked: BTreeMap<u32, Volume>,
+    task: tokio::task::AbortHandle,
+}
+
+/// Every open scanner stream and the link they push on.
+#[derive(Debug, Default)]
+pub(crate) struct PushState {
+    streams: HashMap<String, Stream>,
+    outbox: Option<Outbox>,
+}
+
+impl PushState {
+    /// The streams for Hello.
+    pub fn open_streams(&self) -> Vec<OpenStream> {
+        self.streams
+            .iter()
+            .map(|(id, s)| OpenStream {
+                stream_id: id.clone(),
+                dir: s.dir.clone(),
+                pattern: s.pattern.clone(),
+                next_index: s.next_index,
+            })
+            .collect()
+    }
+
+    /// Pushes go to `outbox` from now on; every unACKed volume is sent again first, in
+    /// index order per stream.
+    pub fn attach(&mut self, outbox: Outbox) {
+        for (id, s) in self.streams.iter_mut() {
+            for (index, v) in s.unacked.iter_mut() {
+                // Uncompressed is always understood; zstd only where agreed.
+                if !outbox.compress && v.enc.compression == protocol::v1::Compression::Zstd {
+                    v.enc = encode(v.raw.clone(), false);
+                }
+                send_volume(&outbox, id, *index, v);
+            }
+        }
+        self.outbox = Some(outbox);
+    }
+
+    /// The link of `generation` ended.
+    pub fn detach(&mut self, generation: u64) {
+        if self
+            .outbox
+            .as_ref()
+            .is_some_and(|o| o.generation == generation)
+        {
+            self.outbox = None;
+        }
+    }
+
+    pub fn ack(&mut self, stream_id: &str, index: u32) {
+        if let Some(s) = self.streams.get_mut(stream_id) {
+            s.unacked.remove(&index);
+        }
+    }
+
+    pub fn close(&mut self, stream_id: &str) -> bool {
+        match self.streams.remove(stream_id) {
+            Some(s) => {
+                s.task.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn close_all(&mut self) {
+        for (_, s) in self.streams.drain() {
+            s.task.abort();
+        }
+        self.outbox = None;
+    }
+
+    fn compress(&self) -> bool {
+        self.outbox.as_ref().is_some_and(|o| o.compress)
+    }
+}
+
+fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &Volume) {
+    for (i, chunk) in chunks(&v.enc).into_iter().enumerate() {
+        let push = Push {
+            stream_id: stream_id.to_owned(),
+            index,
+            path: if i == 0 {
+                v.path.clone()
+            } else {
+                String::new()
+            },
+            completed_at: v.completed_at,
+            data: Some(chunk),
+            error: None,
+        };
+        // A closed queue means the link is ending; the volume stays unACKed.
+        let _ = outbox.tx.send(FromStreamer {
+            kind: Some(from_streamer::Kind::Push(push)),
+        });
+    }
+}
+
+/// Opens a scanner stream and starts its task.
+pub(crate) fn open(
+    shared: &Arc<Shared>,
+    stream_id: String,
+    folder: ScannerFolder,
+    dir: String,
+    pattern: String,
+    anonymize: bool,
+) {
+    let next_index = folder.next_index();
+    let task = tokio::spawn(run_stream(
+        shared.clone(),
+        stream_id.clone(),
+        folder,
+        anonymize,
+    ));
+    let mut st = shared.lock_push();
+    if let Some(old) = st.streams.insert(
+        stream_id,
+        Stream {
+            dir,
+            pattern,
+            next_index,
+            unacked: BTreeMap::new(),
+            task: task.abort_handle(),
+        },
+    ) {
+        old.task.abort();
+    }
+}
+
+async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, anonymize: bool) {
+    let mut deid = anonymize.then(imaging::deid::Deidentifier::new);
+    loop {
+        let file = match folder.next().await {
+            Ok(f) => f,
+            Err(e) => return fail(&shared, &id, Code::Io, e.to_string()),
+        };
+        let path = file.path.display().to_string();
+        let raw = match deid.as_mut() {
+            Some(d) => match d.deidentify(&file.bytes) {
+                Ok(b) => Bytes::from(b),
+                Err(e) => {
+                    return fail(
+                        &shared,
+                        &id,
+                        Code::Invalid,
+                        format!("{path}: cannot de-identify: {e}"),
+                    )
+                }
+            },
+            None => Bytes::from(file.bytes),
+        };
+        let compress = shared.lock_push().compress();
+        // Compress outside the lock: it is the slow part.
+        let enc = encode(raw.clone(), compress);
+        let volume = Volume {
+            raw,
+            enc,
+            path,
+            completed_at: crate::epoch_secs(file.completed_at),
+        };
+        let mut st = shared.lock_push();
+        let outbox = st.outbox.clone();
+        let Some(stream) = st.streams.get_mut(&id) else {
+            return;
+        };
+        stream.next_index = file.index.saturating_add(1);
+        if let Some(outbox) = outbox {
+            send_volume(&outbox, &id, file.index, &volume);
+        }
+        stream.unacked.insert(file.index, volume);
+        tracing::debug!(stream = %id, index = file.index, at = ?SystemTime::now(), "volume pushed");
+    }
+}
+
+fn fail(shared: &Shared, id: &str, code: Code, message: String) {
+    tracing::error!(stream = %id, "scanner stream failed: {message}");
+    let st = shared.lock_push();
+    if let Some(outbox) = &st.outbox {
+        let _ = outbox.tx.send(FromStreamer {
+            kind: Some(from_streamer::Kind::Push(Push {
+                stream_id: id.to_owned(),
+                error: Some(LinkError {
+                    code: code as i32,
+                    message,
+                }),
+                ..Default::default()
+            })),
+        });
+    }
+}

@@ -1,0 +1,167 @@
+//! One connection of the streamer: Hello/Welcome, then requests handled concurrently
+//! (each in its own task, so a slow get_file never delays a push), ACKs and cancels,
+//! until the link ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use dialer::{Backoff, Token};
+use protocol::v1::data_link_client::DataLinkClient;
+use protocol::v1::{
+    from_streamer, request, to_streamer, Compression, FromStreamer, Hello, ProtocolVersion,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::Channel;
+
+use super::handler;
+use super::push::Outbox;
+use super::Shared;
+use crate::payload::{Assembler, MAX_MESSAGE_BYTES};
+use crate::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Serves one connection; returns when it ends (Ok when the analyser closed it).
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    channel: Channel,
+    token: Token,
+    backoff: &mut Backoff,
+) -> Result<(), String> {
+    let config = &shared.config;
+    let mut client = DataLinkClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let hello = Hello {
+        station: config.station.clone(),
+        version: Some(ProtocolVersion {
+            major: PROTOCOL_MAJOR,
+            minor: PROTOCOL_MINOR,
+        }),
+        allowed_types: config.rules.allowed_types().to_vec(),
+        allowed_dirs: config
+            .rules
+            .allowed_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect(),
+        compressions: if config.compression {
+            vec![Compression::Zstd as i32]
+        } else {
+            Vec::new()
+        },
+        open_streams: shared.lock_push().open_streams(),
+        streamer_time: crate::epoch_secs(SystemTime::now()),
+    };
+    let _ = tx.send(FromStreamer {
+        kind: Some(from_streamer::Kind::Hello(hello)),
+    });
+    let mut request = tonic::Request::new(UnboundedReceiverStream::new(rx));
+    token.authorize(&mut request);
+    let mut inbound = client
+        .open(request)
+        .await
+        .map_err(|s| format!("the analyser refused the data link: {}", s.message()))?
+        .into_inner();
+    let welcome = match inbound.message().await {
+        Ok(Some(protocol::v1::ToStreamer {
+            kind: Some(to_streamer::Kind::Welcome(w)),
+        })) => w,
+        Ok(_) => return Err("the analyser did not answer Hello with Welcome".into()),
+        Err(s) => return Err(format!("link lost before Welcome: {}", s.message())),
+    };
+    let compress = config.compression && welcome.compression == Compression::Zstd as i32;
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut push = shared.lock_push();
+        for id in &welcome.unknown_streams {
+            // The analyser restarted and does not know it: nobody would take its volumes.
+            if push.close(id) {
+                tracing::info!(stream = %id, "scanner stream closed: the analyser no longer knows it");
+            }
+        }
+        push.attach(Outbox {
+            tx: tx.clone(),
+            compress,
+            generation,
+        });
+    }
+    backoff.reset();
+    tracing::info!(station = %config.station, compress, "connected to the analyser");
+
+    let mut tasks: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
+    let mut puts: HashMap<u64, (String, Assembler)> = HashMap::new();
+    let result = loop {
+        let msg = match inbound.message().await {
+            Ok(Some(m)) => m,
+            Ok(None) => break Ok(()),
+            Err(s) => break Err(format!("link lost: {}", s.message())),
+        };
+        match msg.kind {
+            Some(to_streamer::Kind::Request(req)) => {
+                tasks.retain(|_, t| !t.is_finished());
+                let id = req.id;
+                let deadline_ms = req.deadline_ms;
+                let call = match req.call {
+                    Some(request::Call::PutFile(put)) => {
+                        // Collect every chunk before writing anything.
+                        let entry = puts
+                            .entry(id)
+                            .or_insert_with(|| (put.path.clone(), Assembler::default()));
+                        let Some(chunk) = put.data else {
+                            puts.remove(&id);
+                            handler::refuse(&tx, id, "put_file without data");
+                            continue;
+                        };
+                        match entry.1.push(chunk) {
+                            Ok(None) => continue,
+                            Ok(Some(bytes)) => {
+                                let (path, _) = puts.remove(&id).unwrap_or_default();
+                                handler::Call::Put { path, bytes }
+                            }
+                            Err(e) => {
+                                puts.remove(&id);
+                                handler::refuse(&tx, id, &e);
+                                continue;
+                            }
+                        }
+                    }
+                    Some(other) => handler::Call::Other(other),
+                    None => {
+                        handler::refuse(
+                            &tx,
+                            id,
+                            "empty request (is the analyser newer than this streamer?)",
+                        );
+                        continue;
+                    }
+                };
+                let task = tokio::spawn(handler::handle(
+                    shared.clone(),
+                    tx.clone(),
+                    compress,
+                    id,
+                    deadline_ms,
+                    call,
+                ));
+                tasks.insert(id, task.abort_handle());
+            }
+            Some(to_streamer::Kind::Ack(ack)) => shared.lock_push().ack(&ack.stream_id, ack.index),
+            Some(to_streamer::Kind::Cancel(c)) => {
+                if let Some(t) = tasks.remove(&c.id) {
+                    t.abort();
+                }
+            }
+            Some(to_streamer::Kind::Welcome(_)) | None => {}
+        }
+    };
+    shared.lock_push().detach(generation);
+    for t in tasks.values() {
+        t.abort();
+    }
+    result
+}
