@@ -25,6 +25,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt;
@@ -67,9 +68,12 @@ pub struct Peer {
     pub client_cert: Option<CertificateDer<'static>>,
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets open calls finish
-/// for up to [`SHUTDOWN_GRACE`]. `tls = None` serves plaintext (`--test` only).
-/// Returns only after shutdown; per-connection errors are logged, never returned.
+/// Serves `app` on `listener` until `shutdown` completes, then asks open connections
+/// to finish (HTTP/2 GOAWAY: running calls may complete), waits up to
+/// [`SHUTDOWN_GRACE`], and cuts every connection still open (long streams such as a
+/// streamer's link would otherwise outlive the server). `tls = None` serves
+/// plaintext (`--test` only). Returns only after shutdown, with every connection
+/// closed; per-connection errors are logged, never returned.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
@@ -86,6 +90,7 @@ pub async fn serve(
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         // Wait for a free slot before accepting (the semaphore is never closed).
@@ -94,12 +99,14 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(slot) = slot else { break };
+        // Forget connections that have ended.
+        while connections.try_join_next().is_some() {}
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let conn = Connection { acceptor: acceptor.clone(), app: app.clone(), local, addr };
                     let watcher = graceful.watcher();
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         conn.run(stream, watcher).await;
                         drop(slot);
                     });
@@ -121,6 +128,7 @@ pub async fn serve(
     {
         tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
     }
+    connections.shutdown().await;
 }
 
 /// One accepted TCP connection, before and after TLS.

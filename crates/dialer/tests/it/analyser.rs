@@ -32,6 +32,20 @@ pub struct Analyser {
     pub addr: SocketAddr,
     pub sessions: Sessions,
     stop: Option<oneshot::Sender<()>>,
+    /// Ends when `serve` has returned.
+    pub stopped: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Analyser {
+    /// Stops serving (as on Ctrl-C) and waits until `serve` has returned.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.stopped.take() {
+            task.await.expect("serve panicked");
+        }
+    }
 }
 
 impl Drop for Analyser {
@@ -62,19 +76,23 @@ pub async fn start(certs: &Path, mode: Mode) -> Analyser {
             AuthService::new(&certs.join("passwd"), sessions.clone()).expect("auth"),
         ),
     };
-    let app = tonic::service::Routes::new(auth.into_server()).into_axum_router();
+    // `/hang` answers never: a stand-in for a long-lived stream such as the data link.
+    let app = tonic::service::Routes::new(auth.into_server())
+        .into_axum_router()
+        .route("/hang", axum::routing::get(std::future::pending::<()>));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(security::server::serve(listener, tls, app, async {
+    let task = tokio::spawn(security::server::serve(listener, tls, app, async {
         let _ = stopped.await;
     }));
     Analyser {
         addr,
         sessions,
         stop: Some(stop),
+        stopped: Some(task),
     }
 }
 

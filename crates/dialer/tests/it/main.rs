@@ -6,3 +6,4 @@ mod keepalive;
 mod login;
 mod mtls;
 mod refusals;
+mod shutdown;

@@ -106,3 +106,51 @@ async fn test_mode_serves_plain_http1() {
         .expect("serve returned")
         .expect("no panic");
 }
+
+#[tokio::test]
+async fn shutdown_closes_connections_with_calls_that_never_end() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    security::certs::make_certs(certs.path(), &["localhost".into()], &[], false).expect("certs");
+    let tls = security::tls::server_config(certs.path(), false).expect("server config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let in_handler = entered.clone();
+    let hang = Router::new().route(
+        "/hang",
+        get(move || async move {
+            in_handler.notify_one();
+            std::future::pending::<()>().await
+        }),
+    );
+    let server = tokio::spawn(serve(listener, Some(tls), hang, async {
+        let _ = stopped.await;
+    }));
+    let mut stream = tls_client(certs.path(), addr).await;
+    stream
+        .write_all(b"GET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    stream.flush().await.expect("flush");
+    // The request is in flight when the server stops; a successful read of the
+    // (absent) answer would block forever, so it must end with EOF or an error.
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf).await;
+        buf
+    });
+    stop.send(()).expect("stop");
+    tokio::time::timeout(GUARD, server)
+        .await
+        .expect("serve returned")
+        .expect("no panic");
+    let answer = tokio::time::timeout(GUARD, reader)
+        .await
+        .expect("connection cut")
+        .expect("reader");
+    assert!(
+        answer.is_empty(),
+        "no answer to the hanging call: {answer:?}"
+    );
+}
