@@ -1,0 +1,211 @@
+//! The test rig: certificates and a user in a temp folder, an analyser on
+//! 127.0.0.1:0, streamers, and a TCP proxy whose connections can be cut.
+
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use data_link::analyser::{DataLinkService, Streamers};
+use data_link::streamer::StreamerConfig;
+use dialer::{ClientInfo, ConnectArgs, Dialer};
+use filestore::AccessRules;
+use security::{AuthService, Sessions};
+use tempfile::TempDir;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery staple";
+/// Failure guard only: generous for a loaded 2-core machine.
+pub const GUARD: Duration = Duration::from_secs(60);
+
+/// Certificates for localhost/127.0.0.1, a password file and a user.
+pub fn certs() -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    security::certs::make_certs(
+        dir.path(),
+        &["localhost".to_owned()],
+        &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        false,
+    )
+    .expect("make_certs");
+    security::users::add_user(&dir.path().join("passwd"), USER, PASSWORD).expect("add_user");
+    std::fs::write(dir.path().join("password"), format!("{PASSWORD}\n")).expect("password");
+    dir
+}
+
+/// A running analyser with the DataLink service; stops when dropped.
+pub struct Analyser {
+    pub addr: SocketAddr,
+    pub streamers: Streamers,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Analyser {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn analyser(certs: &Path) -> Analyser {
+    let sessions = Sessions::default();
+    let tls = security::tls::server_config(certs, false).expect("server tls");
+    let auth = AuthService::new(&certs.join("passwd"), sessions.clone()).expect("auth");
+    let streamers = Streamers::new();
+    let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
+    let app = tonic::service::Routes::new(auth.into_server())
+        .add_service(link)
+        .into_axum_router();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(security::server::serve(listener, Some(tls), app, async {
+        let _ = stopped.await;
+    }));
+    Analyser {
+        addr,
+        streamers,
+        stop: Some(stop),
+    }
+}
+
+/// A running streamer; stops when dropped.
+pub struct Streamer {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Streamer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// Starts a streamer for `station` serving `dirs`, dialing `server` (HOST:PORT).
+pub fn streamer(
+    certs: &Path,
+    server: SocketAddr,
+    station: &str,
+    dirs: &[&Path],
+    types: &[&str],
+    compression: bool,
+) -> Streamer {
+    let args = ConnectArgs {
+        server: format!("localhost:{}", server.port()),
+        ca: certs.join("ca.crt"),
+        client_cert: None,
+        client_key: None,
+        user: Some(USER.to_owned()),
+        password_file: Some(certs.join("password")),
+        test: false,
+    };
+    let dialer = Dialer::from_args(&args).expect("dialer");
+    let client = ClientInfo {
+        kind: "streamer".into(),
+        station: station.to_owned(),
+    };
+    let config = StreamerConfig {
+        station: station.to_owned(),
+        rules: AccessRules::new(dirs.iter().copied(), types.iter().copied()).expect("rules"),
+        compression,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(data_link::streamer::run(
+        config,
+        move || {
+            let dialer = dialer.clone();
+            let client = client.clone();
+            async move { dialer.connect(&client).await }
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Streamer {
+        stop: Some(stop),
+        task,
+    }
+}
+
+/// A TCP proxy on 127.0.0.1:0 to a target that can be changed; `cut` severs every
+/// open connection (new ones are still accepted).
+pub struct Proxy {
+    pub addr: SocketAddr,
+    target: Arc<Mutex<SocketAddr>>,
+    cut: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let target = Arc::new(Mutex::new(target));
+        let (cut, _) = watch::channel(0u64);
+        let t = target.clone();
+        let c = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = *t.lock().expect("lock");
+                let mut cut_rx = c.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            addr,
+            target,
+            cut,
+            task,
+        }
+    }
+
+    /// Severs every connection open now.
+    pub fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    pub fn retarget(&self, to: SocketAddr) {
+        *self.target.lock().expect("lock") = to;
+    }
+}
+
+/// `../shared/testdata` (a failure under CI=true when missing, else a skip).
+pub fn shared_testdata() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    if dir.is_dir() {
+        return Some(dir.canonicalize().expect("canonical testdata path"));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "../shared/testdata is missing at {}: CI must have it",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipping: ../shared/testdata not found at {}",
+        dir.display()
+    );
+    None
+}
