@@ -221,7 +221,7 @@ impl DataInterface {
     pub async fn put_file(&self, path: &str, bytes: Bytes) -> Result<()> {
         match self {
             DataInterface::Remote(r) => {
-                let enc = encode(bytes, false);
+                let enc = encode(bytes, None);
                 let messages = chunks(&enc)
                     .into_iter()
                     .enumerate()

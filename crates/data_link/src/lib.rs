@@ -24,7 +24,7 @@ pub mod streamer;
 
 pub use data::{DataInterface, ImageData};
 pub use error::{LinkError, Result};
-pub use payload::{CHUNK_SIZE, MAX_MESSAGE_BYTES};
+pub use payload::{CHUNK_SIZE, DEFAULT_ZSTD_LEVEL, MAX_MESSAGE_BYTES};
 
 /// The protocol version in Hello/Welcome; a different major version is refused.
 pub const PROTOCOL_MAJOR: u32 = 1;

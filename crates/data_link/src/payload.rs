@@ -10,9 +10,9 @@ pub const CHUNK_SIZE: usize = 1 << 20;
 pub const MAX_MESSAGE_BYTES: usize = security::MAX_MESSAGE_BYTES;
 /// Largest file the link carries; a peer announcing more is refused (protects memory).
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
-/// zstd level: the fastest levels already shrink mostly-empty mosaics several times,
-/// and the link's latency budget (3 ms p50) leaves no room for more effort.
-const ZSTD_LEVEL: i32 = 1;
+/// Default zstd level: a fast level, because the link's latency budget (3 ms p50 from
+/// close to analyser) leaves little room for more effort.
+pub const DEFAULT_ZSTD_LEVEL: i32 = -1;
 /// Below this size compression saves too little to be worth its time.
 const MIN_COMPRESS: usize = 4096;
 
@@ -24,11 +24,11 @@ pub(crate) struct Encoded {
     pub compression: Compression,
 }
 
-/// Compresses `raw` with zstd when asked and when it actually saves bytes.
-pub(crate) fn encode(raw: Bytes, compress: bool) -> Encoded {
+/// Compresses `raw` with zstd at `level` (None: not at all) when that saves bytes.
+pub(crate) fn encode(raw: Bytes, level: Option<i32>) -> Encoded {
     let raw_size = raw.len() as u64;
-    if compress && raw.len() >= MIN_COMPRESS {
-        if let Ok(packed) = zstd::bulk::compress(&raw, ZSTD_LEVEL) {
+    if let Some(level) = level.filter(|_| raw.len() >= MIN_COMPRESS) {
+        if let Ok(packed) = zstd::bulk::compress(&raw, level) {
             if packed.len() < raw.len() {
                 return Encoded {
                     wire: Bytes::from(packed),
@@ -158,7 +158,7 @@ mod tests {
     use super::*;
 
     fn roundtrip(raw: Vec<u8>, compress: bool) -> (usize, Bytes) {
-        let enc = encode(Bytes::from(raw), compress);
+        let enc = encode(Bytes::from(raw), compress.then_some(DEFAULT_ZSTD_LEVEL));
         let parts = chunks(&enc);
         let n = parts.len();
         let mut asm = Assembler::default();
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(n, 4);
         assert_eq!(out, raw);
         let zeros = vec![0u8; 3 << 20];
-        let enc = encode(Bytes::from(zeros.clone()), true);
+        let enc = encode(Bytes::from(zeros.clone()), Some(DEFAULT_ZSTD_LEVEL));
         assert_eq!(enc.compression, Compression::Zstd);
         assert!(enc.wire.len() < 1000);
         assert_eq!(roundtrip(zeros, true).1.len(), 3 << 20);

@@ -56,7 +56,7 @@ pub(crate) fn refuse(tx: &Tx, id: u64, message: &str) {
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     tx: Tx,
-    compress: bool,
+    level: Option<i32>,
     id: u64,
     deadline_ms: u64,
     call: Call,
@@ -78,7 +78,7 @@ pub(crate) async fn handle(
     };
     match outcome {
         Ok(Answer::File { path, bytes }) => {
-            let enc = encode(bytes, compress && worth_compressing(&path));
+            let enc = encode(bytes, level.filter(|_| worth_compressing(&path)));
             for (i, chunk) in chunks(&enc).into_iter().enumerate() {
                 send(
                     &tx,

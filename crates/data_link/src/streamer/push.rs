@@ -20,7 +20,8 @@ use crate::payload::{chunks, encode, Encoded};
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     pub tx: mpsc::UnboundedSender<FromStreamer>,
-    pub compress: bool,
+    /// The zstd level, None when payloads go uncompressed on this link.
+    pub level: Option<i32>,
     pub generation: u64,
 }
 
@@ -68,8 +69,8 @@ impl PushState {
         for (id, s) in self.streams.iter_mut() {
             for (index, v) in s.unacked.iter_mut() {
                 // Uncompressed is always understood; zstd only where agreed.
-                if !outbox.compress && v.enc.compression == protocol::v1::Compression::Zstd {
-                    v.enc = encode(v.raw.clone(), false);
+                if outbox.level.is_none() && v.enc.compression == protocol::v1::Compression::Zstd {
+                    v.enc = encode(v.raw.clone(), None);
                 }
                 send_volume(&outbox, id, *index, v);
             }
@@ -111,8 +112,8 @@ impl PushState {
         self.outbox = None;
     }
 
-    fn compress(&self) -> bool {
-        self.outbox.as_ref().is_some_and(|o| o.compress)
+    fn level(&self) -> Option<i32> {
+        self.outbox.as_ref().and_then(|o| o.level)
     }
 }
 
@@ -190,9 +191,9 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
             },
             None => Bytes::from(file.bytes),
         };
-        let compress = shared.lock_push().compress();
+        let level = shared.lock_push().level();
         // Compress outside the lock: it is the slow part.
-        let enc = encode(raw.clone(), compress);
+        let enc = encode(raw.clone(), level);
         let volume = Volume {
             raw,
             enc,

@@ -74,7 +74,8 @@ pub(crate) async fn run(
         Ok(_) => return Err("the analyser did not answer Hello with Welcome".into()),
         Err(s) => return Err(format!("link lost before Welcome: {}", s.message())),
     };
-    let compress = config.compression && welcome.compression == Compression::Zstd as i32;
+    let level = (config.compression && welcome.compression == Compression::Zstd as i32)
+        .then_some(config.compression_level);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     {
         let mut push = shared.lock_push();
@@ -86,12 +87,12 @@ pub(crate) async fn run(
         }
         push.attach(Outbox {
             tx: tx.clone(),
-            compress,
+            level,
             generation,
         });
     }
     backoff.reset();
-    tracing::info!(station = %config.station, compress, "connected to the analyser");
+    tracing::info!(station = %config.station, compression_level = ?level, "connected to the analyser");
 
     let mut tasks: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
     let mut puts: HashMap<u64, (String, Assembler)> = HashMap::new();
@@ -143,7 +144,7 @@ pub(crate) async fn run(
                 let task = tokio::spawn(handler::handle(
                     shared.clone(),
                     tx.clone(),
-                    compress,
+                    level,
                     id,
                     deadline_ms,
                     call,

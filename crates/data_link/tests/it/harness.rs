@@ -112,11 +112,17 @@ pub fn streamer(
         kind: "streamer".into(),
         station: station.to_owned(),
     };
-    let config = StreamerConfig {
-        station: station.to_owned(),
-        rules: AccessRules::new(dirs.iter().copied(), types.iter().copied()).expect("rules"),
-        compression,
-    };
+    let mut config = StreamerConfig::new(
+        station,
+        AccessRules::new(dirs.iter().copied(), types.iter().copied()).expect("rules"),
+    );
+    config.compression = compression;
+    if let Some(level) = std::env::var("LINK_ZSTD_LEVEL")
+        .ok()
+        .and_then(|l| l.parse().ok())
+    {
+        config.compression_level = level;
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(data_link::streamer::run(
         config,
