@@ -29,7 +29,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn run(compression: bool, volumes: usize, tr: Duration) -> Result<(), String> {
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// The default: zstd where the measured link makes it pay.
+    Adaptive,
+    /// zstd on every volume.
+    Always,
+    /// --no-compression.
+    Off,
+}
+
+async fn run(mode: Mode, volumes: usize, tr: Duration) -> Result<(), String> {
     let src = harness::shared_testdata()
         .ok_or("../shared/testdata is missing")?
         .join("siemens-mosaic-skyra-e11");
@@ -50,14 +60,17 @@ async fn run(compression: bool, volumes: usize, tr: Duration) -> Result<(), Stri
     let certs = harness::certs();
     let scans = tempfile::tempdir().map_err(|e| e.to_string())?;
     let analyser = harness::analyser(certs.path()).await;
-    let _s = harness::streamer(
-        certs.path(),
-        analyser.addr,
-        "bench",
-        &[scans.path()],
-        &[".dcm"],
-        compression,
-    );
+    let rules = filestore::AccessRules::new([scans.path()], [".dcm"]).map_err(|e| e.to_string())?;
+    let mut config = data_link::streamer::StreamerConfig::new("bench", rules);
+    config.compression = !matches!(mode, Mode::Off);
+    config.adaptive_compression = matches!(mode, Mode::Adaptive);
+    if let Some(level) = std::env::var("LINK_ZSTD_LEVEL")
+        .ok()
+        .and_then(|l| l.parse().ok())
+    {
+        config.compression_level = level;
+    }
+    let _s = harness::start_streamer(certs.path(), analyser.addr, config);
     analyser
         .streamers
         .wait_for("bench", harness::GUARD)
@@ -110,8 +123,8 @@ async fn run(compression: bool, volumes: usize, tr: Duration) -> Result<(), Stri
     ms.sort_by(f64::total_cmp);
     let info = analyser.streamers.info("bench").ok_or("no station info")?;
     println!(
-        "compression {:>3}: {} volumes, close -> held in analyser p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.1} MB files, {:.1} MB on the wire ({:.0}%)",
-        if compression { "on" } else { "off" },
+        "compression {:>8}: {} volumes, close -> held in analyser p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.1} MB files, {:.1} MB on the wire ({:.0}%)",
+        format!("{mode:?}"),
         ms.len(),
         percentile(&ms, 0.5),
         percentile(&ms, 0.99),
@@ -130,8 +143,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    for compression in [true, false] {
-        runtime.block_on(run(compression, volumes, tr))?;
+    for mode in [Mode::Adaptive, Mode::Always, Mode::Off] {
+        runtime.block_on(run(mode, volumes, tr))?;
     }
     Ok(())
 }

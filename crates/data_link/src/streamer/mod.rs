@@ -3,6 +3,7 @@
 //! reconnect forever with `dialer::Backoff`. Scanner streams and their unACKed volumes
 //! live across reconnects, so a cut link loses nothing.
 
+mod adaptive;
 mod handler;
 mod push;
 mod session;
@@ -31,6 +32,9 @@ pub struct StreamerConfig {
     /// default (-1) costs about 1 ms per 457 KB mosaic and halves it; level 1 shrinks it
     /// to a third for about 1.5 ms: better on an uplink slower than ~100 Mbit/s.
     pub compression_level: i32,
+    /// Send a volume uncompressed when the measured link is faster than compressing
+    /// it (see `adaptive`); false compresses every DICOM payload.
+    pub adaptive_compression: bool,
 }
 
 impl StreamerConfig {
@@ -41,6 +45,7 @@ impl StreamerConfig {
             rules,
             compression: true,
             compression_level: crate::payload::DEFAULT_ZSTD_LEVEL,
+            adaptive_compression: true,
         }
     }
 }

@@ -6,13 +6,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use filestore::ScannerFolder;
 use protocol::v1::{from_streamer, link_error::Code, FromStreamer, LinkError, OpenStream, Push};
 use tokio::sync::mpsc;
 
+use super::adaptive::LinkEstimate;
 use super::Shared;
 use crate::payload::{chunks, encode, Encoded};
 
@@ -22,6 +23,8 @@ pub(crate) struct Outbox {
     pub tx: mpsc::UnboundedSender<FromStreamer>,
     /// The zstd level, None when payloads go uncompressed on this link.
     pub level: Option<i32>,
+    /// Choose per volume from measurements (see `adaptive`).
+    pub adaptive: bool,
     pub generation: u64,
 }
 
@@ -31,6 +34,8 @@ struct Volume {
     enc: Encoded,
     path: String,
     completed_at: f64,
+    /// When and on which link it was last queued (for the link estimate).
+    sent: Option<(Instant, u64)>,
 }
 
 #[derive(Debug)]
@@ -47,6 +52,7 @@ struct Stream {
 pub(crate) struct PushState {
     streams: HashMap<String, Stream>,
     outbox: Option<Outbox>,
+    estimate: LinkEstimate,
 }
 
 impl PushState {
@@ -75,6 +81,7 @@ impl PushState {
                 send_volume(&outbox, id, *index, v);
             }
         }
+        self.estimate.new_link();
         self.outbox = Some(outbox);
     }
 
@@ -90,8 +97,19 @@ impl PushState {
     }
 
     pub fn ack(&mut self, stream_id: &str, index: u32) {
-        if let Some(s) = self.streams.get_mut(stream_id) {
-            s.unacked.remove(&index);
+        let Some(v) = self
+            .streams
+            .get_mut(stream_id)
+            .and_then(|s| s.unacked.remove(&index))
+        else {
+            return;
+        };
+        let current = self.outbox.as_ref().map(|o| o.generation);
+        if let Some((at, generation)) = v.sent {
+            if Some(generation) == current {
+                self.estimate
+                    .record_ack(v.enc.wire.len() as u64, at.elapsed());
+            }
         }
     }
 
@@ -112,12 +130,16 @@ impl PushState {
         self.outbox = None;
     }
 
-    fn level(&self) -> Option<i32> {
-        self.outbox.as_ref().and_then(|o| o.level)
+    /// The zstd level for a volume of `raw` bytes on the current link, if any.
+    fn level_for(&self, raw: u64) -> Option<i32> {
+        let outbox = self.outbox.as_ref()?;
+        let level = outbox.level?;
+        (!outbox.adaptive || self.estimate.worth_compressing(raw)).then_some(level)
     }
 }
 
-fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &Volume) {
+fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &mut Volume) {
+    v.sent = Some((Instant::now(), outbox.generation));
     for (i, chunk) in chunks(&v.enc).into_iter().enumerate() {
         let push = Push {
             stream_id: stream_id.to_owned(),
@@ -191,14 +213,23 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
             },
             None => Bytes::from(file.bytes),
         };
-        let level = shared.lock_push().level();
+        let level = shared.lock_push().level_for(raw.len() as u64);
         // Compress outside the lock: it is the slow part.
+        let started = Instant::now();
         let enc = encode(raw.clone(), level);
-        let volume = Volume {
+        if level.is_some() {
+            shared.lock_push().estimate.record_compress(
+                raw.len() as u64,
+                enc.wire.len() as u64,
+                started.elapsed(),
+            );
+        }
+        let mut volume = Volume {
             raw,
             enc,
             path,
             completed_at: crate::epoch_secs(file.completed_at),
+            sent: None,
         };
         let mut st = shared.lock_push();
         let outbox = st.outbox.clone();
@@ -207,7 +238,7 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
         };
         stream.next_index = file.index.saturating_add(1);
         if let Some(outbox) = outbox {
-            send_volume(&outbox, &id, file.index, &volume);
+            send_volume(&outbox, &id, file.index, &mut volume);
         }
         stream.unacked.insert(file.index, volume);
         tracing::debug!(stream = %id, index = file.index, at = ?SystemTime::now(), "volume pushed");

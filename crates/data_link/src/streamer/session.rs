@@ -88,6 +88,7 @@ pub(crate) async fn run(
         push.attach(Outbox {
             tx: tx.clone(),
             level,
+            adaptive: config.adaptive_compression,
             generation,
         });
     }

@@ -98,6 +98,22 @@ pub fn streamer(
     types: &[&str],
     compression: bool,
 ) -> Streamer {
+    let mut config = StreamerConfig::new(
+        station,
+        AccessRules::new(dirs.iter().copied(), types.iter().copied()).expect("rules"),
+    );
+    config.compression = compression;
+    if let Some(level) = std::env::var("LINK_ZSTD_LEVEL")
+        .ok()
+        .and_then(|l| l.parse().ok())
+    {
+        config.compression_level = level;
+    }
+    start_streamer(certs, server, config)
+}
+
+/// Starts a streamer with `config`, dialing `server` as localhost.
+pub fn start_streamer(certs: &Path, server: SocketAddr, config: StreamerConfig) -> Streamer {
     let args = ConnectArgs {
         server: format!("localhost:{}", server.port()),
         ca: certs.join("ca.crt"),
@@ -110,19 +126,8 @@ pub fn streamer(
     let dialer = Dialer::from_args(&args).expect("dialer");
     let client = ClientInfo {
         kind: "streamer".into(),
-        station: station.to_owned(),
+        station: config.station.clone(),
     };
-    let mut config = StreamerConfig::new(
-        station,
-        AccessRules::new(dirs.iter().copied(), types.iter().copied()).expect("rules"),
-    );
-    config.compression = compression;
-    if let Some(level) = std::env::var("LINK_ZSTD_LEVEL")
-        .ok()
-        .and_then(|l| l.parse().ok())
-    {
-        config.compression_level = level;
-    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(data_link::streamer::run(
         config,
