@@ -63,11 +63,12 @@ impl DataLink for DataLinkService {
         &self,
         request: Request<Streaming<FromStreamer>>,
     ) -> Result<Response<Self::OpenStream>, Status> {
-        let user = request
-            .extensions()
-            .get::<Identity>()
+        let identity = request.extensions().get::<Identity>().cloned();
+        let user = identity
+            .as_ref()
             .map(|i| i.user.clone())
             .unwrap_or_default();
+        let login_station = identity.map(|i| i.station).unwrap_or_default();
         let peer = request
             .remote_addr()
             .map(|a| a.to_string())
@@ -95,6 +96,12 @@ impl DataLink for DataLinkService {
             return Err(Status::invalid_argument(
                 "the streamer's station name must be 1-128 characters (--station NAME)",
             ));
+        }
+        if !login_station.is_empty() && login_station != hello.station {
+            return Err(Status::permission_denied(format!(
+                "the streamer logged in as station {login_station} but says it is station {}: use the same --station for both",
+                hello.station
+            )));
         }
         let station = self.streamers.station(&hello.station);
         let compression = if hello.compressions.contains(&(Compression::Zstd as i32)) {

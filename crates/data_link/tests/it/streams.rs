@@ -87,10 +87,18 @@ async fn a_replayed_skyra_run_arrives_complete_in_order_once() {
         .init_scanner_stream_at(&dir, PATTERN, 1000, true, 0)
         .await
         .expect("init_scanner_stream");
+    // A slow call in flight (a file that never comes) must not hold up the pushes.
+    data.init_watch(&dir, "*.dcm", 1).await.expect("init_watch");
+    let slow = {
+        let data = data.clone();
+        tokio::spawn(async move { data.watch_file("never.dcm", GUARD).await })
+    };
     let into = scans.path().to_owned();
     let replay =
         tokio::spawn(async move { filestore::replay(&src, &into, &replay_opts(100)).await });
     take_all(&data, &stream, 0, srcs.len() as u32, &srcs).await;
+    assert!(!slow.is_finished(), "the slow call is still waiting");
+    slow.abort();
     let replayed = replay.await.expect("replay task").expect("replay");
     assert_eq!(replayed.len(), srcs.len());
     let v = data
@@ -272,4 +280,46 @@ async fn after_an_analyser_restart_a_new_stream_picks_up() {
         .expect("init again");
     take_all(&data, &stream, 4, srcs.len() as u32, &srcs).await;
     replay.await.expect("replay task").expect("replay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_over_one_mebibyte_are_pushed_in_chunks() {
+    let certs = certs();
+    let scans = tempfile::tempdir().expect("temp");
+    let analyser = analyser(certs.path()).await;
+    let _s = streamer(
+        certs.path(),
+        analyser.addr,
+        "mb",
+        &[scans.path()],
+        &[".raw"],
+        true,
+    );
+    analyser
+        .streamers
+        .wait_for("mb", GUARD)
+        .await
+        .expect("connects");
+    let data = DataInterface::remote(analyser.streamers.clone(), "mb");
+    let dir = scans.path().display().to_string();
+    let stream = data
+        .init_scanner_stream_at(&dir, "vol_{TR:03d}.raw", 1000, false, 1)
+        .await
+        .expect("init");
+    let volume = |i: u64| -> Vec<u8> {
+        (0..(5u64 << 19))
+            .map(|j| ((j + i).wrapping_mul(2654435761) >> 11) as u8)
+            .collect()
+    };
+    for i in 1..=3u64 {
+        std::fs::write(scans.path().join(format!("vol_{i:03}.raw")), volume(i)).expect("write");
+    }
+    for i in 1..=3u32 {
+        let v = data
+            .get_image_data(&stream, i, GUARD)
+            .await
+            .expect("volume");
+        assert_eq!(v.bytes, volume(u64::from(i)), "volume {i}");
+        assert!(v.path.ends_with(&format!("vol_{i:03}.raw")), "{}", v.path);
+    }
 }
