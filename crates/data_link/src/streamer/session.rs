@@ -74,6 +74,12 @@ pub(crate) async fn run(
         Ok(_) => return Err("the analyser did not answer Hello with Welcome".into()),
         Err(s) => return Err(format!("link lost before Welcome: {}", s.message())),
     };
+    let major = welcome.version.map(|v| v.major).unwrap_or(0);
+    if major != PROTOCOL_MAJOR {
+        return Err(format!(
+            "the analyser speaks data-link protocol {major}, this streamer {PROTOCOL_MAJOR}: install the same rtcloud-rs version on both"
+        ));
+    }
     let level = (config.compression && welcome.compression == Compression::Zstd as i32)
         .then_some(config.compression_level);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
