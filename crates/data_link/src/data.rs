@@ -240,7 +240,7 @@ impl DataInterface {
                         })
                     })
                     .collect();
-                r.station()
+                r.station()?
                     .call(format!("put_file({path})"), messages, DEFAULT_CALL_TIMEOUT)
                     .await
                     .map(drop)
@@ -472,8 +472,12 @@ fn not_watching(station: &str) -> LinkError {
 }
 
 impl Remote {
-    fn station(&self) -> Arc<crate::analyser::registry::Station> {
-        self.streamers.station(&self.station)
+    fn station(&self) -> Result<Arc<crate::analyser::registry::Station>> {
+        self.streamers
+            .get(&self.station)
+            .ok_or_else(|| LinkError::NotConnected {
+                station: self.station.clone(),
+            })
     }
 
     async fn call(&self, name: String, call: request::Call, timeout: Duration) -> Result<Reply> {
@@ -482,7 +486,7 @@ impl Remote {
             deadline_ms: 0,
             call: Some(call),
         });
-        self.station().call(name, vec![msg], timeout).await
+        self.station()?.call(name, vec![msg], timeout).await
     }
 
     async fn file(&self, name: String, call: request::Call, timeout: Duration) -> Result<Bytes> {

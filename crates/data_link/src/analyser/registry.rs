@@ -189,6 +189,17 @@ impl Streamers {
         Self::default()
     }
 
+    /// The station, if a streamer of that name ever connected.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Station>> {
+        self.inner
+            .stations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The station, created (not connected) when new.
     pub(crate) fn station(&self, name: &str) -> Arc<Station> {
         let mut map = self
             .inner

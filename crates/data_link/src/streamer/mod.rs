@@ -103,3 +103,22 @@ pub async fn run<F, Fut, E>(
     shared.lock_push().close_all();
     tracing::info!("streamer stopped");
 }
+
+/// [`run`] dialing with `dialer` (from `dialer::Dialer::from_args`), logging in as a
+/// "streamer" of `config.station`: what `data_streamer` calls.
+pub async fn run_with_dialer(
+    config: StreamerConfig,
+    dialer: dialer::Dialer,
+    shutdown: impl Future<Output = ()>,
+) {
+    let client = dialer::ClientInfo {
+        kind: "streamer".into(),
+        station: config.station.clone(),
+    };
+    let connect = move || {
+        let dialer = dialer.clone();
+        let client = client.clone();
+        async move { dialer.connect(&client).await }
+    };
+    run(config, connect, shutdown).await;
+}

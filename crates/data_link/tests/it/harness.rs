@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use data_link::analyser::{DataLinkService, Streamers};
 use data_link::streamer::StreamerConfig;
-use dialer::{ClientInfo, ConnectArgs, Dialer};
+use dialer::{ConnectArgs, Dialer};
 use filestore::AccessRules;
 use security::{AuthService, Sessions};
 use tempfile::TempDir;
@@ -124,18 +124,10 @@ pub fn start_streamer(certs: &Path, server: SocketAddr, config: StreamerConfig) 
         test: false,
     };
     let dialer = Dialer::from_args(&args).expect("dialer");
-    let client = ClientInfo {
-        kind: "streamer".into(),
-        station: config.station.clone(),
-    };
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(data_link::streamer::run(
+    let task = tokio::spawn(data_link::streamer::run_with_dialer(
         config,
-        move || {
-            let dialer = dialer.clone();
-            let client = client.clone();
-            async move { dialer.connect(&client).await }
-        },
+        dialer,
         async {
             let _ = stopped.await;
         },
