@@ -2,9 +2,8 @@
 //! a remote streamer (by station) and on the analyser's own disk (single machine, same
 //! access rules through `filestore`).
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -15,9 +14,11 @@ use crate::analyser::registry::Reply;
 use crate::analyser::streams::ScannerStream;
 use crate::analyser::Streamers;
 use crate::error::{LinkError, Result};
+use crate::local::local_stream;
 use crate::payload::{chunks, encode};
 
 pub use crate::analyser::streams::ImageData;
+pub use crate::local::Local;
 
 /// How long a call without its own timeout waits for the streamer's answer.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,15 +35,6 @@ pub enum DataInterface {
 pub struct Remote {
     streamers: Streamers,
     station: String,
-}
-
-/// The analyser's own disk.
-#[derive(Debug, Clone)]
-pub struct Local {
-    rules: AccessRules,
-    watch: Arc<tokio::sync::Mutex<Option<FolderWatch>>>,
-    streams: Arc<Mutex<HashMap<String, Arc<ScannerStream>>>>,
-    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl DataInterface {
@@ -500,67 +492,6 @@ impl Remote {
         LinkError::Protocol {
             peer: self.station.clone(),
             detail: format!("unexpected answer {reply:?}"),
-        }
-    }
-}
-
-impl Local {
-    /// Runs a blocking file operation off the async threads (the disk may be a share).
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&AccessRules) -> filestore::Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let rules = self.rules.clone();
-        match tokio::task::spawn_blocking(move || f(&rules)).await {
-            Ok(r) => r.map_err(LinkError::from),
-            Err(e) => Err(LinkError::Protocol {
-                peer: "local disk".into(),
-                detail: format!("file task failed: {e}"),
-            }),
-        }
-    }
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        // Only the last clone stops the folder tasks.
-        if Arc::strong_count(&self.tasks) == 1 {
-            for t in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                t.abort();
-            }
-        }
-    }
-}
-
-/// Feeds a local scanner stream from its folder.
-async fn local_stream(mut folder: ScannerFolder, stream: Arc<ScannerStream>, anonymize: bool) {
-    let mut deid = anonymize.then(imaging::deid::Deidentifier::new);
-    loop {
-        match folder.next().await {
-            Ok(file) => {
-                let path = file.path.display().to_string();
-                let bytes = match deid.as_mut() {
-                    Some(d) => match d.deidentify(&file.bytes) {
-                        Ok(b) => Bytes::from(b),
-                        Err(e) => {
-                            stream.fail(format!("{path}: cannot de-identify: {e}"));
-                            return;
-                        }
-                    },
-                    None => Bytes::from(file.bytes),
-                };
-                stream.insert(ImageData {
-                    index: file.index,
-                    bytes,
-                    path,
-                    completed_at: file.completed_at,
-                    received_at: SystemTime::now(),
-                });
-            }
-            Err(e) => {
-                stream.fail(e.to_string());
-                return;
-            }
         }
     }
 }

@@ -19,10 +19,11 @@
 pub mod analyser;
 mod data;
 mod error;
+mod local;
 mod payload;
 pub mod streamer;
 
-pub use data::{DataInterface, ImageData};
+pub use data::{DataInterface, ImageData, Local, Remote, DEFAULT_CALL_TIMEOUT};
 pub use error::{LinkError, Result};
 pub use payload::{CHUNK_SIZE, DEFAULT_ZSTD_LEVEL, MAX_MESSAGE_BYTES};
 
