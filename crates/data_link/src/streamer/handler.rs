@@ -238,7 +238,8 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             let folder = ScannerFolder::open(rules, Path::new(&s.dir), pattern, s.min_size, start)
                 .map_err(failure)?;
             tracing::info!(stream = %s.stream_id, dir = %s.dir, pattern = %s.pattern, start, anonymize = s.anonymize, "scanner stream opened");
-            push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize);
+            push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize)
+                .map_err(|e| (Code::Invalid, e))?;
             Ok(done())
         }
         request::Call::CloseScannerStream(c) => {

@@ -17,6 +17,9 @@ use super::adaptive::LinkEstimate;
 use super::Shared;
 use crate::payload::{chunks, encode, Encoded};
 
+/// At most this many scanner streams are open at once on one streamer.
+const MAX_STREAMS: usize = 64;
+
 /// The current link's outbound queue and whether payloads are compressed on it.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
@@ -168,15 +171,34 @@ pub(crate) fn open(
     dir: String,
     pattern: String,
     anonymize: bool,
-) {
+) -> Result<(), String> {
     let next_index = folder.next_index();
+    // Hold the lock while spawning, so the task cannot look for its stream before it
+    // is registered.
+    let mut st = shared.lock_push();
+    // A new stream on the same folder and pattern replaces the old one (a project run
+    // again, or an analyser that restarted): one watcher per folder, no double pushes.
+    let same: Vec<String> = st
+        .streams
+        .iter()
+        .filter(|(_, s)| s.dir == dir && s.pattern == pattern)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in same {
+        tracing::info!(stream = %id, "scanner stream replaced by {stream_id}");
+        st.close(&id);
+    }
+    if st.streams.len() >= MAX_STREAMS {
+        return Err(format!(
+            "{MAX_STREAMS} scanner streams are open on this streamer already: close some (close_scanner_stream) or restart it"
+        ));
+    }
     let task = tokio::spawn(run_stream(
         shared.clone(),
         stream_id.clone(),
         folder,
         anonymize,
     ));
-    let mut st = shared.lock_push();
     if let Some(old) = st.streams.insert(
         stream_id,
         Stream {
@@ -189,6 +211,7 @@ pub(crate) fn open(
     ) {
         old.task.abort();
     }
+    Ok(())
 }
 
 async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, anonymize: bool) {
