@@ -174,17 +174,20 @@ async fn a_pending_call_across_a_cut_link_fails_clearly_and_the_link_comes_back(
     let data = DataInterface::remote(analyser.streamers.clone(), "skyra");
     let d = root.path().join("data").display().to_string();
     data.init_watch(&d, "*.txt", 1).await.expect("init_watch");
-    let pending = {
-        let data = data.clone();
-        tokio::spawn(async move { data.watch_file("never.txt", GUARD).await })
-    };
-    // Let the request reach the streamer before cutting.
+    let pending = data.watch_file("never.txt", GUARD);
+    tokio::pin!(pending);
+    // One poll sends the request (before the call's first await); the ping after it on
+    // the same link makes sure the streamer has it.
+    tokio::select! {
+        biased;
+        r = &mut pending => panic!("watch_file ended early: {r:?}"),
+        () = std::future::ready(()) => {}
+    }
     data.ping().await.expect("ping");
     proxy.cut();
     let err = tokio::time::timeout(GUARD, pending)
         .await
         .expect("pending call ends")
-        .expect("task")
         .expect_err("the file never comes");
     assert!(err.to_string().contains("disconnected"), "{err}");
     // The streamer reconnects by itself.
