@@ -149,17 +149,20 @@ impl DataInterface {
             }
             DataInterface::Local(l) => {
                 let p = pattern.to_owned();
-                l.blocking(move |rules| {
-                    let path = rules.newest_file(&p)?.ok_or_else(|| {
-                        filestore::FilestoreError::Refused {
-                            path: p.clone().into(),
-                            reason: "no file matches the pattern".into(),
-                        }
-                    })?;
-                    rules.read_file(&path)
-                })
-                .await
-                .map(Bytes::from)
+                let found = l
+                    .blocking(move |rules| match rules.newest_file(&p)? {
+                        Some(path) => rules.read_file(&path).map(Some),
+                        None => Ok(None),
+                    })
+                    .await?;
+                found
+                    .ok_or_else(|| LinkError::Remote {
+                        station: "local disk".into(),
+                        call: format!("get_newest_file({pattern})"),
+                        code: protocol::v1::link_error::Code::NotFound as i32,
+                        message: "no file matches the pattern".into(),
+                    })
+                    .map(Bytes::from)
             }
         }
     }

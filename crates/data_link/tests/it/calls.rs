@@ -66,6 +66,15 @@ async fn exercise(data: &DataInterface, root: &Path) {
         .await
         .expect("newest");
     assert_eq!(newest, put);
+    let none = data
+        .get_newest_file(&format!("{}/nothing-*.txt", s(&d)))
+        .await
+        .expect_err("nothing matches");
+    assert_eq!(
+        none.remote_code(),
+        Some(protocol::v1::link_error::Code::NotFound),
+        "{none}"
+    );
     let types = data.get_allowed_file_types().await.expect("types");
     assert!(types.iter().any(|t| t.contains("dcm")), "{types:?}");
     let t = data.ping().await.expect("ping");
