@@ -13,6 +13,23 @@
 //! - [`streamer`]: the streamer's side: answering requests through `filestore`'s access
 //!   rules, pushing scanner streams, reconnecting forever.
 //!
+//! Wiring (analyser, then streamer):
+//! ```ignore
+//! let streamers = data_link::analyser::Streamers::new();
+//! let link = data_link::analyser::DataLinkService::new(streamers.clone())
+//!     .server(sessions.interceptor());
+//! let app = server::routes(auth).add_service(link).into_axum_router();
+//! // project code:
+//! let data = data_link::DataInterface::remote(streamers.clone(), "skyra");
+//! let id = data.init_scanner_stream(dir, "001_000013_{TR:06d}.dcm", 100_000, true).await?;
+//! let volume = data.get_image_volume(&id, 1, Duration::from_secs(30)).await?;
+//!
+//! // data_streamer:
+//! let mut config = data_link::streamer::StreamerConfig::new("skyra", rules);
+//! config.compression = !args.no_compression;
+//! data_link::streamer::run_with_dialer(config, Dialer::from_args(&args.connect)?, shutdown).await;
+//! ```
+//!
 //! Must never: open a listening port on the streamer side, touch a file other than
 //! through `filestore::AccessRules`, or panic on what arrives from the network.
 
