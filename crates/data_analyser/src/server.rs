@@ -14,9 +14,6 @@
 //! server::serve(listener, tls, app, shutdown).await;
 //! ```
 
-// Used by `serve`/`record` (cli/serve.rs), which are being wired in.
-#![allow(dead_code, unused_imports)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,7 +21,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use security::{AuthService, Sessions};
 
-pub use security::server::{serve, Peer};
+pub use security::server::serve;
 
 /// How the analyser's port is protected; `#[command(flatten)]` into service commands.
 #[derive(Debug, Clone, Args)]

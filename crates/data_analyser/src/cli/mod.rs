@@ -4,6 +4,8 @@ mod add_user;
 mod convert;
 mod demo;
 mod make_certs;
+mod record;
+mod serve;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,10 @@ enum Command {
     MakeCerts(make_certs::MakeCertsArgs),
     /// Add a user, or change a password, in certs/passwd (argon2id).
     AddUser(add_user::AddUserArgs),
+    /// Serve the analyser's port (TLS): login and the data link streamers dial.
+    Serve(serve::ServeArgs),
+    /// Serve, and copy one scanner stream from a streamer into a folder as it arrives.
+    Record(record::RecordArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -37,5 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::MakeCerts(args) => make_certs::run(args),
         Command::AddUser(args) => add_user::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Record(args) => record::run(args),
     }
 }

@@ -1,0 +1,79 @@
+//! `data_analyser serve`: the analyser's service on its one port: login, and the data
+//! link that streamers dial. (The web UI and the project runtime join it later.)
+//! Also the start-up shared by every command that serves (`record`).
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use data_link::analyser::{DataLinkService, Streamers};
+use security::Sessions;
+
+use crate::server::{self, ServerArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (0.0.0.0: every interface).
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one. The address is printed once ready:
+    /// `Listening on: https://HOST:PORT`.
+    #[arg(long, default_value_t = 8888)]
+    pub port: u16,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// A bound, not yet serving analyser.
+pub struct Analyser {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The streamers that dialed in, by station.
+    pub streamers: Streamers,
+}
+
+impl Analyser {
+    /// Loads certificates and users, binds the port and prints `Listening on: URL`.
+    pub async fn bind(args: &ServeArgs) -> Result<Self> {
+        if args.server.test {
+            tracing::warn!(
+                "TEST MODE: no TLS and the single user test/test. Never use this on a real network."
+            );
+        }
+        let tls = args.server.tls_config()?;
+        let sessions = Sessions::default();
+        let auth = args.server.auth_service(sessions.clone())?;
+        let streamers = Streamers::new();
+        let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
+        let app = server::routes(auth).add_service(link).into_axum_router();
+        let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+            .await
+            .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
+        let addr: SocketAddr = listener.local_addr().context("the bound address")?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // Tests and scripts read this line to learn the port.
+        println!("Listening on: {scheme}://{addr}");
+        Ok(Self {
+            listener,
+            app,
+            tls,
+            streamers,
+        })
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        server::serve(self.listener, self.tls, self.app, shutdown).await;
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let analyser = Analyser::bind(&args).await?;
+        analyser.serve(cli_common::shutdown_signal()).await;
+        Ok(())
+    })
+}
