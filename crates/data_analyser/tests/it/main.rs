@@ -3,4 +3,5 @@
 
 mod cli;
 mod convert;
+mod link;
 mod support;

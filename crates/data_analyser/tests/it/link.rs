@@ -1,0 +1,511 @@
+//! The data link end to end with the real binaries: `data_analyser record` (serving on
+//! port 0 with real TLS from `make-certs`) and `data_streamer` (dialing it), while
+//! `data_streamer replay` plays the Skyra run into the scanner folder like a scanner.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::shared_testdata;
+
+const PATTERN: &str = "001_000013_{TR:06d}.dcm";
+/// A failure guard only: on a loaded 2-core machine a debug build is slow.
+const WAIT: Duration = Duration::from_secs(90);
+
+/// The data_streamer binary, built beside data_analyser by `cargo test --workspace`.
+fn streamer_bin() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_data_analyser"))
+        .parent()
+        .expect("target dir");
+    let bin = dir.join("data_streamer");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p data_streamer`; `cargo test --workspace` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running binary whose stdout lines arrive on a channel; killed when dropped.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Running {
+    fn start(bin: &Path, args: &[&str], stderr: PathBuf) -> Running {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next stdout line satisfying `pred`.
+    fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} on stdout; stderr:\n{}", self.stderr_text()),
+            }
+        }
+    }
+
+    /// The port of the `Listening on: https://ADDR:PORT` line.
+    fn port(&self) -> u16 {
+        let line = self.wait_line("Listening line", |l| l.starts_with("Listening on: "));
+        line.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the process to end by itself and returns whether it succeeded.
+    fn wait_exit(&mut self) -> bool {
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("still running; stderr:\n{}", self.stderr_text());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A temp folder with certs/ (CA, server cert for 127.0.0.1) and a user `scanner`.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = dir.path().join("certs");
+        let certs = certs.to_str().expect("utf-8 path");
+        crate::support::run_ok(&[
+            "make-certs",
+            "--host",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            "--dir",
+            certs,
+        ]);
+        let mut add = Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+            .args(["add-user", "-u", "scanner", "--password-stdin", "--passwd"])
+            .arg(dir.path().join("certs/passwd"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("add-user starts");
+        add.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"correct horse\n")
+            .expect("password written");
+        assert!(add.wait().expect("add-user ends").success());
+        std::fs::write(dir.path().join("password"), "correct horse\n").expect("password file");
+        std::fs::create_dir(dir.path().join("scanner")).expect("scanner folder");
+        Site { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn arg(&self, rel: &str) -> String {
+        self.path(rel).to_string_lossy().into_owned()
+    }
+
+    /// `data_analyser record` of `count` Skyra volumes from the scanner folder into out/.
+    fn record(&self, port: u16, dir: &str, pattern: &str, count: u32, log: &str) -> Running {
+        let port = port.to_string();
+        let certs = self.arg("certs");
+        let out = self.arg("out");
+        let count = count.to_string();
+        Running::start(
+            Path::new(env!("CARGO_BIN_EXE_data_analyser")),
+            &[
+                "record",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--certs-dir",
+                &certs,
+                "--dir",
+                dir,
+                "--pattern",
+                pattern,
+                "--count",
+                &count,
+                "--out",
+                &out,
+                "--timeout",
+                "120",
+            ],
+            self.path(log),
+        )
+    }
+
+    /// `data_streamer` serving the scanner folder (.dcm only) to 127.0.0.1:`port`.
+    fn streamer(&self, port: u16, password_file: &str, log: &str) -> Running {
+        let server = format!("127.0.0.1:{port}");
+        let (ca, password, scanner) = (
+            self.arg("certs/ca.crt"),
+            self.arg(password_file),
+            self.arg("scanner"),
+        );
+        Running::start(
+            &streamer_bin(),
+            &[
+                "--server",
+                &server,
+                "--ca",
+                &ca,
+                "--user",
+                "scanner",
+                "--password-file",
+                &password,
+                "--allowed-dirs",
+                &scanner,
+                "--allowed-types",
+                ".dcm",
+            ],
+            self.path(log),
+        )
+    }
+
+    /// `data_streamer replay` of the first `limit` Skyra files (after the duplicate
+    /// _000000) into the scanner folder, one every `tr` seconds.
+    fn replay(&self, skyra: &Path, limit: usize, tr: &str) -> Running {
+        let (source, into) = (skyra.to_string_lossy(), self.arg("scanner"));
+        let limit = limit.to_string();
+        Running::start(
+            &streamer_bin(),
+            &[
+                "replay",
+                "--source",
+                &source,
+                "--into",
+                &into,
+                "--tr",
+                tr,
+                "--rename",
+                PATTERN,
+                "--start-index",
+                "1",
+                "--limit",
+                &limit,
+            ],
+            self.path("replay.log"),
+        )
+    }
+}
+
+/// The Skyra run without its duplicate first file, as a folder of 10 volumes.
+fn skyra_run(td: &Path, site: &Site) -> PathBuf {
+    let dir = site.path("skyra");
+    std::fs::create_dir(&dir).expect("skyra folder");
+    for k in 1..=10 {
+        let name = format!("001_000013_{k:06}.dcm");
+        std::fs::copy(
+            td.join("siemens-mosaic-skyra-e11").join(&name),
+            dir.join(&name),
+        )
+        .expect("copy a Skyra file");
+    }
+    dir
+}
+
+/// Every recorded volume is the source volume (same voxels and geometry), de-identified.
+fn assert_recorded(site: &Site, skyra: &Path, count: u32) {
+    let out = site.path("out");
+    let names: Vec<String> = {
+        let mut n: Vec<String> = std::fs::read_dir(&out)
+            .expect("out folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let expected: Vec<String> = (1..=count)
+        .map(|k| format!("001_000013_{k:06}.dcm"))
+        .collect();
+    assert_eq!(
+        names, expected,
+        "exactly the volumes, each once, no temp files"
+    );
+    for name in &expected {
+        let ours = std::fs::read(out.join(name)).expect("recorded file");
+        let source = std::fs::read(skyra.join(name)).expect("source file");
+        let (a, b) = (
+            imaging::volume_from_file(&ours).expect("recorded volume converts"),
+            imaging::volume_from_file(&source).expect("source converts"),
+        );
+        assert_eq!(a.voxels, b.voxels, "{name}: voxels");
+        assert_eq!(a.affine, b.affine, "{name}: geometry");
+        let name_in = |bytes: &[u8]| {
+            let file = imaging::parse(bytes).expect("parses");
+            file.str(dicom_dictionary_std::tags::PATIENT_NAME)
+                .map(|s| s.to_string())
+        };
+        let (patient, original) = (name_in(&ours), name_in(&source));
+        assert!(
+            original.as_ref().is_some_and(|n| !n.is_empty()),
+            "{name}: the source names someone"
+        );
+        assert_ne!(
+            patient, original,
+            "{name}: the patient's name left the console"
+        );
+    }
+}
+
+#[test]
+fn skyra_replay_arrives_complete_de_identified_and_in_order() {
+    let Some(td) = shared_testdata() else { return };
+    let site = Site::new();
+    let skyra = skyra_run(&td, &site);
+    let scanner = site.arg("scanner");
+    let record = site.record(0, &scanner, PATTERN, 10, "record.log");
+    let port = record.port();
+    let _streamer = site.streamer(port, "password", "streamer.log");
+    let _replay = site.replay(&skyra, 10, "0.3");
+    let mut record = record;
+    for k in 1..=10 {
+        let line = record.wait_line("a volume line", |l| l.starts_with("volume "));
+        assert!(
+            line.starts_with(&format!("volume {k} ")),
+            "in order: {line}"
+        );
+    }
+    assert!(
+        record.wait_exit(),
+        "record ends well: {}",
+        record.stderr_text()
+    );
+    assert_recorded(&site, &skyra, 10);
+}
+
+#[test]
+fn analyser_killed_and_restarted_mid_run_loses_nothing() {
+    let Some(td) = shared_testdata() else { return };
+    let site = Site::new();
+    let skyra = skyra_run(&td, &site);
+    let scanner = site.arg("scanner");
+    let first = site.record(0, &scanner, PATTERN, 10, "record1.log");
+    let port = first.port();
+    let _streamer = site.streamer(port, "password", "streamer.log");
+    let _replay = site.replay(&skyra, 10, "0.5");
+    first.wait_line("volume 3", |l| l.starts_with("volume 3 "));
+    drop(first); // SIGKILL mid-run
+    let mut second = site.record(port, &scanner, PATTERN, 10, "record2.log");
+    assert_eq!(second.port(), port);
+    assert!(second.wait_exit(), "{}", second.stderr_text());
+    assert_recorded(&site, &skyra, 10);
+}
+
+/// A TCP forwarder whose connections can be cut, standing in for a flaky network.
+struct Proxy {
+    port: u16,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy binds");
+        let port = listener.local_addr().expect("addr").port();
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (open2, stop2) = (open.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let mut open = open2.lock().expect("lock");
+                for s in [&client, &server] {
+                    open.push(s.try_clone().expect("clone"));
+                }
+                pipe(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                pipe(server, client);
+            }
+        });
+        Proxy { port, open, stop }
+    }
+
+    /// Cuts every connection through the proxy (new ones are still let through).
+    fn cut(&self) {
+        for s in self.open.lock().expect("lock").drain(..) {
+            s.shutdown(Shutdown::Both).ok();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cut();
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        to.shutdown(Shutdown::Both).ok();
+    });
+}
+
+#[test]
+fn connection_cut_mid_run_loses_and_duplicates_nothing() {
+    let Some(td) = shared_testdata() else { return };
+    let site = Site::new();
+    let skyra = skyra_run(&td, &site);
+    let scanner = site.arg("scanner");
+    let mut record = site.record(0, &scanner, PATTERN, 10, "record.log");
+    let proxy = Proxy::start(record.port());
+    let _streamer = site.streamer(proxy.port, "password", "streamer.log");
+    let _replay = site.replay(&skyra, 10, "0.4");
+    record.wait_line("volume 2", |l| l.starts_with("volume 2 "));
+    proxy.cut();
+    record.wait_line("volume 6", |l| l.starts_with("volume 6 "));
+    proxy.cut();
+    assert!(record.wait_exit(), "{}", record.stderr_text());
+    assert_recorded(&site, &skyra, 10);
+}
+
+#[test]
+fn paths_outside_the_allowed_folders_are_refused() {
+    let Some(_) = shared_testdata() else { return };
+    let site = Site::new();
+    let secret = site.path("scanner2");
+    std::fs::create_dir(&secret).expect("sibling folder");
+    std::fs::write(
+        secret.join("001_000013_000001.dcm"),
+        b"not for the analyser",
+    )
+    .expect("file");
+    std::os::unix::fs::symlink(&secret, site.path("scanner/link")).expect("symlink");
+    let cases = [
+        (
+            format!("{}/../scanner2", site.arg("scanner")),
+            PATTERN,
+            "dot-dot",
+        ),
+        (site.arg("scanner/link"), PATTERN, "symlink"),
+        (site.arg("scanner2"), PATTERN, "sibling prefix"),
+        (site.arg("scanner"), "001_000013_{TR:06d}.txt", "extension"),
+    ];
+    let record = site.record(0, "/nowhere", PATTERN, 1, "probe.log");
+    let port = record.port();
+    drop(record);
+    let _streamer = site.streamer(port, "password", "streamer.log");
+    for (i, (dir, pattern, what)) in cases.iter().enumerate() {
+        let mut record = site.record(port, dir, pattern, 1, &format!("record{i}.log"));
+        assert!(!record.wait_exit(), "{what}: must fail");
+        let err = record.stderr_text();
+        assert!(
+            err.contains("outside the allowed")
+                || err.contains("not allowed")
+                || err.contains("refused"),
+            "{what}: {err}"
+        );
+        assert!(
+            !site.path("out/001_000013_000001.dcm").exists(),
+            "{what}: nothing served"
+        );
+    }
+}
+
+#[test]
+fn wrong_password_and_foreign_ca_are_refused_with_clear_errors() {
+    let site = Site::new();
+    let record = site.record(0, "/nowhere", PATTERN, 1, "record.log");
+    let port = record.port();
+    std::fs::write(site.path("wrong"), "not the password\n").expect("file");
+    let mut streamer = site.streamer(port, "wrong", "wrong.log");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !streamer.stderr_text().to_lowercase().contains("password") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            streamer.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    streamer.child.kill().ok();
+
+    // A streamer trusting another analyser's CA refuses this one.
+    let other = Site::new();
+    std::fs::copy(other.path("certs/ca.crt"), site.path("certs/ca.crt")).expect("swap CA");
+    let streamer = site.streamer(port, "password", "foreign.log");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !streamer.stderr_text().contains("ca.crt") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            streamer.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Plaintext to the TLS port is answered with an explanation and nothing else.
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).ok();
+    assert!(answer.contains("TLS"), "{answer}");
+}
