@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: one Skyra E11 mosaic volume converted from memory (p50/p99 over 2000
-# iterations) against dcm2niix converting the same single file (20 runs), with the ratio.
+# Benchmarks, each printing p50/p99 (release builds, real files, TLS on loopback):
+# - imaging: one Skyra E11 mosaic converted from memory (and de-identified) against
+#   dcm2niix converting the same single file, with the ratio;
+# - filestore: the scanner's close() to the complete volume handed out (inotify);
+# - dialer: dial + login, and uploads of 1 KB / 457 KB / 1.4 MB;
+# - data_link: close() to the volume held by the analyser, 200 Skyra volumes, zstd
+#   adaptive/always/off; and 4 streamers x 1.5 MB every 0.5 s sustained.
 # Installs dcm2niix from PyPI into a private venv under target/ when it is not on PATH.
+# Arguments go to the imaging benchmark (e.g. another DICOM file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +21,8 @@ if ! command -v dcm2niix >/dev/null; then
     export PATH="$PWD/$venv/bin:$PATH"
 fi
 dcm2niix -v 2>&1 | grep -m1 -i 'version' >&2 || true
-exec cargo bench -p imaging --bench convert -- "$@"
+cargo bench -p imaging --bench convert -- "$@"
+cargo bench -p filestore --bench watch_latency
+cargo bench -p dialer
+cargo bench -p data_link --bench link_latency
+cargo bench -p data_link --bench load
