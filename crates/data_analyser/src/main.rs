@@ -1,5 +1,6 @@
-//! data_analyser: the analysis machine's service (web UI, project runtime, to come) and
-//! the offline tools: DICOM to NIfTI conversion, the synthetic scanner and the demo.
+//! data_analyser: the analysis machine's service (login and the data link today; the
+//! web UI and project runtime to come) and the offline tools: DICOM to NIfTI
+//! conversion, the synthetic scanner and the demo.
 //!
 //! This file only parses the command line and sets up logging; the work is in `cli`.
 
@@ -9,22 +10,20 @@ mod pipeline;
 mod server;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    // Info for our own crates, warnings for dependencies, unless RUST_LOG says otherwise.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,data_analyser=info,imaging=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    cli_common::init_logging(&[
+        "data_analyser",
+        "imaging",
+        "data_link",
+        "filestore",
+        "security",
+    ]);
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli_common::error_report(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -67,7 +67,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli_common::error_report(&e));
             std::process::ExitCode::FAILURE
         }
     }
