@@ -14,20 +14,9 @@ use std::time::Duration;
 
 use data_link::DataInterface;
 use filestore::{FilePattern, ReplayOptions};
+use test_support::{env_or, percentile};
 
 const PATTERN: &str = "001_000013_{TR:06d}.dcm";
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
@@ -82,7 +71,7 @@ async fn run(mode: Mode, volumes: usize, tr: Duration) -> Result<(), String> {
             &scans.path().display().to_string(),
             PATTERN,
             1000,
-            env("BENCH_ANONYMIZE", 1) != 0,
+            env_or::<u64>("BENCH_ANONYMIZE", 1) != 0,
             0,
         )
         .await
@@ -137,8 +126,8 @@ async fn run(mode: Mode, volumes: usize, tr: Duration) -> Result<(), String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let volumes = env("BENCH_VOLUMES", 200) as usize;
-    let tr = Duration::from_millis(env("BENCH_TR_MS", 50));
+    let volumes = env_or::<u64>("BENCH_VOLUMES", 200) as usize;
+    let tr = Duration::from_millis(env_or::<u64>("BENCH_TR_MS", 50));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -15,20 +15,9 @@ use std::time::Duration;
 use data_link::DataInterface;
 use filestore::{FilePattern, ReplayOptions};
 use imaging::synth::{Synth, SynthSpec};
+use test_support::{env_or, percentile};
 
 const PATTERN: &str = "mb_{TR:06d}.dcm";
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 /// One scanner: its run written at TR pace while the analyser takes each volume.
 /// Returns the close -> held latencies in ms, in volume order.
@@ -144,9 +133,9 @@ async fn run(streamers: usize, volumes: u32, tr: Duration) -> Result<(), String>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let streamers = env("BENCH_STREAMERS", 4) as usize;
-    let volumes = env("BENCH_VOLUMES", 60) as u32;
-    let tr = Duration::from_millis(env("BENCH_TR_MS", 500));
+    let streamers = env_or::<u64>("BENCH_STREAMERS", 4) as usize;
+    let volumes = env_or::<u64>("BENCH_VOLUMES", 60) as u32;
+    let tr = Duration::from_millis(env_or::<u64>("BENCH_TR_MS", 500));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

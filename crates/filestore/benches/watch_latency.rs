@@ -11,11 +11,13 @@ use std::time::Duration;
 use filestore::{
     replay_blocking, AccessRules, FilePattern, ReplayOptions, ScannerFolder, WatchOptions,
 };
+use test_support::env_or;
 
 fn main() {
     let volumes: usize = env_or("BENCH_VOLUMES", 300);
     let tr_ms: u64 = env_or("BENCH_TR_MS", 20);
-    let Some(series) = testdata() else {
+    let Some(series) = test_support::shared_testdata().map(|d| d.join("siemens-mosaic-skyra-e11"))
+    else {
         eprintln!("skipping: ../shared/testdata not found");
         return;
     };
@@ -105,17 +107,4 @@ fn report(label: &str, n: usize, lat: &[Duration]) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/siemens-mosaic-skyra-e11");
-    dir.is_dir().then_some(dir)
 }

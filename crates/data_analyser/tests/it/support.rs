@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use ndarray::{ArrayD, Axis};
@@ -52,24 +52,7 @@ pub fn read_nifti(path: &Path) -> (NiftiHeader, ArrayD<f64>) {
     (header, data)
 }
 
-/// `../shared/testdata` next to the repo root, or `None` (test skipped) outside CI.
-pub fn shared_testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    if dir.is_dir() {
-        return Some(dir.canonicalize().expect("canonical testdata path"));
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "../shared/testdata is missing at {}: CI must have it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: ../shared/testdata not found at {}",
-        dir.display()
-    );
-    None
-}
+pub use test_support::shared_testdata;
 
 pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;

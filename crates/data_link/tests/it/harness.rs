@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -194,21 +194,5 @@ impl Proxy {
     }
 }
 
-/// `../shared/testdata` (a failure under CI=true when missing, else a skip).
-pub fn shared_testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    if dir.is_dir() {
-        return Some(dir.canonicalize().expect("canonical testdata path"));
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "../shared/testdata is missing at {}: CI must have it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: ../shared/testdata not found at {}",
-        dir.display()
-    );
-    None
-}
+#[allow(unused_imports)] // not every bench including this file reads the test data
+pub use test_support::shared_testdata;

@@ -10,24 +10,7 @@ use imaging::Volume;
 use ndarray::{ArrayD, Axis};
 use nifti::{IntoNdArray, NiftiObject, ReaderOptions};
 
-/// `../shared/testdata` next to the repo root, or `None` (test skipped) outside CI.
-pub fn shared_testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    if dir.is_dir() {
-        return Some(dir.canonicalize().expect("canonical testdata path"));
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "../shared/testdata is missing at {}: CI must have it",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: ../shared/testdata not found at {}",
-        dir.display()
-    );
-    None
-}
+pub use test_support::shared_testdata;
 
 /// Every regular file directly inside `dir`, sorted by name, with its bytes.
 pub fn read_dir_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -1,0 +1,42 @@
+//! test_support: what every crate's tests and benchmarks share. Only ever a
+//! dev-dependency; nothing here ships in a binary.
+
+use std::path::{Path, PathBuf};
+
+/// `../shared/testdata` next to the repository (real scanner data, never copied into
+/// the repo), or `None` so the test skips. Under CI=true a missing folder is a
+/// failure, not a skip: CI must have it.
+pub fn shared_testdata() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    if dir.is_dir() {
+        return Some(dir.canonicalize().expect("canonical testdata path"));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "../shared/testdata is missing at {}: CI must have it",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipping: ../shared/testdata not found at {}",
+        dir.display()
+    );
+    None
+}
+
+/// A benchmark setting from the environment (e.g. BENCH_VOLUMES), or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p`-quantile (0..=1, nearest rank) of sorted values; NaN when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p.clamp(0.0, 1.0)).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
