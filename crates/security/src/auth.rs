@@ -3,12 +3,13 @@
 //! Password checks run argon2 on a blocking thread (they take tens of milliseconds
 //! and 19 MiB each), at most [`MAX_CONCURRENT_CHECKS`] at a time so a flood of logins
 //! cannot exhaust the analyser's memory. Wrong user and wrong password get the same
-//! answer and the same delay. The password file is re-read when it changes, so
+//! answer and the same delay, and failures are throttled per account name
+//! ([`LoginThrottle`]). The password file is re-read when it changes, so
 //! `data_analyser add-user` takes effect without a restart.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use protocol::v1::auth_server::{Auth, AuthServer};
 use protocol::v1::{LoginReply, LoginRequest};
@@ -16,11 +17,14 @@ use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::sessions::{Identity, Sessions};
+use crate::throttle::LoginThrottle;
 use crate::users::PasswordFile;
 use crate::SecurityError;
 
 /// Argon2 checks allowed at once.
 pub const MAX_CONCURRENT_CHECKS: usize = 2;
+/// Longest user name a login may carry.
+pub const MAX_USER_NAME_BYTES: usize = 256;
 
 /// Where the users come from.
 #[derive(Debug)]
@@ -40,6 +44,7 @@ pub struct AuthService {
     users: Arc<Users>,
     sessions: Sessions,
     checks: Arc<Semaphore>,
+    throttle: Arc<LoginThrottle>,
 }
 
 impl AuthService {
@@ -74,6 +79,7 @@ impl AuthService {
             users: Arc::new(users),
             sessions,
             checks: Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS)),
+            throttle: Arc::default(),
         }
     }
 
@@ -142,8 +148,24 @@ impl Auth for AuthService {
                 )));
             }
         }
+        // User names are remembered by the throttle: bound what a stranger can make us keep.
+        if user.len() > MAX_USER_NAME_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "user names are at most {MAX_USER_NAME_BYTES} bytes"
+            )));
+        }
+        if let Err(wait) = self.throttle.check(&user, Instant::now()) {
+            tracing::warn!(
+                ?peer,
+                "login refused: too many failed logins for this account"
+            );
+            return Err(Status::resource_exhausted(format!(
+                "too many failed logins for this user in the last hour; try again in {} minutes",
+                wait.as_secs().div_ceil(60)
+            )));
+        }
         let users = self.current_users();
-        let _permit = self
+        let permit = self
             .checks
             .acquire()
             .await
@@ -152,8 +174,13 @@ impl Auth for AuthService {
         let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password))
             .await
             .map_err(|_| Status::internal("the password check failed; see the analyser's log"))?;
-        if !ok {
+        drop(permit);
+        if ok {
+            self.throttle.succeeded(&user);
+        } else {
             tracing::warn!(?peer, "login refused: wrong user name or password");
+            // Slows guessing down without holding a check slot.
+            tokio::time::sleep(self.throttle.failed(&user, Instant::now())).await;
             return Err(Status::unauthenticated(
                 "wrong user name or password (users are added on the analyser with `data_analyser add-user -u NAME`)",
             ));

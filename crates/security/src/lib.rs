@@ -5,6 +5,7 @@
 //! - [`users`]: the argon2id password file (`certs/passwd`).
 //! - [`sessions`]: bearer tokens issued at login and checked on every call.
 //! - [`auth`]: the `rtcloud.v1.Auth` gRPC service (login).
+//! - [`throttle`]: failed-login limits per account (100 an hour, growing delays).
 //! - [`server`]: the analyser's one TLS port (HTTP/1.1 + HTTP/2, axum + tonic).
 //!
 //! This crate owns keys, passwords and tokens. It must never log a password, a key or a
@@ -18,6 +19,7 @@ mod error;
 mod fsutil;
 pub mod server;
 pub mod sessions;
+pub mod throttle;
 pub mod tls;
 pub mod users;
 
