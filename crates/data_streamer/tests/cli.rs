@@ -1,0 +1,109 @@
+//! The data_streamer binary's command line. Having integration tests here also makes
+//! `cargo test --workspace` build the binary before any test runs, which the end-to-end
+//! tests in data_analyser rely on.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn data_streamer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_data_streamer"))
+        .args(args)
+        .output()
+        .expect("start data_streamer")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_explains_streaming_and_replay() {
+    let out = data_streamer(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for flag in [
+        "--server",
+        "--allowed-dirs",
+        "--allowed-types",
+        "--station",
+        "--ca",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+    assert!(help.contains("data_streamer replay --help"));
+
+    let out = data_streamer(&["replay", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for flag in ["--source", "--into", "--tr", "--rename", "--limit"] {
+        assert!(help.contains(flag), "replay --help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn a_missing_allowed_folder_is_named_before_anything_is_dialed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-scans");
+    let out = data_streamer(&[
+        "--test",
+        "--server",
+        "127.0.0.1:9",
+        "--allowed-dirs",
+        missing.to_str().expect("utf-8 path"),
+        "--allowed-types",
+        ".dcm",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no-such-scans"),
+        "error does not name the folder:\n{err}"
+    );
+}
+
+#[test]
+fn replay_renames_and_reports_every_file_it_closed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("recorded");
+    let into = dir.path().join("scanner");
+    std::fs::create_dir(&source).expect("source dir");
+    for (name, body) in [
+        ("b.dcm", "second"),
+        ("a.dcm", "first"),
+        ("notes.txt", "skip"),
+    ] {
+        std::fs::write(source.join(name), body).expect("recorded file");
+    }
+    let out = data_streamer(&[
+        "replay",
+        "--source",
+        source.to_str().expect("utf-8 path"),
+        "--into",
+        into.to_str().expect("utf-8 path"),
+        "--tr",
+        "0",
+        "--only",
+        "dcm",
+        "--rename",
+        "001_000013_{TR:06d}.dcm",
+        "--start-index",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, (name, body)) in lines.iter().zip([
+        ("001_000013_000005.dcm", "first"),
+        ("001_000013_000006.dcm", "second"),
+    ]) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields[0], "closed");
+        assert_eq!(Path::new(fields[2]), into.join(name));
+        assert_eq!(fields[3], body.len().to_string());
+        assert_eq!(
+            std::fs::read_to_string(into.join(name)).expect("replayed file"),
+            body
+        );
+    }
+    assert!(!into.join("notes.txt").exists());
+}
