@@ -5,11 +5,8 @@
 //! rules refused; listing silently drops entries (such as symlinks pointing out) that
 //! the rules would refuse to read.
 
-use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -34,32 +31,7 @@ impl AccessRules {
     /// folders below an allowed folder are created. Returns the path written.
     pub fn write_file_atomic(&self, path: &Path, bytes: &[u8]) -> Result<PathBuf> {
         let target = self.resolve_write(path)?;
-        let dir = target.parent().unwrap_or(Path::new("/")).to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let mut tmp_name = OsString::from(".");
-        tmp_name.push(target.file_name().unwrap_or_default());
-        tmp_name.push(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let tmp = dir.join(tmp_name);
-        let result = (|| {
-            let mut file = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-            file.write_all(bytes).map_err(io_err("write", &tmp))?;
-            file.sync_all().map_err(io_err("sync", &tmp))?;
-            drop(file);
-            fs::rename(&tmp, &target).map_err(io_err("rename into place", &target))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result?;
-        // Make the rename itself durable; not every filesystem allows fsync on a folder.
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        crate::atomic::write_atomic(&target, bytes).map_err(io_err("write", &target))?;
         Ok(target)
     }
 

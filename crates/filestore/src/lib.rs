@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod atomic;
 mod complete;
 pub mod error;
 pub mod events;
@@ -33,6 +34,7 @@ pub mod rules;
 pub mod scanner;
 pub mod watch;
 
+pub use atomic::write_atomic;
 pub use error::{FilestoreError, Result};
 pub use events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
 pub use pattern::FilePattern;

@@ -89,13 +89,10 @@ impl ProjectConfig {
     /// gets as `--config PATH`, and what is kept with the session.
     pub fn write_to(&self, path: &Path) -> Result<(), ProjectError> {
         let text = toml::to_string(&self.current).map_err(|e| self.problem(e.to_string()))?;
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|source| ProjectError::Io {
-                path: path.to_owned(),
-                source,
-            })
+        filestore::write_atomic(path, text.as_bytes()).map_err(|source| ProjectError::Io {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     fn problem(&self, problem: String) -> ProjectError {

@@ -8,3 +8,12 @@ pub mod v1 {
     #![allow(missing_debug_implementations, clippy::all, clippy::pedantic)]
     tonic::include_proto!("rtcloud.v1");
 }
+
+/// `package rtcloud.project.v1`: the project API that analysis scripts call on the
+/// analyser (127.0.0.1 only, per-run token).
+pub mod project {
+    pub mod v1 {
+        #![allow(missing_debug_implementations, clippy::all, clippy::pedantic)]
+        tonic::include_proto!("rtcloud.project.v1");
+    }
+}

@@ -1,0 +1,78 @@
+//! Writing a whole file so that no reader (and no crash) ever sees it half written:
+//! a temporary file in the same folder, fsync, then rename over the target. Used for
+//! every file the services write (received files, results, settings, NIfTI output).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Writes `bytes` to `path` atomically, creating missing parent folders. No access
+/// rules apply here: callers that take paths from the network use
+/// [`crate::AccessRules::write_file_atomic`].
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} has no file name", path.display()),
+        ));
+    };
+    fs::create_dir_all(&dir)?;
+    // Unique per process and call, so concurrent writers of one file never share a temp.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        // Best effort: the temp file is ours and useless now.
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    // Make the rename itself durable; not every filesystem allows fsync on a folder.
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_whole_file_and_leaves_no_temp_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sub/results.tsv");
+        write_atomic(&path, b"first version, longer").expect("write");
+        write_atomic(&path, b"second").expect("rewrite");
+        assert_eq!(fs::read(&path).expect("read"), b"second");
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub"))
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["results.tsv"]);
+    }
+
+    #[test]
+    fn a_path_without_a_file_name_is_refused() {
+        let err = write_atomic(Path::new("/"), b"x").expect_err("no file name");
+        assert!(err.to_string().contains("no file name"), "{err}");
+    }
+}

@@ -1,0 +1,466 @@
+//! session: everything one experimenter's session produces, kept in memory for the web
+//! page and the listener, and on disk for afterwards.
+//!
+//! Owns: results (numbered, for exactly-once delivery to the stimulus PC), messages,
+//! plot points per run, the logs, participant responses, and the record of each script
+//! launch (Run, Initialize, Finalize) with the settings it used. Every change is also
+//! an [`Event`] on a broadcast channel that live views subscribe to.
+//!
+//! On disk, below `ROOT/PROJECT/YYYYMMDD-HHMMSS/`:
+//! - `session.log`: every log line of the session;
+//! - `launches/NNN-KIND/`: `config.toml` (the settings used), `log.txt`, `results.tsv`
+//!   and `status.json` (how it ended), each replaced atomically or appended by line.
+//!
+//! Must never: block a caller on the disk (a writer thread does the IO), or grow
+//! without bound in memory (logs keep the last [`MAX_LOG_LINES`]).
+
+mod records;
+mod writer;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use tokio::sync::broadcast;
+
+pub use records::{Event, Launch, LaunchKind, LogKind, LogLine, Response, ResultRecord};
+use writer::Writer;
+
+/// Log lines kept in memory (all of them stay in the files).
+pub const MAX_LOG_LINES: usize = 20_000;
+/// Events a slow live view may fall behind by before it must reload.
+const EVENT_BACKLOG: usize = 4096;
+
+/// What can go wrong creating a session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot create the session folder {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no script launch {0} in this session")]
+    NoLaunch(u32),
+}
+
+/// One session; cheap to clone (all clones share it).
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    project: String,
+    state: Mutex<State>,
+    events: broadcast::Sender<Event>,
+    writer: Writer,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    results: Vec<ResultRecord>,
+    messages: Vec<(f64, String)>,
+    plots: BTreeMap<i64, Vec<(i64, f64)>>,
+    logs: VecDeque<LogLine>,
+    log_seq: u64,
+    responses: Vec<Response>,
+    user_error: Option<String>,
+    launches: Vec<Launch>,
+    /// The launch whose script is running, which results and logs are filed under.
+    current: Option<u32>,
+}
+
+/// Seconds since the epoch, as every record stores time.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl Session {
+    /// Starts a new session of `project` in a new folder below `root`.
+    pub fn create(root: &Path, project: &str) -> Result<Session, SessionError> {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+        let base = root.join(project);
+        let create = |path: &Path, source| SessionError::Create {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&base).map_err(|e| create(&base, e))?;
+        // Two sessions started within a second get -2, -3, ...
+        let mut dir = base.join(&stamp);
+        let mut n = 1;
+        loop {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
+                    n += 1;
+                    dir = base.join(format!("{stamp}-{n}"));
+                }
+                Err(e) => return Err(create(&dir, e)),
+            }
+        }
+        let writer = Writer::start().map_err(|e| create(&dir, e))?;
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        tracing::info!(dir = %dir.display(), "session started");
+        Ok(Session {
+            inner: Arc::new(Inner {
+                dir,
+                project: project.to_owned(),
+                state: Mutex::default(),
+                events,
+                writer,
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn project(&self) -> &str {
+        &self.inner.project
+    }
+
+    /// Live changes from now on. A receiver that falls more than a few thousand events
+    /// behind gets `Lagged` and should reload the state.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit(&self, event: Event) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.inner.events.send(event);
+    }
+
+    fn launch_dir(&self, launch: &Launch) -> PathBuf {
+        self.inner.dir.join(&launch.dir)
+    }
+
+    // ------------------------------------------------------------ launches
+
+    /// Records the start of a script with the settings text it was given; returns the
+    /// launch (whose folder holds `config.toml`). Results and logs go to it until
+    /// [`Session::end_launch`].
+    pub fn begin_launch(
+        &self,
+        kind: LaunchKind,
+        runs: &[i64],
+        scans: &[i64],
+        config_text: &str,
+    ) -> Launch {
+        let mut state = self.state();
+        let number = state.launches.len() as u32 + 1;
+        let launch = Launch {
+            number,
+            kind,
+            runs: runs.to_vec(),
+            scans: scans.to_vec(),
+            started_at: now(),
+            ended_at: None,
+            outcome: None,
+            succeeded: None,
+            dir: format!("launches/{number:03}-{}", kind.as_str()),
+        };
+        let dir = self.launch_dir(&launch);
+        self.inner
+            .writer
+            .replace(dir.join("config.toml"), config_text.as_bytes().to_vec());
+        self.inner
+            .writer
+            .replace(dir.join("results.tsv"), results_tsv(&[]).into_bytes());
+        self.write_status(&launch);
+        state.launches.push(launch.clone());
+        state.current = Some(number);
+        state.user_error = None;
+        drop(state);
+        self.emit(Event::Launch(launch.clone()));
+        self.emit(Event::UserError { text: None });
+        self.log(
+            LogKind::Session,
+            format!(
+                "{} script started (launch {number}, runs {runs:?}, scans {scans:?})",
+                kind.as_str()
+            ),
+        );
+        launch
+    }
+
+    /// Records how launch `number` ended (e.g. "exit 0", "killed by signal 9").
+    pub fn end_launch(
+        &self,
+        number: u32,
+        outcome: &str,
+        succeeded: bool,
+    ) -> Result<Launch, SessionError> {
+        let mut state = self.state();
+        let launch = state
+            .launches
+            .iter_mut()
+            .find(|l| l.number == number)
+            .ok_or(SessionError::NoLaunch(number))?;
+        launch.ended_at = Some(now());
+        launch.outcome = Some(outcome.to_owned());
+        launch.succeeded = Some(succeeded);
+        let launch = launch.clone();
+        self.write_status(&launch);
+        drop(state);
+        let kind = if succeeded {
+            LogKind::Session
+        } else {
+            LogKind::Error
+        };
+        self.log(
+            kind,
+            format!(
+                "{} script ended: {outcome} (launch {number})",
+                launch.kind.as_str()
+            ),
+        );
+        // Log first, so the line lands in the launch's own log.txt.
+        let mut state = self.state();
+        if state.current == Some(number) {
+            state.current = None;
+        }
+        drop(state);
+        self.emit(Event::Launch(launch.clone()));
+        Ok(launch)
+    }
+
+    fn write_status(&self, launch: &Launch) {
+        let json = serde_json::to_vec_pretty(launch).unwrap_or_default();
+        self.inner
+            .writer
+            .replace(self.launch_dir(launch).join("status.json"), json);
+    }
+
+    pub fn launches(&self) -> Vec<Launch> {
+        self.state().launches.clone()
+    }
+
+    /// The launch whose script is running, if any.
+    pub fn current_launch(&self) -> Option<u32> {
+        self.state().current
+    }
+
+    // ------------------------------------------------------------ results
+
+    /// Records a result of the running launch (launch 0 when none runs) and rewrites
+    /// that launch's results.tsv.
+    pub fn add_result(
+        &self,
+        run: i64,
+        tr: i64,
+        value: serde_json::Value,
+        onset_delay_ms: f64,
+    ) -> ResultRecord {
+        let mut state = self.state();
+        let launch = state.current.unwrap_or(0);
+        let record = ResultRecord {
+            seq: state.results.len() as u64 + 1,
+            launch,
+            run,
+            tr,
+            value,
+            onset_delay_ms,
+            made_at: now(),
+        };
+        state.results.push(record.clone());
+        if let Some(l) = state.launches.iter().find(|l| l.number == launch) {
+            let own: Vec<&ResultRecord> = state
+                .results
+                .iter()
+                .filter(|r| r.launch == launch)
+                .collect();
+            let path = self.launch_dir(l).join("results.tsv");
+            self.inner
+                .writer
+                .replace(path, results_tsv(&own).into_bytes());
+        }
+        drop(state);
+        self.emit(Event::Result(record.clone()));
+        record
+    }
+
+    /// Results with a sequence number above `seq`, in order (all for 0).
+    pub fn results_after(&self, seq: u64) -> Vec<ResultRecord> {
+        let state = self.state();
+        let start = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(state.results.len());
+        state.results[start..].to_vec()
+    }
+
+    pub fn set_message(&self, text: &str) {
+        let at = now();
+        self.state().messages.push((at, text.to_owned()));
+        self.log(
+            LogKind::Session,
+            format!("message to the participant: {text}"),
+        );
+        self.emit(Event::Message {
+            text: text.to_owned(),
+            at,
+        });
+    }
+
+    pub fn messages(&self) -> Vec<(f64, String)> {
+        self.state().messages.clone()
+    }
+
+    // ------------------------------------------------------------ responses
+
+    /// Records a response from the stimulus PC; a later one for the same TR wins in
+    /// [`Session::response`], all are kept in [`Session::responses`].
+    pub fn add_response(&self, run: i64, tr: i64, value: serde_json::Value) -> Response {
+        let response = Response {
+            run,
+            tr,
+            value,
+            received_at: now(),
+        };
+        self.state().responses.push(response.clone());
+        self.emit(Event::Response(response.clone()));
+        response
+    }
+
+    pub fn response(&self, run: i64, tr: i64) -> Option<Response> {
+        self.state()
+            .responses
+            .iter()
+            .rev()
+            .find(|r| r.run == run && r.tr == tr)
+            .cloned()
+    }
+
+    pub fn responses(&self) -> Vec<Response> {
+        self.state().responses.clone()
+    }
+
+    // ------------------------------------------------------------ plots
+
+    /// Adds (or replaces) the point of `tr` in `run`'s plot.
+    pub fn plot_point(&self, run: i64, tr: i64, value: f64) {
+        let mut state = self.state();
+        let points = state.plots.entry(run).or_default();
+        match points.binary_search_by_key(&tr, |p| p.0) {
+            Ok(i) => points[i].1 = value,
+            Err(i) => points.insert(i, (tr, value)),
+        }
+        drop(state);
+        self.emit(Event::Plot { run, tr, value });
+    }
+
+    pub fn clear_plot(&self, run: i64) {
+        self.state().plots.remove(&run);
+        self.emit(Event::PlotCleared { run: Some(run) });
+    }
+
+    pub fn clear_all_plots(&self) {
+        self.state().plots.clear();
+        self.emit(Event::PlotCleared { run: None });
+    }
+
+    /// Every run's points, sorted by TR.
+    pub fn plots(&self) -> BTreeMap<i64, Vec<(i64, f64)>> {
+        self.state().plots.clone()
+    }
+
+    // ------------------------------------------------------------ logs
+
+    /// Adds a line to the logs (memory, session.log and the running launch's log.txt).
+    pub fn log(&self, kind: LogKind, text: impl Into<String>) {
+        let text = text.into();
+        let mut state = self.state();
+        state.log_seq += 1;
+        let line = LogLine {
+            seq: state.log_seq,
+            at: now(),
+            kind,
+            launch: state.current,
+            text,
+        };
+        if state.logs.len() == MAX_LOG_LINES {
+            state.logs.pop_front();
+        }
+        state.logs.push_back(line.clone());
+        let launch_log = line.launch.and_then(|n| {
+            state
+                .launches
+                .iter()
+                .find(|l| l.number == n)
+                .map(|l| self.launch_dir(l).join("log.txt"))
+        });
+        drop(state);
+        let formatted = log_file_line(&line);
+        if let Some(path) = launch_log {
+            self.inner.writer.append(path, formatted.clone());
+        }
+        self.inner
+            .writer
+            .append(self.inner.dir.join("session.log"), formatted);
+        self.emit(Event::Log(line));
+    }
+
+    /// Shows `text` as the experimenter's current error (until the next launch).
+    pub fn set_user_error(&self, text: &str) {
+        self.state().user_error = Some(text.to_owned());
+        self.log(LogKind::Error, text);
+        self.emit(Event::UserError {
+            text: Some(text.to_owned()),
+        });
+    }
+
+    pub fn user_error(&self) -> Option<String> {
+        self.state().user_error.clone()
+    }
+
+    /// The last log lines in memory, oldest first.
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.state().logs.iter().cloned().collect()
+    }
+
+    /// Waits until every file write asked for so far is done (tests, shutdown).
+    pub fn flush(&self) {
+        self.inner.writer.flush();
+    }
+}
+
+fn results_tsv(results: &[&ResultRecord]) -> String {
+    let mut out = String::from("seq\trun\ttr\tvalue\tonset_delay_ms\tmade_at\n");
+    for r in results {
+        let value = match &r.value {
+            serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
+            other => other.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{value}\t{}\t{:.6}",
+            r.seq, r.run, r.tr, r.onset_delay_ms, r.made_at
+        );
+    }
+    out
+}
+
+fn log_file_line(line: &LogLine) -> String {
+    let kind = serde_json::to_value(line.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let at = chrono::DateTime::<chrono::Local>::from(
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(line.at.max(0.0)),
+    )
+    .format("%H:%M:%S%.3f");
+    // One record per line in the file, whatever the text holds.
+    let text = line.text.replace('\n', "\n\t");
+    format!("{at}\t{kind}\t{text}\n")
+}
