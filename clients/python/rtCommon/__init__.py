@@ -1,0 +1,1 @@
+"""RT-Cloud compatibility: `from rtCommon.clientInterface import ClientInterface` works."""

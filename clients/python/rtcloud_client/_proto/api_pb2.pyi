@@ -1,0 +1,249 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImageForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMAGE_FORM_DICOM: _ClassVar[ImageForm]
+    IMAGE_FORM_VOLUME: _ClassVar[ImageForm]
+    IMAGE_FORM_BOTH: _ClassVar[ImageForm]
+IMAGE_FORM_DICOM: ImageForm
+IMAGE_FORM_VOLUME: ImageForm
+IMAGE_FORM_BOTH: ImageForm
+
+class Empty(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class InitWatchRequest(_message.Message):
+    __slots__ = ("dir", "pattern", "min_size")
+    DIR_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    dir: str
+    pattern: str
+    min_size: int
+    def __init__(self, dir: _Optional[str] = ..., pattern: _Optional[str] = ..., min_size: _Optional[int] = ...) -> None: ...
+
+class WatchFileRequest(_message.Message):
+    __slots__ = ("name", "timeout_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    timeout_s: float
+    def __init__(self, name: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class PathRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class PatternRequest(_message.Message):
+    __slots__ = ("pattern",)
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    def __init__(self, pattern: _Optional[str] = ...) -> None: ...
+
+class FileData(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class PathList(_message.Message):
+    __slots__ = ("paths",)
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PutFileRequest(_message.Message):
+    __slots__ = ("path", "data")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    data: bytes
+    def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class InitScannerStreamRequest(_message.Message):
+    __slots__ = ("dir", "pattern", "min_size", "anonymize", "start_index")
+    DIR_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ANONYMIZE_FIELD_NUMBER: _ClassVar[int]
+    START_INDEX_FIELD_NUMBER: _ClassVar[int]
+    dir: str
+    pattern: str
+    min_size: int
+    anonymize: bool
+    start_index: int
+    def __init__(self, dir: _Optional[str] = ..., pattern: _Optional[str] = ..., min_size: _Optional[int] = ..., anonymize: bool = ..., start_index: _Optional[int] = ...) -> None: ...
+
+class StreamId(_message.Message):
+    __slots__ = ("stream_id",)
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    def __init__(self, stream_id: _Optional[str] = ...) -> None: ...
+
+class GetImageDataRequest(_message.Message):
+    __slots__ = ("stream_id", "index", "timeout_s", "form")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    index: int
+    timeout_s: float
+    form: ImageForm
+    def __init__(self, stream_id: _Optional[str] = ..., index: _Optional[int] = ..., timeout_s: _Optional[float] = ..., form: _Optional[_Union[ImageForm, str]] = ...) -> None: ...
+
+class ImageData(_message.Message):
+    __slots__ = ("index", "dicom", "volume", "closed_at")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DICOM_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    dicom: bytes
+    volume: Volume
+    closed_at: float
+    def __init__(self, index: _Optional[int] = ..., dicom: _Optional[bytes] = ..., volume: _Optional[_Union[Volume, _Mapping]] = ..., closed_at: _Optional[float] = ...) -> None: ...
+
+class Volume(_message.Message):
+    __slots__ = ("shape", "dtype", "data", "affine", "voxel_size", "tr_s", "slice_timing_s")
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    AFFINE_FIELD_NUMBER: _ClassVar[int]
+    VOXEL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TR_S_FIELD_NUMBER: _ClassVar[int]
+    SLICE_TIMING_S_FIELD_NUMBER: _ClassVar[int]
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    dtype: str
+    data: bytes
+    affine: _containers.RepeatedScalarFieldContainer[float]
+    voxel_size: _containers.RepeatedScalarFieldContainer[float]
+    tr_s: float
+    slice_timing_s: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ..., affine: _Optional[_Iterable[float]] = ..., voxel_size: _Optional[_Iterable[float]] = ..., tr_s: _Optional[float] = ..., slice_timing_s: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class PingReply(_message.Message):
+    __slots__ = ("streamer_time",)
+    STREAMER_TIME_FIELD_NUMBER: _ClassVar[int]
+    streamer_time: float
+    def __init__(self, streamer_time: _Optional[float] = ...) -> None: ...
+
+class ClockSkewRequest(_message.Message):
+    __slots__ = ("caller_time", "round_trip_s")
+    CALLER_TIME_FIELD_NUMBER: _ClassVar[int]
+    ROUND_TRIP_S_FIELD_NUMBER: _ClassVar[int]
+    caller_time: float
+    round_trip_s: float
+    def __init__(self, caller_time: _Optional[float] = ..., round_trip_s: _Optional[float] = ...) -> None: ...
+
+class ClockSkewReply(_message.Message):
+    __slots__ = ("skew_s",)
+    SKEW_S_FIELD_NUMBER: _ClassVar[int]
+    skew_s: float
+    def __init__(self, skew_s: _Optional[float] = ...) -> None: ...
+
+class SetResultRequest(_message.Message):
+    __slots__ = ("run", "tr", "value", "onset_delay_ms")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    ONSET_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    tr: int
+    value: float
+    onset_delay_ms: float
+    def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ..., value: _Optional[float] = ..., onset_delay_ms: _Optional[float] = ...) -> None: ...
+
+class SetResultDictRequest(_message.Message):
+    __slots__ = ("json", "onset_delay_ms")
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    ONSET_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    json: str
+    onset_delay_ms: float
+    def __init__(self, json: _Optional[str] = ..., onset_delay_ms: _Optional[float] = ...) -> None: ...
+
+class SetMessageRequest(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class GetResponseRequest(_message.Message):
+    __slots__ = ("run", "tr")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    tr: int
+    def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ...) -> None: ...
+
+class Response(_message.Message):
+    __slots__ = ("run", "tr", "json", "received_at")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    tr: int
+    json: str
+    received_at: float
+    def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ..., json: _Optional[str] = ..., received_at: _Optional[float] = ...) -> None: ...
+
+class ResponseReply(_message.Message):
+    __slots__ = ("response",)
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    response: Response
+    def __init__(self, response: _Optional[_Union[Response, _Mapping]] = ...) -> None: ...
+
+class ResponseList(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[Response]
+    def __init__(self, responses: _Optional[_Iterable[_Union[Response, _Mapping]]] = ...) -> None: ...
+
+class PlotDataPointRequest(_message.Message):
+    __slots__ = ("run", "tr", "value")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    tr: int
+    value: float
+    def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class ClearRunPlotRequest(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    def __init__(self, run: _Optional[int] = ...) -> None: ...
+
+class LogRequest(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class SessionInfo(_message.Message):
+    __slots__ = ("project", "data_remote", "subject_remote", "station", "session_dir", "launch")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    DATA_REMOTE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_REMOTE_FIELD_NUMBER: _ClassVar[int]
+    STATION_FIELD_NUMBER: _ClassVar[int]
+    SESSION_DIR_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    data_remote: bool
+    subject_remote: bool
+    station: str
+    session_dir: str
+    launch: int
+    def __init__(self, project: _Optional[str] = ..., data_remote: bool = ..., subject_remote: bool = ..., station: _Optional[str] = ..., session_dir: _Optional[str] = ..., launch: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,76 @@
+"""The exceptions every call of the client can raise, in remote and local mode alike.
+
+Each gRPC status the analyser sends maps to one class, which also derives from the
+matching built-in exception (NotFound is a FileNotFoundError, Timeout a TimeoutError,
+...) so RT-Cloud scripts that catch built-ins keep working. The message is the server's,
+which names what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
+import grpc
+
+
+class RtcloudError(Exception):
+    """Any failure of a project API call; `code` is the gRPC status name, if any."""
+
+    code: Optional[str] = None
+
+
+class NotFound(RtcloudError, FileNotFoundError):
+    """No such file, stream or volume."""
+
+    code = "NOT_FOUND"
+
+
+class PermissionDenied(RtcloudError, PermissionError):
+    """A path outside the allowed folders, or a file type that is not allowed."""
+
+    code = "PERMISSION_DENIED"
+
+
+class Timeout(RtcloudError, TimeoutError):
+    """What was waited for (a file, a volume) did not come within the timeout."""
+
+    code = "DEADLINE_EXCEEDED"
+
+
+class Unavailable(RtcloudError, ConnectionError):
+    """The analyser cannot be reached, or the streamer is not connected to it."""
+
+    code = "UNAVAILABLE"
+
+
+class Unauthenticated(RtcloudError):
+    """The analyser refused the token (RTCLOUD_TOKEN missing or wrong)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class InvalidArgument(RtcloudError, ValueError):
+    """A bad argument: a pattern without {TR}, an unknown image form, ..."""
+
+    code = "INVALID_ARGUMENT"
+
+
+_BY_CODE: Dict[grpc.StatusCode, Type[RtcloudError]] = {
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.DEADLINE_EXCEEDED: Timeout,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+}
+
+
+def from_grpc(err: grpc.RpcError, method: str) -> RtcloudError:
+    """The exception for a failed call of `method` (e.g. "Data/GetFile")."""
+    status = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = err.details() if isinstance(err, grpc.Call) else str(err)
+    cls = _BY_CODE.get(status, RtcloudError)
+    exc = cls(f"{method}: {details or status.name}")
+    if cls is RtcloudError:
+        exc.code = status.name
+    return exc

@@ -1,0 +1,188 @@
+"""The interfaces over gRPC, to the analyser that started the script (RTCLOUD_API).
+
+Every call carries `authorization: Bearer <RTCLOUD_TOKEN>` and a deadline; failures
+come back as the exceptions of errors.py with the analyser's message. This module
+never touches the local disk.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import grpc
+
+from ._proto import api_pb2 as pb
+from ._proto import api_pb2_grpc as pb_grpc
+from .errors import from_grpc
+from .interfaces import DataInterface, Response, SessionInfo, SubjectInterface, WebInterface
+from .volume import Volume
+
+#: The analyser's limit for one message, both ways (volumes, files).
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Calls that wait (watch_file, get_image_data) get this much beyond their own timeout,
+# so the analyser's DEADLINE_EXCEEDED (with its message) arrives before ours.
+_WAIT_MARGIN_S = 30.0
+
+
+class Connection:
+    """The channel to the analyser, the token, and one way to make every call."""
+
+    def __init__(self, api: str, token: str, timeout: float) -> None:
+        self.api = api
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(
+            api,
+            options=[
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self._metadata: Sequence[Tuple[str, str]] = (("authorization", f"Bearer {token}"),)
+
+    def call(self, method: Callable[..., Any], name: str, request: Any, timeout: Optional[float] = None) -> Any:
+        """Calls one RPC; `name` (e.g. "Data/GetFile") goes into error messages."""
+        try:
+            return method(request, metadata=self._metadata, timeout=timeout or self.timeout)
+        except grpc.RpcError as err:
+            exc = from_grpc(err, name)
+            if isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNAVAILABLE:
+                exc.args = (f"{exc.args[0]} (analyser at RTCLOUD_API={self.api})",)
+            raise exc from None
+
+    def session_info(self) -> SessionInfo:
+        info = self.call(pb_grpc.SessionStub(self.channel).GetInfo, "Session/GetInfo", pb.Empty())
+        return SessionInfo(
+            project=info.project,
+            data_remote=info.data_remote,
+            subject_remote=info.subject_remote,
+            station=info.station,
+            session_dir=info.session_dir,
+            launch=info.launch,
+        )
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class RemoteData(DataInterface):
+    """Data calls answered by the analyser (from its disk or its streamer)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self._conn = conn
+        self._stub = pb_grpc.DataStub(conn.channel)
+
+    def init_watch(self, dir: str, pattern: str = "*", min_size: int = 0) -> None:
+        req = pb.InitWatchRequest(dir=dir, pattern=pattern, min_size=int(min_size))
+        self._conn.call(self._stub.InitWatch, "Data/InitWatch", req)
+
+    def watch_file(self, name: str, timeout: float = 5.0) -> bytes:
+        req = pb.WatchFileRequest(name=name, timeout_s=float(timeout))
+        reply = self._conn.call(self._stub.WatchFile, "Data/WatchFile", req, timeout + _WAIT_MARGIN_S)
+        return reply.data
+
+    def get_file(self, path: str) -> bytes:
+        return self._conn.call(self._stub.GetFile, "Data/GetFile", pb.PathRequest(path=path)).data
+
+    def get_newest_file(self, pattern: str) -> bytes:
+        req = pb.PatternRequest(pattern=pattern)
+        return self._conn.call(self._stub.GetNewestFile, "Data/GetNewestFile", req).data
+
+    def list_files(self, pattern: str) -> List[str]:
+        req = pb.PatternRequest(pattern=pattern)
+        return list(self._conn.call(self._stub.ListFiles, "Data/ListFiles", req).paths)
+
+    def list_dirs(self, pattern: str) -> List[str]:
+        req = pb.PatternRequest(pattern=pattern)
+        return list(self._conn.call(self._stub.ListDirs, "Data/ListDirs", req).paths)
+
+    def put_file(self, path: str, data: Union[bytes, str]) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self._conn.call(self._stub.PutFile, "Data/PutFile", pb.PutFileRequest(path=path, data=data))
+
+    def get_allowed_file_types(self) -> List[str]:
+        return list(self._conn.call(self._stub.GetAllowedFileTypes, "Data/GetAllowedFileTypes", pb.Empty()).paths)
+
+    def ping(self) -> float:
+        return self._conn.call(self._stub.Ping, "Data/Ping", pb.Empty()).streamer_time
+
+    def get_clock_skew(self, caller_time: float, round_trip: float) -> float:
+        req = pb.ClockSkewRequest(caller_time=caller_time, round_trip_s=round_trip)
+        return self._conn.call(self._stub.GetClockSkew, "Data/GetClockSkew", req).skew_s
+
+    def _open_stream(self, dir: str, pattern: str, min_size: int, anonymize: bool, start_index: int) -> str:
+        req = pb.InitScannerStreamRequest(
+            dir=dir, pattern=pattern, min_size=int(min_size), anonymize=anonymize, start_index=start_index
+        )
+        return self._conn.call(self._stub.InitScannerStream, "Data/InitScannerStream", req).stream_id
+
+    def _fetch_image(self, stream_id: str, index: int, timeout: float, volume: bool) -> Union[bytes, Volume]:
+        form = pb.IMAGE_FORM_VOLUME if volume else pb.IMAGE_FORM_DICOM
+        req = pb.GetImageDataRequest(stream_id=stream_id, index=index, timeout_s=float(timeout), form=form)
+        reply = self._conn.call(self._stub.GetImageData, "Data/GetImageData", req, timeout + _WAIT_MARGIN_S)
+        return Volume.from_proto(reply.volume) if volume else reply.dicom
+
+    def _close_stream(self, stream_id: str) -> None:
+        self._conn.call(self._stub.CloseScannerStream, "Data/CloseScannerStream", pb.StreamId(stream_id=stream_id))
+
+
+class RemoteSubject(SubjectInterface):
+    """Subject calls answered by the analyser (and its analysis_listener, if any)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._stub = pb_grpc.SubjectStub(conn.channel)
+
+    def _set_result(self, run: int, tr: int, value: float, onset_delay_ms: float) -> None:
+        req = pb.SetResultRequest(run=run, tr=tr, value=value, onset_delay_ms=onset_delay_ms)
+        self._conn.call(self._stub.SetResult, "Subject/SetResult", req)
+
+    def _set_result_json(self, json_text: str, onset_delay_ms: float) -> None:
+        req = pb.SetResultDictRequest(json=json_text, onset_delay_ms=onset_delay_ms)
+        self._conn.call(self._stub.SetResultDict, "Subject/SetResultDict", req)
+
+    def set_message(self, text: str) -> None:
+        self._conn.call(self._stub.SetMessage, "Subject/SetMessage", pb.SetMessageRequest(text=str(text)))
+
+    def get_response(self, run: int, tr: int) -> Optional[Response]:
+        req = pb.GetResponseRequest(run=int(run), tr=int(tr))
+        reply = self._conn.call(self._stub.GetResponse, "Subject/GetResponse", req)
+        return _response(reply.response) if reply.HasField("response") else None
+
+    def get_all_responses(self) -> List[Response]:
+        reply = self._conn.call(self._stub.GetAllResponses, "Subject/GetAllResponses", pb.Empty())
+        return [_response(r) for r in reply.responses]
+
+
+class RemoteWeb(WebInterface):
+    """Web calls answered by the analyser's web page."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._stub = pb_grpc.WebStub(conn.channel)
+
+    def plot_data_point(self, run: int, tr: int, value: float) -> None:
+        req = pb.PlotDataPointRequest(run=int(run), tr=int(tr), value=float(value))
+        self._conn.call(self._stub.PlotDataPoint, "Web/PlotDataPoint", req)
+
+    def clear_run_plot(self, run: int) -> None:
+        self._conn.call(self._stub.ClearRunPlot, "Web/ClearRunPlot", pb.ClearRunPlotRequest(run=int(run)))
+
+    def clear_all_plots(self) -> None:
+        self._conn.call(self._stub.ClearAllPlots, "Web/ClearAllPlots", pb.Empty())
+
+    def user_log(self, text: str) -> None:
+        self._conn.call(self._stub.UserLog, "Web/UserLog", pb.LogRequest(text=str(text)))
+
+    def session_log(self, text: str) -> None:
+        self._conn.call(self._stub.SessionLog, "Web/SessionLog", pb.LogRequest(text=str(text)))
+
+    def set_user_error(self, text: str) -> None:
+        self._conn.call(self._stub.SetUserError, "Web/SetUserError", pb.LogRequest(text=str(text)))
+
+
+def _response(msg: pb.Response) -> Response:
+    return Response(run=msg.run, tr=msg.tr, value=json.loads(msg.json) if msg.json else None,
+                    received_at=msg.received_at)
