@@ -50,7 +50,7 @@ pub const PROTOCOL_MAJOR: u32 = 1;
 pub const PROTOCOL_MINOR: u32 = 0;
 
 /// Seconds since the Unix epoch as the protocol carries times.
-pub(crate) fn epoch_secs(t: std::time::SystemTime) -> f64 {
+pub fn epoch_secs(t: std::time::SystemTime) -> f64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)

@@ -63,7 +63,7 @@ pub fn series_to_nifti(geometry: &Volume, frames: &[&Voxels], gz: bool) -> Resul
     out.extend_from_slice(&header);
     out.extend_from_slice(&[0u8; 4]);
     for frame in frames {
-        append_voxels(&mut out, frame);
+        frame.write_le(&mut out);
     }
     if gz {
         gzip(&out)
@@ -94,25 +94,6 @@ fn bytes_per_voxel(datatype: i16) -> u8 {
         4
     } else {
         2
-    }
-}
-
-/// Appends voxels in NIfTI order (i fastest, then j, then k), whatever the array layout.
-fn append_voxels(out: &mut Vec<u8>, voxels: &Voxels) {
-    // `t()` reverses the axes, so its logical (row-major) order has i varying fastest.
-    match voxels {
-        Voxels::I16(a) => a
-            .t()
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        Voxels::U16(a) => a
-            .t()
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        Voxels::F32(a) => a
-            .t()
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
     }
 }
 

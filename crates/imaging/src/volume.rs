@@ -34,6 +34,91 @@ impl Voxels {
         }
     }
 
+    /// The element type's name as numpy spells it: "int16", "uint16" or "float32".
+    pub fn dtype_name(&self) -> &'static str {
+        match self {
+            Voxels::I16(_) => "int16",
+            Voxels::U16(_) => "uint16",
+            Voxels::F32(_) => "float32",
+        }
+    }
+
+    /// Appends the voxels as little-endian bytes in NIfTI order (i fastest, then j, then
+    /// k), whatever the array layout: the on-disk and on-the-wire order.
+    pub fn write_le(&self, out: &mut Vec<u8>) {
+        // `t()` reverses the axes, so its logical (row-major) order has i varying fastest.
+        match self {
+            Voxels::I16(a) => a
+                .t()
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            Voxels::U16(a) => a
+                .t()
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            Voxels::F32(a) => a
+                .t()
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        }
+    }
+
+    /// The inverse of [`Voxels::write_le`]: `bytes` must hold exactly the voxels of
+    /// `shape` in `dtype` (as [`Voxels::dtype_name`] names it).
+    pub fn from_le_bytes(shape: [usize; 3], dtype: &str, bytes: &[u8]) -> crate::Result<Voxels> {
+        use ndarray::ShapeBuilder;
+        let width = match dtype {
+            "int16" | "uint16" => 2,
+            "float32" => 4,
+            other => {
+                return Err(crate::ImagingError::Unsupported(format!(
+                    "voxel type {other:?} (expected int16, uint16 or float32)"
+                )))
+            }
+        };
+        let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if count.and_then(|n| n.checked_mul(width)) != Some(bytes.len()) {
+            return Err(crate::ImagingError::Invalid(format!(
+                "{} bytes of voxels do not fill a {dtype} volume of shape {shape:?}",
+                bytes.len()
+            )));
+        }
+        let f_shape = (shape[0], shape[1], shape[2]).f();
+        let shape_err = |e: ndarray::ShapeError| crate::ImagingError::Invalid(e.to_string());
+        Ok(match dtype {
+            "int16" => Voxels::I16(
+                Array3::from_shape_vec(
+                    f_shape,
+                    bytes
+                        .chunks_exact(2)
+                        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                        .collect(),
+                )
+                .map_err(shape_err)?,
+            ),
+            "uint16" => Voxels::U16(
+                Array3::from_shape_vec(
+                    f_shape,
+                    bytes
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .collect(),
+                )
+                .map_err(shape_err)?,
+            ),
+            _ => Voxels::F32(
+                Array3::from_shape_vec(
+                    f_shape,
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                )
+                .map_err(shape_err)?,
+            ),
+        })
+    }
+
     /// Mean of all voxels, computed in f64 (what the sample project feeds back).
     pub fn mean(&self) -> f64 {
         let (sum, n) = match self {
@@ -94,4 +179,42 @@ pub struct Volume {
     /// AcquisitionTime of the volume as seconds since midnight (scanner clock).
     pub acquisition_time_s: Option<f64>,
     pub meta: Metadata,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered() -> Voxels {
+        // Value 100*i + 10*j + k, so any mix-up of the axes shows.
+        Voxels::I16(Array3::from_shape_fn((3, 2, 2), |(i, j, k)| {
+            (100 * i + 10 * j + k) as i16
+        }))
+    }
+
+    #[test]
+    fn wire_bytes_are_in_nifti_order_and_come_back_equal() {
+        let voxels = numbered();
+        let mut bytes = Vec::new();
+        voxels.write_le(&mut bytes);
+        assert_eq!(bytes.len(), 3 * 2 * 2 * 2);
+        // i fastest: voxel (1, 0, 0) second, (0, 1, 0) fourth, (0, 0, 1) seventh.
+        assert_eq!(i16::from_le_bytes([bytes[2], bytes[3]]), 100);
+        assert_eq!(i16::from_le_bytes([bytes[6], bytes[7]]), 10);
+        assert_eq!(i16::from_le_bytes([bytes[12], bytes[13]]), 1);
+        let back = Voxels::from_le_bytes([3, 2, 2], "int16", &bytes).expect("decodes");
+        assert_eq!(back, voxels);
+    }
+
+    #[test]
+    fn wire_bytes_of_the_wrong_length_or_type_are_refused() {
+        let mut bytes = Vec::new();
+        numbered().write_le(&mut bytes);
+        let short = Voxels::from_le_bytes([3, 2, 2], "int16", &bytes[1..]);
+        assert!(short.is_err_and(|e| e.to_string().contains("do not fill")));
+        let huge = Voxels::from_le_bytes([usize::MAX, 2, 2], "int16", &bytes);
+        assert!(huge.is_err());
+        let other = Voxels::from_le_bytes([3, 2, 2], "float64", &bytes);
+        assert!(other.is_err_and(|e| e.to_string().contains("float64")));
+    }
 }

@@ -87,6 +87,11 @@ impl ProjectConfig {
 
     /// Writes the current settings to `path` (temp file + rename): what the script
     /// gets as `--config PATH`, and what is kept with the session.
+    /// The settings as they are now, as TOML text.
+    pub fn to_text(&self) -> String {
+        toml::to_string(&self.current).unwrap_or_default()
+    }
+
     pub fn write_to(&self, path: &Path) -> Result<(), ProjectError> {
         let text = toml::to_string(&self.current).map_err(|e| self.problem(e.to_string()))?;
         filestore::write_atomic(path, text.as_bytes()).map_err(|source| ProjectError::Io {

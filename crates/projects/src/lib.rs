@@ -13,6 +13,7 @@
 pub mod config;
 pub mod runner;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use config::ProjectConfig;
@@ -63,6 +64,17 @@ pub struct Project {
     pub init_script: Option<PathBuf>,
     pub finalize_script: Option<PathBuf>,
     pub config_path: PathBuf,
+    /// Arguments before `--config` for the main script (a built-in project runs the
+    /// analyser itself as `data_analyser builtin NAME`).
+    pub main_args: Vec<OsString>,
+}
+
+/// Which of a project's scripts to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    Main,
+    Initialize,
+    Finalize,
 }
 
 impl Project {
@@ -114,7 +126,56 @@ impl Project {
             init_script,
             finalize_script,
             config_path,
+            main_args: Vec::new(),
         })
+    }
+
+    /// A project whose main program is `program main_args...` (a built-in project of the
+    /// analyser), with its settings at `config_path` and `dir` as working folder.
+    pub fn builtin(
+        name: &str,
+        dir: &Path,
+        config_path: &Path,
+        program: &Path,
+        main_args: Vec<OsString>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            dir: dir.to_owned(),
+            main_script: program.to_owned(),
+            init_script: None,
+            finalize_script: None,
+            config_path: config_path.to_owned(),
+            main_args,
+        }
+    }
+
+    /// How to run `which` script with the settings at `config` for `runs` and `scans`,
+    /// or `NotFound` when the project has no such script.
+    pub fn launch(
+        &self,
+        which: Script,
+        config: &Path,
+        runs: &[i64],
+        scans: &[i64],
+    ) -> Result<ScriptRun, ProjectError> {
+        let (script, stem) = match which {
+            Script::Main => (Some(&self.main_script), self.name.as_str()),
+            Script::Initialize => (self.init_script.as_ref(), "initialize"),
+            Script::Finalize => (self.finalize_script.as_ref(), "finalize"),
+        };
+        let script = script.ok_or_else(|| ProjectError::NotFound {
+            name: self.name.clone(),
+            dir: self.dir.clone(),
+            problem: format!(
+                "it has no {stem} script ({stem}.py, {stem}.sh or an executable {stem})"
+            ),
+        })?;
+        let mut run = self.script_run(script, config, runs, scans);
+        if which == Script::Main {
+            run.args.splice(0..0, self.main_args.iter().cloned());
+        }
+        Ok(run)
     }
 
     /// The project's settings as in its file.

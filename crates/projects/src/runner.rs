@@ -190,21 +190,25 @@ fn forward(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(pipe) = pipe else { return };
-        let mut reader = BufReader::new(pipe).lines();
-        // A line that is not UTF-8 ends the forwarding of that stream (and is logged).
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        // Read as bytes: a line that is not UTF-8 is shown lossily, and the pipe keeps
+        // being drained so the script never blocks on a full pipe.
         loop {
-            match reader.next_line().await {
-                Ok(Some(text)) => {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) => return,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buf);
                     let line = OutputLine {
                         stream,
-                        text,
+                        text: text.trim_end_matches(['\n', '\r']).to_owned(),
                         at: SystemTime::now(),
                     };
                     if lines.send(line).is_err() {
                         return;
                     }
                 }
-                Ok(None) => return,
                 Err(e) => {
                     tracing::warn!("script output ({stream:?}) unreadable: {e}");
                     return;

@@ -1,0 +1,528 @@
+//! The project API server: the Data, Subject, Web and Session services of
+//! `proto/rtcloud/project/v1/api.proto`, on 127.0.0.1 only, for the script of the
+//! current launch (its bearer token is issued at start and revoked at exit).
+//!
+//! Data calls go to the [`DataInterface`] (a streamer or the local disk); subject and
+//! web calls go to the [`Session`], which shows them on the web page, files them, and
+//! hands results to the listener.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use data_link::{DataInterface, LinkError};
+use protocol::project::v1 as pb;
+use security::sessions::{Identity, Sessions};
+use session::{LogKind, Session};
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+/// Volumes and files can be large; the link is loopback and the caller holds a token.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// The longest wait a script may ask for in one call.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// What a script may ask about its surroundings.
+#[derive(Debug, Clone)]
+pub struct ApiInfo {
+    pub project: String,
+    pub subject_remote: bool,
+    /// The streamer station data calls go to (empty for the local disk).
+    pub station: String,
+}
+
+/// The running project API; dropping it does not stop the server (it runs until the
+/// process ends), but revoking every token closes it to scripts.
+#[derive(Debug, Clone)]
+pub struct ProjectApi {
+    addr: SocketAddr,
+    tokens: Sessions,
+    info: ApiInfo,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    data: DataInterface,
+    session: Session,
+    info: ApiInfo,
+}
+
+impl ProjectApi {
+    /// Binds 127.0.0.1 on an ephemeral port and serves the API in the background.
+    pub async fn start(
+        data: DataInterface,
+        session: Session,
+        info: ApiInfo,
+    ) -> std::io::Result<ProjectApi> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        // Tokens last as long as a launch; they are revoked when the script ends.
+        let tokens = Sessions::new(Duration::from_secs(7 * 24 * 3600));
+        let shared = Shared {
+            data,
+            session,
+            info: info.clone(),
+        };
+        let gate = tokens.interceptor();
+        let router = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(limits(
+                pb::data_server::DataServer::new(shared.clone()),
+                gate.clone(),
+            ))
+            .add_service(pb::subject_server::SubjectServer::with_interceptor(
+                shared.clone(),
+                gate.clone(),
+            ))
+            .add_service(pb::web_server::WebServer::with_interceptor(
+                shared.clone(),
+                gate.clone(),
+            ))
+            .add_service(pb::session_server::SessionServer::with_interceptor(
+                shared, gate,
+            ));
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tokio::spawn(async move {
+            if let Err(e) = router.serve_with_incoming(incoming).await {
+                tracing::error!(error = %e, "project API server stopped");
+            }
+        });
+        tracing::info!(%addr, "project API listening");
+        Ok(ProjectApi { addr, tokens, info })
+    }
+
+    /// Where scripts reach it (RTCLOUD_API).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A new token for one launch's script (RTCLOUD_TOKEN).
+    pub fn issue_token(&self) -> String {
+        self.tokens
+            .issue(Identity {
+                user: self.info.project.clone(),
+                client_kind: "script".into(),
+                station: self.info.station.clone(),
+            })
+            .0
+    }
+
+    /// The script ended: its token no longer opens anything.
+    pub fn revoke_token(&self, token: &str) {
+        self.tokens.revoke(token);
+    }
+}
+
+fn limits<S>(
+    server: pb::data_server::DataServer<S>,
+    gate: security::sessions::RequireLogin,
+) -> tonic::service::interceptor::InterceptedService<
+    pb::data_server::DataServer<S>,
+    security::sessions::RequireLogin,
+>
+where
+    S: pb::data_server::Data,
+{
+    tonic::service::interceptor::InterceptedService::new(
+        server
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        gate,
+    )
+}
+
+/// A data-link error as the script sees it: a status code it can act on and the
+/// message that names what was wrong.
+fn status(e: LinkError) -> Status {
+    use filestore::FilestoreError as Fs;
+    use protocol::v1::link_error::Code;
+    let message = e.to_string();
+    if e.is_refused() {
+        return Status::permission_denied(message);
+    }
+    match &e {
+        LinkError::NotConnected { .. } | LinkError::Disconnected { .. } => {
+            Status::unavailable(message)
+        }
+        LinkError::Timeout { .. } | LinkError::Local(Fs::Timeout { .. }) => {
+            Status::deadline_exceeded(message)
+        }
+        LinkError::UnknownStream { .. } => Status::not_found(message),
+        LinkError::AlreadyTaken { .. } => Status::failed_precondition(message),
+        LinkError::Local(Fs::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Status::not_found(message)
+        }
+        LinkError::Local(Fs::BadPattern { .. } | Fs::WrongKind { .. }) => {
+            Status::invalid_argument(message)
+        }
+        LinkError::Remote { .. } => match e.remote_code() {
+            Some(Code::NotFound | Code::UnknownStream) => Status::not_found(message),
+            Some(Code::Timeout) => Status::deadline_exceeded(message),
+            Some(Code::Invalid) => Status::invalid_argument(message),
+            _ => Status::internal(message),
+        },
+        _ => Status::internal(message),
+    }
+}
+
+#[allow(clippy::result_large_err)] // tonic's Status is the error type of every handler
+fn timeout(seconds: f64) -> Result<Duration, Status> {
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .map(|d| d.min(MAX_TIMEOUT))
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "timeout {seconds} s is not a number of seconds >= 0"
+            ))
+        })
+}
+
+fn file(bytes: Bytes) -> Response<pb::FileData> {
+    Response::new(pb::FileData { data: bytes })
+}
+
+fn empty() -> Response<pb::Empty> {
+    Response::new(pb::Empty {})
+}
+
+#[tonic::async_trait]
+impl pb::data_server::Data for Shared {
+    async fn init_watch(
+        &self,
+        request: Request<pb::InitWatchRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = request.into_inner();
+        self.data
+            .init_watch(&r.dir, &r.pattern, r.min_size)
+            .await
+            .map_err(status)?;
+        Ok(empty())
+    }
+
+    async fn watch_file(
+        &self,
+        request: Request<pb::WatchFileRequest>,
+    ) -> Result<Response<pb::FileData>, Status> {
+        let r = request.into_inner();
+        let bytes = self
+            .data
+            .watch_file(&r.name, timeout(r.timeout_s)?)
+            .await
+            .map_err(status)?;
+        Ok(file(bytes))
+    }
+
+    async fn get_file(
+        &self,
+        request: Request<pb::PathRequest>,
+    ) -> Result<Response<pb::FileData>, Status> {
+        let path = request.into_inner().path;
+        Ok(file(self.data.get_file(&path).await.map_err(status)?))
+    }
+
+    async fn get_newest_file(
+        &self,
+        request: Request<pb::PatternRequest>,
+    ) -> Result<Response<pb::FileData>, Status> {
+        let pattern = request.into_inner().pattern;
+        Ok(file(
+            self.data.get_newest_file(&pattern).await.map_err(status)?,
+        ))
+    }
+
+    async fn list_files(
+        &self,
+        request: Request<pb::PatternRequest>,
+    ) -> Result<Response<pb::PathList>, Status> {
+        let pattern = request.into_inner().pattern;
+        let paths = self.data.list_files(&pattern).await.map_err(status)?;
+        Ok(Response::new(pb::PathList { paths }))
+    }
+
+    async fn list_dirs(
+        &self,
+        request: Request<pb::PatternRequest>,
+    ) -> Result<Response<pb::PathList>, Status> {
+        let pattern = request.into_inner().pattern;
+        let paths = self.data.list_dirs(&pattern).await.map_err(status)?;
+        Ok(Response::new(pb::PathList { paths }))
+    }
+
+    async fn put_file(
+        &self,
+        request: Request<pb::PutFileRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = request.into_inner();
+        self.data.put_file(&r.path, r.data).await.map_err(status)?;
+        Ok(empty())
+    }
+
+    async fn init_scanner_stream(
+        &self,
+        request: Request<pb::InitScannerStreamRequest>,
+    ) -> Result<Response<pb::StreamId>, Status> {
+        let r = request.into_inner();
+        let stream_id = self
+            .data
+            .init_scanner_stream_at(
+                &r.dir,
+                &r.pattern,
+                r.min_size,
+                r.anonymize,
+                r.start_index.max(1),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::StreamId { stream_id }))
+    }
+
+    async fn get_image_data(
+        &self,
+        request: Request<pb::GetImageDataRequest>,
+    ) -> Result<Response<pb::ImageData>, Status> {
+        let r = request.into_inner();
+        let form = pb::ImageForm::try_from(r.form).unwrap_or(pb::ImageForm::Dicom);
+        let image = self
+            .data
+            .get_image_data(&r.stream_id, r.index, timeout(r.timeout_s)?)
+            .await
+            .map_err(status)?;
+        let volume = if form == pb::ImageForm::Dicom {
+            None
+        } else {
+            let bytes = image.bytes.clone();
+            let decoded = tokio::task::spawn_blocking(move || imaging::volume_from_file(&bytes))
+                .await
+                .map_err(|e| Status::internal(format!("decoding volume {}: {e}", r.index)))?
+                .map_err(|e| {
+                    Status::invalid_argument(format!(
+                        "volume {} of stream {} ({}) cannot be decoded: {e}",
+                        r.index, r.stream_id, image.path
+                    ))
+                })?;
+            Some(volume_message(&decoded))
+        };
+        Ok(Response::new(pb::ImageData {
+            index: image.index,
+            dicom: if form == pb::ImageForm::Volume {
+                Bytes::new()
+            } else {
+                image.bytes
+            },
+            volume,
+            closed_at: data_link::epoch_secs(image.completed_at),
+        }))
+    }
+
+    async fn close_scanner_stream(
+        &self,
+        request: Request<pb::StreamId>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let id = request.into_inner().stream_id;
+        self.data.close_scanner_stream(&id).await.map_err(status)?;
+        Ok(empty())
+    }
+
+    async fn get_allowed_file_types(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::PathList>, Status> {
+        let paths = self.data.get_allowed_file_types().await.map_err(status)?;
+        Ok(Response::new(pb::PathList { paths }))
+    }
+
+    async fn ping(&self, _request: Request<pb::Empty>) -> Result<Response<pb::PingReply>, Status> {
+        let streamer_time = self.data.ping().await.map_err(status)?;
+        Ok(Response::new(pb::PingReply { streamer_time }))
+    }
+
+    async fn get_clock_skew(
+        &self,
+        request: Request<pb::ClockSkewRequest>,
+    ) -> Result<Response<pb::ClockSkewReply>, Status> {
+        let r = request.into_inner();
+        let skew_s = self
+            .data
+            .get_clock_skew(r.caller_time, r.round_trip_s)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ClockSkewReply { skew_s }))
+    }
+}
+
+/// A decoded volume on the wire (see the proto for the layout).
+pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
+    let shape = volume.voxels.shape();
+    let mut data = Vec::new();
+    volume.voxels.write_le(&mut data);
+    pb::Volume {
+        shape: shape.iter().map(|&n| n as u32).collect(),
+        dtype: volume.voxels.dtype_name().to_owned(),
+        data: data.into(),
+        affine: volume.affine.iter().flatten().copied().collect(),
+        voxel_size: volume.voxel_size.to_vec(),
+        tr_s: volume.tr_s.unwrap_or(0.0),
+        slice_timing_s: volume.slice_timing_s.clone(),
+    }
+}
+
+#[allow(clippy::result_large_err)] // tonic's Status is the error type of every handler
+fn finite(what: &str, value: f64) -> Result<f64, Status> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{what} must be a finite number, not {value}"
+        )))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::subject_server::Subject for Shared {
+    async fn set_result(
+        &self,
+        request: Request<pb::SetResultRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = request.into_inner();
+        let value = finite("the result value", r.value)?;
+        let delay = finite("onset_delay_ms", r.onset_delay_ms)?.max(0.0);
+        self.session
+            .add_result(r.run, r.tr, serde_json::json!(value), delay);
+        Ok(empty())
+    }
+
+    async fn set_result_dict(
+        &self,
+        request: Request<pb::SetResultDictRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = request.into_inner();
+        let value: serde_json::Value = serde_json::from_str(&r.json)
+            .map_err(|e| Status::invalid_argument(format!("the result is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(Status::invalid_argument(
+                "set_result_dict takes a JSON object (a dict)",
+            ));
+        }
+        let number = |keys: [&str; 2]| {
+            keys.iter()
+                .find_map(|k| value.get(*k).and_then(serde_json::Value::as_i64))
+                .unwrap_or(0)
+        };
+        let (run, tr) = (number(["run", "runId"]), number(["tr", "trId"]));
+        let delay = finite("onset_delay_ms", r.onset_delay_ms)?.max(0.0);
+        self.session.add_result(run, tr, value, delay);
+        Ok(empty())
+    }
+
+    async fn set_message(
+        &self,
+        request: Request<pb::SetMessageRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session.set_message(&request.into_inner().text);
+        Ok(empty())
+    }
+
+    async fn get_response(
+        &self,
+        request: Request<pb::GetResponseRequest>,
+    ) -> Result<Response<pb::ResponseReply>, Status> {
+        let r = request.into_inner();
+        let response = self.session.response(r.run, r.tr).map(response_message);
+        Ok(Response::new(pb::ResponseReply { response }))
+    }
+
+    async fn get_all_responses(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::ResponseList>, Status> {
+        let responses = self
+            .session
+            .responses()
+            .into_iter()
+            .map(response_message)
+            .collect();
+        Ok(Response::new(pb::ResponseList { responses }))
+    }
+}
+
+fn response_message(r: session::Response) -> pb::Response {
+    pb::Response {
+        run: r.run,
+        tr: r.tr,
+        json: r.value.to_string(),
+        received_at: r.received_at,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::web_server::Web for Shared {
+    async fn plot_data_point(
+        &self,
+        request: Request<pb::PlotDataPointRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let r = request.into_inner();
+        let value = finite("the plotted value", r.value)?;
+        self.session.plot_point(r.run, r.tr, value);
+        Ok(empty())
+    }
+
+    async fn clear_run_plot(
+        &self,
+        request: Request<pb::ClearRunPlotRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session.clear_plot(request.into_inner().run);
+        Ok(empty())
+    }
+
+    async fn clear_all_plots(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session.clear_all_plots();
+        Ok(empty())
+    }
+
+    async fn user_log(
+        &self,
+        request: Request<pb::LogRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session.log(LogKind::User, request.into_inner().text);
+        Ok(empty())
+    }
+
+    async fn session_log(
+        &self,
+        request: Request<pb::LogRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session
+            .log(LogKind::Session, request.into_inner().text);
+        Ok(empty())
+    }
+
+    async fn set_user_error(
+        &self,
+        request: Request<pb::LogRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        self.session.set_user_error(&request.into_inner().text);
+        Ok(empty())
+    }
+}
+
+#[tonic::async_trait]
+impl pb::session_server::Session for Shared {
+    async fn get_info(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::SessionInfo>, Status> {
+        Ok(Response::new(pb::SessionInfo {
+            project: self.info.project.clone(),
+            data_remote: self.data.is_remote(),
+            subject_remote: self.info.subject_remote,
+            station: self.info.station.clone(),
+            session_dir: self.session.dir().display().to_string(),
+            launch: self.session.current_launch().unwrap_or(0),
+        }))
+    }
+}

@@ -1,0 +1,14 @@
+//! project_runtime: the analyser's side of the experimenter's project code.
+//!
+//! - [`api`]: the project API (data, subject, web, session) that scripts call on
+//!   127.0.0.1 with a per-launch token.
+//! - [`controller`]: Run / Stop / Initialize / Finalize of the project's scripts, one at
+//!   a time, their output into the session log, their settings editable between runs.
+//!
+//! Must never: expose the project API beyond loopback, or let a script outlive Stop.
+
+pub mod api;
+pub mod controller;
+
+pub use api::{ApiInfo, ProjectApi};
+pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};
