@@ -13,7 +13,7 @@ import io
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union, cast, overload
 
 from .errors import InvalidArgument
 from .volume import Volume, import_pydicom
@@ -115,13 +115,28 @@ class DataInterface(ABC):
         self._next_index[stream_id] = start_index
         return stream_id
 
+    @overload
+    def get_image_data(
+        self, stream_id: str, index: Optional[int] = None, timeout: float = 5.0, *, form: Literal["volume"]
+    ) -> Volume: ...
+
+    @overload
+    def get_image_data(
+        self, stream_id: str, index: Optional[int] = None, timeout: float = 5.0, *, form: Literal["dicom"]
+    ) -> bytes: ...
+
+    @overload
+    def get_image_data(
+        self, stream_id: str, index: Optional[int] = None, timeout: float = 5.0, form: Optional[str] = None
+    ) -> Any: ...
+
     def get_image_data(
         self,
         stream_id: str,
         index: Optional[int] = None,
         timeout: float = 5.0,
         form: Optional[str] = None,
-    ) -> Union[bytes, Volume, Any]:
+    ) -> Any:
         """Waits up to `timeout` seconds for volume `index` of a scanner stream.
 
         `index` None means the one after the last fetched (or the stream's first).
@@ -141,7 +156,7 @@ class DataInterface(ABC):
         image = self._fetch_image(stream_id, index, timeout, form == "volume")
         self._next_index[stream_id] = index + 1
         if pydicom is not None:
-            return pydicom.dcmread(io.BytesIO(image))
+            return pydicom.dcmread(io.BytesIO(cast(bytes, image)))
         return image
 
     def close_scanner_stream(self, stream_id: str) -> None:

@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional, Union
 
 from .errors import InvalidArgument, NotFound, PermissionDenied, RtcloudError, Timeout
 from .interfaces import DataInterface
-from .volume import Volume
+from .volume import Volume, require_local_decoding
 
 #: How often waiting calls look at a file.
 POLL_S = 0.1
@@ -119,6 +119,8 @@ class LocalData(DataInterface):
         stream = self._streams.get(stream_id)
         if stream is None:
             raise NotFound(f"get_image_data: no stream {stream_id!r}; open one with init_scanner_stream")
+        if volume:
+            require_local_decoding()  # before waiting, not after
         try:
             path = os.path.join(stream.dir, stream.pattern.format(TR=index))
         except (KeyError, IndexError, ValueError) as err:

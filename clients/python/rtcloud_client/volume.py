@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Tuple
 
 import numpy as np
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._proto import api_pb2
 
 # The dtypes the project API sends, as little-endian numpy dtypes.
-_DTYPES = {"int16": np.dtype("<i2"), "uint16": np.dtype("<u2"), "float32": np.dtype("<f4")}
+_DTYPES: Dict[str, np.dtype] = {"int16": np.dtype("<i2"), "uint16": np.dtype("<u2"), "float32": np.dtype("<f4")}
 # nibabel's affines are DICOM LPS+; flipping x and y gives RAS+ like dcm2niix's.
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -89,8 +89,7 @@ class Volume:
         Used by local mode. Raises InvalidArgument when the bytes are not a complete
         DICOM image (e.g. a file still being written).
         """
-        _import_nibabel()
-        pydicom = import_pydicom()
+        pydicom = require_local_decoding()
         with warnings.catch_warnings():
             # nibabel warns on import that its DICOM readers are experimental.
             warnings.simplefilter("ignore", UserWarning)
@@ -134,6 +133,12 @@ def import_pydicom() -> Any:
             "or ask for form='dicom' (bytes) or form='volume'"
         ) from err
     return pydicom
+
+
+def require_local_decoding() -> Any:
+    """Checks that nibabel and pydicom are there to decode volumes locally; returns pydicom."""
+    _import_nibabel()
+    return import_pydicom()
 
 
 def _import_nibabel() -> Any:

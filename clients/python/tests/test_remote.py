@@ -66,7 +66,8 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
     def GetImageData(self, request, context):
         self._auth(context)
         if request.index > 10:
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"volume {request.index} did not come within {request.timeout_s} s")
+            message = f"volume {request.index} did not come within {request.timeout_s} s"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, message)
         reply = pb.ImageData(index=request.index)
         if request.form in (pb.IMAGE_FORM_DICOM, pb.IMAGE_FORM_BOTH):
             reply.dicom = (self.skyra_dir / SKYRA_PATTERN.format(TR=request.index)).read_bytes()

@@ -49,6 +49,7 @@ def test_sample_prints_and_plots_the_reference_means(tmp_path: Path, skyra_dir: 
         assert float(point["value"]) == pytest.approx(ref, rel=1e-6)
     with open(tmp_path / "rtcloud-local" / "results.tsv", newline="") as f:
         results = list(csv.DictReader(f, delimiter="\t"))
+    assert [int(r["tr"]) for r in results] == list(range(1, 11))
     for result, ref in zip(results, skyra_ref_means):
         assert float(result["value"]) == pytest.approx(ref / 1500.0, rel=1e-6)
 
