@@ -1,0 +1,141 @@
+//! builtin_projects: analysis projects compiled into data_analyser, chosen by name
+//! (`data_analyser --project sample`), like the modules of a reconstruction server.
+//!
+//! - `sample`: RT-Cloud's sample project: the mean of each volume, fed back scaled.
+//! - `roi-feedback`: percent signal change in a region of interest against a rest
+//!   baseline, detrended, clipped to [-1, 1].
+//!
+//! Each runs as a child process of the analyser (`data_analyser builtin NAME --config
+//! ... --runs ... --scans ...`) and talks to it through the same project API as any
+//! script, so a built-in is started, logged and stopped exactly like a Python project.
+//!
+//! Must never: read files other than through the client's data calls (the analyser
+//! decides where data comes from), except a local ROI mask named in the settings.
+
+pub mod roi;
+mod roi_feedback;
+mod sample;
+pub mod settings;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rtcloud_client::{ClientError, ClientInterface};
+
+pub use settings::{fill_field, Settings};
+
+/// The built-in projects, by name.
+pub const NAMES: [&str; 2] = ["sample", "roi-feedback"];
+
+/// The settings file a built-in project starts from.
+pub fn default_config(name: &str) -> Option<&'static str> {
+    match name {
+        "sample" => Some(include_str!("../conf/sample.toml")),
+        "roi-feedback" => Some(include_str!("../conf/roi-feedback.toml")),
+        _ => None,
+    }
+}
+
+/// What can stop a built-in project.
+#[derive(Debug, thiserror::Error)]
+pub enum BuiltinError {
+    #[error("no built-in project {0:?} (there are: {list})", list = NAMES.join(", "))]
+    Unknown(String),
+    #[error("settings {path}: {problem}")]
+    Settings { path: PathBuf, problem: String },
+    #[error("runs {runs:?} and scans {scans:?} must pair up: give one scan number per run")]
+    RunsAndScans { runs: Vec<i64>, scans: Vec<i64> },
+    #[error("ROI: {0}")]
+    Roi(String),
+    #[error("run {run}, TR {tr}: {source}")]
+    Tr {
+        run: i64,
+        tr: u32,
+        #[source]
+        source: ClientError,
+    },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// One launch's arguments, as every project gets them.
+#[derive(Debug, Clone)]
+pub struct LaunchArgs {
+    pub config: PathBuf,
+    pub runs: Vec<i64>,
+    pub scans: Vec<i64>,
+}
+
+/// Runs built-in project `name` to the end.
+pub async fn run(
+    name: &str,
+    client: &ClientInterface,
+    args: &LaunchArgs,
+) -> Result<(), BuiltinError> {
+    let settings = Settings::load(&args.config)?;
+    // An empty --runs / --scans means "as in the settings".
+    let runs = if args.runs.is_empty() {
+        settings.int_list("runNum")?
+    } else {
+        args.runs.clone()
+    };
+    let scans = if args.scans.is_empty() {
+        settings.int_list("scanNum")?
+    } else {
+        args.scans.clone()
+    };
+    if runs.len() != scans.len() {
+        return Err(BuiltinError::RunsAndScans { runs, scans });
+    }
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    match name {
+        "sample" => sample::run(client, &settings, &runs, &scans).await,
+        "roi-feedback" => roi_feedback::run(client, &settings, base, &runs, &scans).await,
+        other => Err(BuiltinError::Unknown(other.to_owned())),
+    }
+}
+
+/// The scanner stream of one scan, as both projects read it.
+struct ScanStream<'a> {
+    client: &'a ClientInterface,
+    id: String,
+    timeout: Duration,
+}
+
+impl<'a> ScanStream<'a> {
+    /// Opens the stream of `scan` with imgDir, dicomNamePattern (its {SCAN} field
+    /// filled), minExpectedDicomSize and anonymize from the settings.
+    async fn open(
+        client: &'a ClientInterface,
+        settings: &Settings,
+        scan: i64,
+        first_tr: u32,
+    ) -> Result<ScanStream<'a>, BuiltinError> {
+        let dir = settings.string("imgDir")?;
+        let pattern = fill_field(&settings.string("dicomNamePattern")?, "SCAN", scan);
+        let min_size = settings.count_or("minExpectedDicomSize", 0)?;
+        let anonymize = settings.bool_or("anonymize", true)?;
+        let timeout = settings.float_or("imageTimeoutSec", 60.0)?;
+        let id = client
+            .data
+            .init_scanner_stream_at(&dir, &pattern, min_size.into(), anonymize, first_tr)
+            .await?;
+        Ok(ScanStream {
+            client,
+            id,
+            timeout: Duration::try_from_secs_f64(timeout).unwrap_or(Duration::from_secs(60)),
+        })
+    }
+
+    async fn volume(&self, run: i64, tr: u32) -> Result<imaging::Volume, BuiltinError> {
+        self.client
+            .data
+            .get_image_volume(&self.id, tr, self.timeout)
+            .await
+            .map_err(|source| BuiltinError::Tr { run, tr, source })
+    }
+
+    async fn close(self) -> Result<(), BuiltinError> {
+        Ok(self.client.data.close_scanner_stream(&self.id).await?)
+    }
+}
