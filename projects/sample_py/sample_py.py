@@ -13,6 +13,7 @@ Exits 0 when every TR was processed, 1 with a message on stderr otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -94,8 +95,12 @@ def run_scan(client: ClientInterface, cfg: Dict[str, Any], img_dir: str, run: in
             client.subject.set_result(run, tr, feedback, cfg["onsetDelayMs"])
             client.web.plot_data_point(run, tr, mean)
             client.web.user_log(f"run {run} TR {tr}: mean {mean:.3f} feedback {feedback:.4f}")
-    finally:
-        client.data.close_scanner_stream(stream)
+    except BaseException:
+        # The first error is the one to report, not a failure to close after it.
+        with contextlib.suppress(RtcloudError):
+            client.data.close_scanner_stream(stream)
+        raise
+    client.data.close_scanner_stream(stream)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -113,7 +118,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             img_dir = os.path.join(PROJECT_DIR, img_dir)
         for run, scan in zip(runs, scans):
             run_scan(client, cfg, img_dir, run, scan)
-    except (ConfigError, RtcloudError, ImportError) as err:
+    except (ConfigError, RtcloudError, ImportError, OSError) as err:
         print(f"sample_py: {err}", file=sys.stderr)
         return 1
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,19 +61,16 @@ def test_watch_file_waits_for_a_file_written_slowly(client: ClientInterface, tmp
     scans = tmp_path / "scans"
     scans.mkdir()
     client.data.init_watch(str(scans), "*.dcm", len(content))
-    started = threading.Event()
 
     def write_slowly() -> None:
         with open(scans / "slow.dcm", "wb") as f:
-            started.set()
             for start in range(0, len(content), 50_000):
                 f.write(content[start:start + 50_000])
                 f.flush()
-                threading.Event().wait(0.02)  # the scanner writes a file over a while
+                time.sleep(0.02)  # a scanner writes a file over a while, not at once
 
     writer = threading.Thread(target=write_slowly)
     writer.start()
-    started.wait(30)
     try:
         assert client.data.watch_file("slow.dcm", timeout=60) == content
     finally:

@@ -8,7 +8,10 @@ and refuses calls whose bearer token is wrong, as the analyser does.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from concurrent import futures
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
@@ -17,7 +20,7 @@ import grpc
 import numpy as np
 import pytest
 
-from conftest import SKYRA_PATTERN
+from conftest import REPO_ROOT, SKYRA_PATTERN
 from rtcloud_client import (
     ClientInterface,
     NotFound,
@@ -44,6 +47,7 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
         self.plots: List[Tuple[int, int, float]] = []
         self.logs: List[str] = []
         self.tokens: List[str] = []
+        self.closed: List[str] = []
 
     def _auth(self, context: grpc.ServicerContext) -> None:
         metadata: Dict[str, str] = dict(context.invocation_metadata())
@@ -79,6 +83,11 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
                 slice_timing_s=[0.1 * k for k in range(voxels.shape[2])],
             ))
         return reply
+
+    def CloseScannerStream(self, request, context):
+        self._auth(context)
+        self.closed.append(request.stream_id)
+        return pb.Empty()
 
     def SetResult(self, request, context):
         self._auth(context)
@@ -121,6 +130,7 @@ def analyser(skyra_dir: Path, skyra_ref_volumes) -> Iterator[Tuple[str, FakeAnal
     pb_grpc.add_WebServicer_to_server(servicer, server)
     pb_grpc.add_SessionServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
+    assert port != 0, "could not bind a port on 127.0.0.1"
     server.start()
     try:
         yield f"127.0.0.1:{port}", servicer
@@ -212,3 +222,24 @@ def test_subject_and_web_calls_reach_the_analyser(client: ClientInterface, analy
     assert response is not None and response.value == {"key": "left"} and response.received_at == 12.5
     assert client.subject.get_response(1, 3) is None
     assert client.is_data_remote() is True and client.isSubjectRemote() is False
+
+
+def test_sample_py_over_the_wire(analyser, skyra_ref_means, tmp_path: Path) -> None:
+    """projects/sample_py started as the analyser starts it: env, args, cwd = its folder."""
+    sample = REPO_ROOT / "projects" / "sample_py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTCLOUD_")}
+    env.update(RTCLOUD_API=analyser[0], RTCLOUD_TOKEN=TOKEN, RTCLOUD_PROJECT="sample_py",
+               RTCLOUD_SESSION_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "sample_py.py", "--config", "conf/sample_py.toml", "--runs", "2", "--scans", "13"],
+        cwd=sample, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    servicer = analyser[1]
+    assert [(run, tr) for run, tr, _, _ in servicer.results] == [(2, tr) for tr in range(1, 11)]
+    for (_, _, feedback, delay), (_, _, mean), ref in zip(servicer.results, servicer.plots, skyra_ref_means):
+        assert mean == pytest.approx(ref, rel=1e-6)
+        assert feedback == pytest.approx(ref / 1500.0, rel=1e-6) and delay == 0.0
+    assert servicer.logs[0] == f"run 2 TR 1: mean {skyra_ref_means[0]:.3f} feedback {skyra_ref_means[0] / 1500:.4f}"
+    assert servicer.closed == ["stream-1"]
+    assert not (sample / "rtcloud-local").exists()  # nothing written locally in remote mode
