@@ -133,7 +133,9 @@ class LocalData(DataInterface):
             if not volume:
                 return data
             try:
-                return Volume.from_dicom(data)
+                decoded = Volume.from_dicom(data)
+                decoded.closed_at = os.path.getmtime(path)
+                return decoded
             except InvalidArgument as err:
                 # A file that stopped growing for a moment may still be incomplete.
                 if time.monotonic() >= deadline:

@@ -122,7 +122,11 @@ class RemoteData(DataInterface):
         form = pb.IMAGE_FORM_VOLUME if volume else pb.IMAGE_FORM_DICOM
         req = pb.GetImageDataRequest(stream_id=stream_id, index=index, timeout_s=float(timeout), form=form)
         reply = self._conn.call(self._stub.GetImageData, "Data/GetImageData", req, timeout + _WAIT_MARGIN_S)
-        return Volume.from_proto(reply.volume) if volume else reply.dicom
+        if not volume:
+            return reply.dicom
+        decoded = Volume.from_proto(reply.volume)
+        decoded.closed_at = reply.closed_at
+        return decoded
 
     def _close_stream(self, stream_id: str) -> None:
         self._conn.call(self._stub.CloseScannerStream, "Data/CloseScannerStream", pb.StreamId(stream_id=stream_id))

@@ -41,6 +41,9 @@ class Volume:
     tr: float = 0.0
     #: Acquisition onset of each slice (k order), seconds from the volume's start.
     slice_timing: Tuple[float, ...] = field(default=())
+    #: When the DICOM file was complete on the scanner side (seconds since the epoch,
+    #: that computer's clock; see get_clock_skew); 0.0 when unknown.
+    closed_at: float = 0.0
 
     @property
     def shape(self) -> Tuple[int, ...]:

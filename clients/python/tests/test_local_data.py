@@ -92,6 +92,7 @@ def test_image_volumes_have_the_reference_means(client: ClientInterface, skyra_d
         mean = float(np.mean(volume.data, dtype=np.float64))
         assert mean == pytest.approx(skyra_ref_means[k - 1], rel=1e-6), f"file {k}"
     assert volume.tr == pytest.approx(1.5)
+    assert volume.closed_at == (skyra_dir / SKYRA_PATTERN.format(TR=10)).stat().st_mtime
     assert len(volume.slice_timing) == 27
     assert volume.voxel_size == pytest.approx((3.0, 3.0, 4.0), rel=1e-5)
     client.data.close_scanner_stream(stream)

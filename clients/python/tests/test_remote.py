@@ -72,7 +72,7 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
         if request.index > 10:
             message = f"volume {request.index} did not come within {request.timeout_s} s"
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, message)
-        reply = pb.ImageData(index=request.index)
+        reply = pb.ImageData(index=request.index, closed_at=1000.0 + request.index)
         if request.form in (pb.IMAGE_FORM_DICOM, pb.IMAGE_FORM_BOTH):
             reply.dicom = (self.skyra_dir / SKYRA_PATTERN.format(TR=request.index)).read_bytes()
         if request.form in (pb.IMAGE_FORM_VOLUME, pb.IMAGE_FORM_BOTH):
@@ -199,6 +199,7 @@ def test_volumes_decode_to_the_reference(client: ClientInterface, skyra_ref_volu
         assert float(np.mean(volume.data, dtype=np.float64)) == pytest.approx(skyra_ref_means[k - 1], rel=1e-6)
     np.testing.assert_allclose(volume.affine, skyra_ref_volumes.affine)
     assert volume.tr == 1.5 and volume.voxel_size == (3.0, 3.0, 4.0) and len(volume.slice_timing) == 27
+    assert volume.closed_at == 1010.0
     nifti = volume.to_nifti()
     np.testing.assert_allclose(nifti.affine, skyra_ref_volumes.affine)
 
