@@ -8,6 +8,7 @@ serves the calls itself (local files in, printed lines and ./rtcloud-local files
 from __future__ import annotations
 
 import os
+import sys
 from typing import Iterable, Optional
 
 from .compat import DataInterfaceCompat, SubjectInterfaceCompat, WebInterfaceCompat
@@ -64,6 +65,12 @@ class ClientInterface:
             env_dirs = [d for d in os.environ.get("RTCLOUD_LOCAL_DIRS", "").split(os.pathsep) if d]
             self.data = LocalData([*env_dirs, *allowed_dirs])
             out = LocalOutput(local_out_dir or os.environ.get("RTCLOUD_LOCAL_OUT") or "rtcloud-local")
+            # RT-Cloud asked before going local; say it instead, on stderr, once per client.
+            print(
+                f"rtcloud_client: RTCLOUD_API is not set, running alone: files from this computer, "
+                f"results printed and kept in {out.folder}",
+                file=sys.stderr,
+            )
             self.subject = LocalSubject(out)
             self.web = LocalWeb(out)
         self._session: Optional[SessionInfo] = None

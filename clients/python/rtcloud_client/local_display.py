@@ -22,7 +22,11 @@ class LocalOutput:
         self.folder = os.path.abspath(folder)
 
     def append(self, name: str, header: Sequence[str], row: Sequence[object]) -> None:
-        os.makedirs(self.folder, exist_ok=True)
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+            # Trial runs' output is not for version control (as pytest's and mypy's caches do).
+            with open(os.path.join(self.folder, ".gitignore"), "w", encoding="utf-8") as f:
+                f.write("# made by rtcloud_client's local mode\n*\n")
         path = os.path.join(self.folder, name)
         new = not os.path.exists(path)
         with open(path, "a", encoding="utf-8") as f:
