@@ -1,6 +1,6 @@
-//! data_analyser: the analysis machine's service (login and the data link today; the
-//! web UI and project runtime to come) and the offline tools: DICOM to NIfTI
-//! conversion, the synthetic scanner and the demo.
+//! data_analyser: the analysis machine's service (login, the data link, the project
+//! runtime; the web UI to come) and the tools: certificates, users, DICOM to NIfTI
+//! conversion, the synthetic scanner, recording and the demo.
 //!
 //! This file only parses the command line and sets up logging; the work is in `cli`.
 
@@ -8,6 +8,7 @@ mod cli;
 mod files;
 mod pipeline;
 mod server;
+mod service;
 
 use clap::Parser;
 
@@ -19,6 +20,11 @@ fn main() -> std::process::ExitCode {
         "data_link",
         "filestore",
         "security",
+        "session",
+        "project_runtime",
+        "projects",
+        "builtin_projects",
+        "rtcloud_client",
     ]);
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

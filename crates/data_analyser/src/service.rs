@@ -1,6 +1,6 @@
-//! `data_analyser serve`: the analyser's service on its one port: login, and the data
-//! link that streamers dial. (The web UI and the project runtime join it later.)
-//! Also the start-up shared by every command that serves (`record`).
+//! The analyser's one port: binding it, login, and the data link that streamers dial
+//! (the web UI joins it later). Shared by every command that serves (the project mode
+//! and `record`).
 
 use std::net::SocketAddr;
 
@@ -12,7 +12,7 @@ use security::Sessions;
 use crate::server::{self, ServerArgs};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub struct PortArgs {
     /// Address to listen on (0.0.0.0: every interface).
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
     pub host: String,
@@ -35,7 +35,7 @@ pub struct Analyser {
 
 impl Analyser {
     /// Loads certificates and users, binds the port and prints `Listening on: URL`.
-    pub async fn bind(args: &ServeArgs) -> Result<Self> {
+    pub async fn bind(args: &PortArgs) -> Result<Self> {
         if args.server.test {
             tracing::warn!(
                 "TEST MODE: no TLS and the single user test/test. Never use this on a real network."
@@ -66,14 +66,4 @@ impl Analyser {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
         server::serve(self.listener, self.tls, self.app, shutdown).await;
     }
-}
-
-/// Serves until Ctrl-C or SIGTERM.
-pub fn run(args: ServeArgs) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
-        let analyser = Analyser::bind(&args).await?;
-        analyser.serve(cli_common::shutdown_signal()).await;
-        Ok(())
-    })
 }

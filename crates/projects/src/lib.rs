@@ -85,6 +85,26 @@ impl Project {
         name: &str,
         overrides: &ScriptOverrides,
     ) -> Result<Self, ProjectError> {
+        Self::open_inner(projects_dir, name, overrides, None)
+    }
+
+    /// [`Project::open`] with the settings at `config` instead of `conf/NAME.toml`
+    /// (which may then be missing).
+    pub fn open_with_config(
+        projects_dir: &Path,
+        name: &str,
+        overrides: &ScriptOverrides,
+        config: &Path,
+    ) -> Result<Self, ProjectError> {
+        Self::open_inner(projects_dir, name, overrides, Some(config))
+    }
+
+    fn open_inner(
+        projects_dir: &Path,
+        name: &str,
+        overrides: &ScriptOverrides,
+        config: Option<&Path>,
+    ) -> Result<Self, ProjectError> {
         let not_found = |problem: String| ProjectError::NotFound {
             name: name.to_owned(),
             dir: projects_dir.to_owned(),
@@ -112,7 +132,10 @@ impl Project {
         };
         let init_script = optional(&overrides.init, "initialize")?;
         let finalize_script = optional(&overrides.finalize, "finalize")?;
-        let config_path = dir.join("conf").join(format!("{name}.toml"));
+        let config_path = match config {
+            Some(path) => path.to_owned(),
+            None => dir.join("conf").join(format!("{name}.toml")),
+        };
         if !config_path.is_file() {
             return Err(not_found(format!(
                 "its settings {} are missing",

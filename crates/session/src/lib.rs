@@ -8,8 +8,9 @@
 //!
 //! On disk, below `ROOT/PROJECT/YYYYMMDD-HHMMSS/`:
 //! - `session.log`: every log line of the session;
-//! - `launches/NNN-KIND/`: `config.toml` (the settings used), `log.txt`, `results.tsv`
-//!   and `status.json` (how it ended), each replaced atomically or appended by line.
+//! - `launches/NNN-KIND/`: `config.toml` (the settings used), `log.txt`, `results.tsv`,
+//!   `plot.tsv` (run, TR, value as plotted) and `status.json` (how it ended), each
+//!   replaced atomically or appended by line.
 //!
 //! Must never: block a caller on the disk (a writer thread does the IO), or grow
 //! without bound in memory (logs keep the last [`MAX_LOG_LINES`]).
@@ -356,7 +357,17 @@ impl Session {
             Ok(i) => points[i].1 = value,
             Err(i) => points.insert(i, (tr, value)),
         }
+        // Also on disk with the running launch, at full precision, for afterwards.
+        let file = state
+            .current
+            .and_then(|n| state.launches.iter().find(|l| l.number == n))
+            .map(|l| self.launch_dir(l).join("plot.tsv"));
         drop(state);
+        if let Some(path) = file {
+            self.inner
+                .writer
+                .append(path, format!("{run}\t{tr}\t{value}\n"));
+        }
         self.emit(Event::Plot { run, tr, value });
     }
 

@@ -1,4 +1,4 @@
-//! `data_analyser record`: serves like `serve` and copies one scanner stream from a
+//! `data_analyser record`: serves the analyser's port and copies one scanner stream from a
 //! connected streamer into a folder as its volumes arrive (to keep a session's data for
 //! replay, or to check the link end to end). Volumes already in the folder are not
 //! asked for again, so a recording that was stopped resumes where it ended, and every
@@ -12,13 +12,13 @@ use clap::Args;
 use data_link::{DataInterface, LinkError};
 use filestore::FilePattern;
 
-use crate::cli::serve::{Analyser, ServeArgs};
 use crate::files::write_atomic;
+use crate::service::{Analyser, PortArgs};
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub serve: PortArgs,
     /// The streamer to record from (its --station).
     #[arg(long, default_value = "scanner", value_name = "NAME")]
     pub station: String,

@@ -17,6 +17,7 @@ fn a_launch_keeps_its_settings_results_log_and_outcome_on_disk() {
     assert_eq!(launch.number, 1);
     session.log(LogKind::Stdout, "TR 1 done");
     session.add_result(1, 1, json!(0.25), 0.0);
+    session.plot_point(1, 1, 1234.5678901234567);
     session.add_result(1, 2, json!({"run": 1, "tr": 2, "x": "a\tb"}), 500.0);
     session.log(LogKind::Stderr, "two\nlines");
     let ended = session
@@ -38,6 +39,7 @@ fn a_launch_keeps_its_settings_results_log_and_outcome_on_disk() {
         "{tsv}"
     );
     assert_eq!(lines.len(), 3, "{tsv}");
+    assert_eq!(read(dir.join("plot.tsv")), "1\t1\t1234.5678901234567\n");
     let status: serde_json::Value =
         serde_json::from_str(&read(dir.join("status.json"))).expect("status is JSON");
     assert_eq!(status["outcome"], "exit 0");

@@ -1,0 +1,279 @@
+//! The analyser's service mode (no subcommand): RT-Cloud's
+//! `data_analyser --projects DIR --project NAME`. It serves the one port (login, data
+//! link, later the web UI), keeps the session, serves the project API on 127.0.0.1 and
+//! runs the project's scripts on Run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use data_link::DataInterface;
+use project_runtime::{ApiInfo, Controller, ProjectApi};
+use projects::{Project, ProjectConfig, ScriptOverrides};
+use session::{LaunchKind, Session};
+
+use crate::service::{Analyser, PortArgs};
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Folder with the projects (one folder per project).
+    #[arg(long, value_name = "DIR", default_value = "projects")]
+    pub projects: PathBuf,
+    /// The project to run: a folder in --projects (NAME/NAME.py + NAME/conf/NAME.toml),
+    /// or a built-in project: sample, roi-feedback.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Settings file to use instead of the project's conf/NAME.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The main script, instead of NAME.py / NAME.sh / NAME (relative to the project).
+    #[arg(long, value_name = "FILE")]
+    pub main_script: Option<PathBuf>,
+    /// The Initialize script, instead of initialize.py / .sh.
+    #[arg(long, value_name = "FILE")]
+    pub init_script: Option<PathBuf>,
+    /// The Finalize script, instead of finalize.py / .sh.
+    #[arg(long, value_name = "FILE")]
+    pub finalize_script: Option<PathBuf>,
+    /// Get the scanner's files from a data_streamer (by --station) instead of this
+    /// machine's disk.
+    #[arg(long)]
+    pub data_remote: bool,
+    /// Send results to an analysis_listener on the stimulus PC (otherwise they stay on
+    /// the analyser: web page and session files).
+    #[arg(long)]
+    pub subject_remote: bool,
+    /// The streamer the project's data calls go to (with --data-remote).
+    #[arg(long, value_name = "NAME", default_value = "scanner")]
+    pub station: String,
+    /// Folders the project may read on this machine (without --data-remote), comma
+    /// separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "DIR,...",
+        default_value = "."
+    )]
+    pub allowed_dirs: Vec<PathBuf>,
+    /// File types the project may read on this machine (without --data-remote).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "EXT,...",
+        default_value = ".dcm,.nii,.nii.gz,.json,.txt,.tsv,.csv,.mat,.npy,.toml"
+    )]
+    pub allowed_types: Vec<String>,
+    /// Where each session's results, settings and logs are kept.
+    #[arg(long, value_name = "DIR", default_value = "sessions")]
+    pub sessions_dir: PathBuf,
+    /// The Python that runs .py scripts (a virtual environment's python, for example).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "RTCLOUD_PYTHON",
+        default_value = "python3"
+    )]
+    pub python: PathBuf,
+    /// Start the main script as soon as the analyser is up (and, with --data-remote,
+    /// the streamer is connected).
+    #[arg(long)]
+    pub run_on_start: bool,
+    /// With --run-on-start: shut down when that run ends; the exit status says whether
+    /// the script succeeded.
+    #[arg(long, requires = "run_on_start")]
+    pub exit_after_run: bool,
+    /// Seconds Stop waits after SIGTERM before killing the script.
+    #[arg(long, default_value_t = 5.0, value_name = "SEC")]
+    pub stop_grace: f64,
+    #[command(flatten)]
+    pub port: PortArgs,
+}
+
+pub fn run(args: ProjectArgs) -> Result<()> {
+    let Some(name) = args.project.clone() else {
+        bail!(
+            "no project: start with --project NAME (a folder in --projects {}, or a built-in: {})",
+            args.projects.display(),
+            builtin_projects::NAMES.join(", ")
+        );
+    };
+    let grace = Duration::try_from_secs_f64(args.stop_grace)
+        .ok()
+        .with_context(|| {
+            format!(
+                "--stop-grace {} is not a number of seconds",
+                args.stop_grace
+            )
+        })?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(args, name, grace))
+}
+
+async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
+    let session = Session::create(&args.sessions_dir, &name)?;
+    let project = find_project(&args, &name, &session)?;
+    let settings = ProjectConfig::load(&project.config_path)?;
+    let analyser = Analyser::bind(&args.port).await?;
+    let data = if args.data_remote {
+        DataInterface::remote(analyser.streamers.clone(), &args.station)
+    } else {
+        let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
+            .context("checking --allowed-dirs and --allowed-types")?;
+        DataInterface::local(rules)
+    };
+    let info = ApiInfo {
+        project: name.clone(),
+        subject_remote: args.subject_remote,
+        station: if args.data_remote {
+            args.station.clone()
+        } else {
+            String::new()
+        },
+    };
+    let api = ProjectApi::start(data, session.clone(), info)
+        .await
+        .context("starting the project API on 127.0.0.1")?;
+    let controller = Controller::new(
+        project,
+        settings,
+        session.clone(),
+        api,
+        args.python.clone(),
+        grace,
+    );
+    tracing::info!(
+        project = %name,
+        session = %session.dir().display(),
+        data = if args.data_remote { "remote" } else { "local" },
+        "project ready"
+    );
+
+    let streamers = analyser.streamers.clone();
+    let (done_tx, done) = tokio::sync::oneshot::channel::<Result<()>>();
+    if args.run_on_start {
+        let station = args.data_remote.then(|| args.station.clone());
+        let exit_after = args.exit_after_run;
+        let controller = controller.clone();
+        tokio::spawn(async move {
+            let outcome = run_on_start(&controller, &streamers, station).await;
+            if exit_after {
+                done_tx.send(outcome).ok();
+            } else if let Err(e) = outcome {
+                tracing::error!("{}", cli_common::error_report(&e));
+            }
+        });
+    }
+    let finished = async move {
+        match done.await {
+            Ok(outcome) => outcome,
+            // No --exit-after-run: serve until a signal.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let (stop_tx, stop) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(analyser.serve(async move {
+        stop.await.ok();
+    }));
+    let outcome = tokio::select! {
+        outcome = finished => outcome,
+        () = cli_common::shutdown_signal() => Ok(()),
+    };
+    // A script must not outlive the analyser.
+    if let Some(exit) = controller.stop().await {
+        tracing::info!(
+            "script stopped at shutdown: {}",
+            project_runtime::controller::describe(exit)
+        );
+    }
+    session.flush();
+    stop_tx.send(()).ok();
+    serving.await.ok();
+    outcome
+}
+
+/// Waits for the streamer (with remote data), runs the main script and returns once it
+/// has ended: Ok when it succeeded.
+async fn run_on_start(
+    controller: &Controller,
+    streamers: &data_link::analyser::Streamers,
+    station: Option<String>,
+) -> Result<()> {
+    if let Some(station) = station {
+        tracing::info!(%station, "run on start: waiting for the streamer");
+        while streamers
+            .wait_for(&station, Duration::from_secs(3600))
+            .await
+            .is_err()
+        {}
+    }
+    let launch = controller.start(LaunchKind::Main).await?;
+    let ended = controller
+        .wait(launch.number)
+        .await
+        .context("the run's record disappeared")?;
+    match (ended.succeeded, ended.outcome) {
+        (Some(true), _) => Ok(()),
+        (_, outcome) => bail!(
+            "the run ended badly: {}; see {}",
+            outcome.unwrap_or_default(),
+            controller
+                .session()
+                .dir()
+                .join(&ended.dir)
+                .join("log.txt")
+                .display()
+        ),
+    }
+}
+
+/// The project folder in --projects, or a built-in project.
+fn find_project(args: &ProjectArgs, name: &str, session: &Session) -> Result<Project> {
+    let overrides = ScriptOverrides {
+        main: args.main_script.clone(),
+        init: args.init_script.clone(),
+        finalize: args.finalize_script.clone(),
+    };
+    let folder = args.projects.join(name);
+    let mut project = if folder.is_dir() || builtin_projects::default_config(name).is_none() {
+        if let Some(config) = &args.config {
+            // The folder's own settings file may be missing when --config replaces it.
+            Project::open_with_config(&args.projects, name, &overrides, config)?
+        } else {
+            Project::open(&args.projects, name, &overrides)?
+        }
+    } else {
+        builtin(args, name, session)?
+    };
+    if let Some(config) = &args.config {
+        project.config_path = absolute(config)?;
+    }
+    Ok(project)
+}
+
+fn builtin(args: &ProjectArgs, name: &str, session: &Session) -> Result<Project> {
+    let config = match &args.config {
+        Some(config) => absolute(config)?,
+        None => {
+            // The built-in settings, as a file the experimenter can look at and edit.
+            let path = session.dir().join(format!("{name}.toml"));
+            let text = builtin_projects::default_config(name).unwrap_or_default();
+            filestore::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            path
+        }
+    };
+    let exe = std::env::current_exe().context("finding the data_analyser executable")?;
+    let dir = std::env::current_dir().context("the current folder")?;
+    Ok(Project::builtin(
+        name,
+        &dir,
+        &config,
+        &exe,
+        vec!["builtin".into(), name.into()],
+    ))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
