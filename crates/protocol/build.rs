@@ -16,7 +16,10 @@ fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time: a build script binary may be reused from another checkout.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?;
+    let root = Path::new(&manifest_dir).join("../../proto");
     let mut files = Vec::new();
     proto_files(&root, &mut files)?;
     files.sort();

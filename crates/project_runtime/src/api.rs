@@ -63,7 +63,7 @@ impl ProjectApi {
             session,
             info: info.clone(),
         };
-        let gate = tokens.interceptor();
+        let gate = ScriptToken(tokens.interceptor());
         let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_service(limits(
@@ -113,13 +113,26 @@ impl ProjectApi {
     }
 }
 
+/// The login interceptor, with a refusal that tells a script where its token is.
+#[derive(Debug, Clone)]
+struct ScriptToken(security::sessions::RequireLogin);
+
+impl tonic::service::Interceptor for ScriptToken {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        self.0.call(request).map_err(|_| {
+            Status::unauthenticated(
+                "the project API needs the launch's token: send RTCLOUD_TOKEN (set by the \
+                 analyser when it starts the script, valid until the script ends) as \
+                 `authorization: Bearer <token>`",
+            )
+        })
+    }
+}
+
 fn limits<S>(
     server: pb::data_server::DataServer<S>,
-    gate: security::sessions::RequireLogin,
-) -> tonic::service::interceptor::InterceptedService<
-    pb::data_server::DataServer<S>,
-    security::sessions::RequireLogin,
->
+    gate: ScriptToken,
+) -> tonic::service::interceptor::InterceptedService<pb::data_server::DataServer<S>, ScriptToken>
 where
     S: pb::data_server::Data,
 {
