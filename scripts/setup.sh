@@ -21,3 +21,6 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "setup: installing cargo-fuzz" >&2
     cargo install --locked cargo-fuzz
 fi
+
+# The Python client and its tests, projects/sample_py (target/pyenv).
+"$(dirname "$0")/setup_python.sh"

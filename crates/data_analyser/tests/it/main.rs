@@ -4,4 +4,6 @@
 mod cli;
 mod convert;
 mod link;
+mod projects;
+mod site;
 mod support;

@@ -1,0 +1,276 @@
+//! Projects end to end with the real binaries: the analyser runs the sample project
+//! (built into the analyser, and the Python one with the Python client) on the Skyra
+//! run, from its own disk and from a streamer fed by a replaying "scanner", and the
+//! plotted means must equal the means of dcm2niix's reference volumes.
+
+use std::path::{Path, PathBuf};
+
+use crate::site::{repo_root, skyra_run, Site};
+use crate::support::{read_nifti, shared_testdata};
+
+/// Means of the 10 reference volumes of the Skyra run (file _00000k is volume k-1).
+fn reference_means(testdata: &Path) -> Vec<f64> {
+    let (_, data) = read_nifti(&testdata.join("ref/siemens-mosaic-skyra-e11/series.nii"));
+    let volumes = data.shape()[3];
+    (0..volumes)
+        .map(|t| {
+            let volume = data.index_axis(ndarray::Axis(3), t);
+            volume.sum() / volume.len() as f64
+        })
+        .collect()
+}
+
+/// The sample's settings with the scanner folder `img_dir`.
+fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
+    let text =
+        std::fs::read_to_string(repo_root().join("crates/builtin_projects/conf/sample.toml"))
+            .expect("the built-in sample's settings");
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("imgDir") {
+                format!("imgDir = {:?}", img_dir.to_str().expect("utf-8 path"))
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("sample-settings.toml");
+    std::fs::write(&path, text).expect("settings written");
+    path
+}
+
+/// The one launch folder of the one session under `sessions`.
+fn launch_dir(sessions: &Path, project: &str) -> PathBuf {
+    let only = |dir: PathBuf| -> PathBuf {
+        let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert_eq!(entries.len(), 1, "{}: {entries:?}", dir.display());
+        entries.into_iter().next().expect("one")
+    };
+    only(only(sessions.join(project)).join("launches"))
+}
+
+/// (run, TR, value) rows of a launch's table.
+type Rows = Vec<(i64, i64, f64)>;
+
+/// Plotted (run, TR, value) and results.tsv (run, TR, value) of a launch.
+fn plotted_and_results(launch: &Path) -> (Rows, Rows) {
+    let parse = |text: String, skip: usize, cols: [usize; 3]| -> Rows {
+        text.lines()
+            .skip(skip)
+            .map(|line| {
+                let f: Vec<&str> = line.split('\t').collect();
+                (
+                    f[cols[0]].parse().expect("run"),
+                    f[cols[1]].parse().expect("tr"),
+                    f[cols[2]].parse().expect("value"),
+                )
+            })
+            .collect()
+    };
+    let read = |name: &str| {
+        std::fs::read_to_string(launch.join(name))
+            .unwrap_or_else(|e| panic!("{}/{name}: {e}", launch.display()))
+    };
+    (
+        parse(read("plot.tsv"), 0, [0, 1, 2]),
+        parse(read("results.tsv"), 1, [1, 2, 3]),
+    )
+}
+
+/// The launch plotted every TR's mean and fed back (mean - 0) / (1500 - 0).
+fn assert_sample_outputs(launch: &Path, means: &[f64]) {
+    let (plotted, results) = plotted_and_results(launch);
+    assert_eq!(
+        plotted.len(),
+        means.len(),
+        "a plot point per TR: {plotted:?}"
+    );
+    assert_eq!(results.len(), means.len(), "a result per TR: {results:?}");
+    for (k, expected) in means.iter().enumerate() {
+        let tr = k as i64 + 1;
+        let (run, ptr, mean) = plotted[k];
+        assert_eq!((run, ptr), (1, tr));
+        assert!(
+            ((mean - expected) / expected).abs() < 1e-6,
+            "TR {tr}: plotted {mean}, reference {expected}"
+        );
+        let (run, rtr, feedback) = results[k];
+        assert_eq!((run, rtr), (1, tr));
+        assert!(
+            (feedback - expected / 1500.0).abs() < 1e-9,
+            "TR {tr}: {feedback}"
+        );
+    }
+    let status = std::fs::read_to_string(launch.join("status.json")).expect("status");
+    assert!(status.contains("\"outcome\": \"exit 0\""), "{status}");
+}
+
+/// The Python of the test environment (scripts/setup_python.sh), or None to skip.
+fn test_python() -> Option<PathBuf> {
+    let python = repo_root().join("target/pyenv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing: CI runs scripts/setup_python.sh first",
+        python.display()
+    );
+    eprintln!(
+        "skipping: no {} (run scripts/setup_python.sh)",
+        python.display()
+    );
+    None
+}
+
+/// Which sample project to run.
+enum Sample {
+    Builtin,
+    Python(PathBuf),
+}
+
+impl Sample {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Sample::Builtin => vec!["--project".into(), "sample".into()],
+            Sample::Python(python) => vec![
+                "--projects".into(),
+                repo_root().join("projects").display().to_string(),
+                "--project".into(),
+                "sample_py".into(),
+                "--python".into(),
+                python.display().to_string(),
+            ],
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Sample::Builtin => "sample",
+            Sample::Python(_) => "sample_py",
+        }
+    }
+}
+
+/// The analyser reads the Skyra files from its own disk.
+fn run_local(sample: Sample) {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let site = Site::new();
+    let skyra = testdata.join("siemens-mosaic-skyra-e11");
+    let settings = sample_settings(site.path("").as_path(), &skyra);
+    let (settings, skyra_arg) = (settings.display().to_string(), skyra.display().to_string());
+    let mut args: Vec<String> = vec![
+        "--test".into(),
+        "--config".into(),
+        settings,
+        "--allowed-dirs".into(),
+        skyra_arg,
+        "--run-on-start".into(),
+        "--exit-after-run".into(),
+    ];
+    args.extend(sample.args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut analyser = site.analyser(&args, "analyser.log");
+    assert!(
+        analyser.wait_exit(),
+        "the run failed: {}",
+        analyser.stderr_text()
+    );
+    let launch = launch_dir(&site.path("sessions"), sample.name());
+    assert_sample_outputs(&launch, &reference_means(&testdata));
+}
+
+/// The analyser gets the files from a streamer, over TLS, as a replay writes them.
+fn run_remote(sample: Sample) {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let site = Site::new();
+    let skyra = skyra_run(&testdata, &site);
+    let settings = sample_settings(site.path("").as_path(), &site.path("scanner"));
+    let settings = settings.display().to_string();
+    let mut args: Vec<String> = vec![
+        "--data-remote".into(),
+        "--config".into(),
+        settings,
+        "--run-on-start".into(),
+        "--exit-after-run".into(),
+    ];
+    args.extend(sample.args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut analyser = site.analyser(&args, "analyser.log");
+    let port = analyser.port();
+    let _streamer = site.streamer(port, "password", "streamer.log");
+    let _replay = site.replay(&skyra, 10, "0.2");
+    assert!(
+        analyser.wait_exit(),
+        "the run failed: {}",
+        analyser.stderr_text()
+    );
+    let launch = launch_dir(&site.path("sessions"), sample.name());
+    assert_sample_outputs(&launch, &reference_means(&testdata));
+}
+
+#[test]
+fn builtin_sample_on_the_analysers_disk_plots_the_reference_means() {
+    run_local(Sample::Builtin);
+}
+
+#[test]
+fn builtin_sample_fed_by_a_streamer_plots_the_reference_means() {
+    run_remote(Sample::Builtin);
+}
+
+#[test]
+fn python_sample_on_the_analysers_disk_plots_the_reference_means() {
+    if let Some(python) = test_python() {
+        run_local(Sample::Python(python));
+    }
+}
+
+#[test]
+fn python_sample_fed_by_a_streamer_plots_the_reference_means() {
+    if let Some(python) = test_python() {
+        run_remote(Sample::Python(python));
+    }
+}
+
+#[test]
+fn a_failing_run_fails_the_analyser_and_names_the_log() {
+    let site = Site::new();
+    let settings = sample_settings(site.path("").as_path(), &site.path("no-such-scanner"));
+    let settings = settings.display().to_string();
+    let mut analyser = site.analyser(
+        &[
+            "--test",
+            "--project",
+            "sample",
+            "--config",
+            &settings,
+            "--run-on-start",
+            "--exit-after-run",
+        ],
+        "analyser.log",
+    );
+    assert!(
+        !analyser.wait_exit(),
+        "a run on a missing folder cannot succeed"
+    );
+    let stderr = analyser.stderr_text();
+    assert!(stderr.contains("the run ended badly: exit 1"), "{stderr}");
+    let log = launch_dir(&site.path("sessions"), "sample").join("log.txt");
+    assert!(stderr.contains(&log.display().to_string()), "{stderr}");
+    let log = std::fs::read_to_string(&log).expect("launch log");
+    assert!(
+        log.contains("no-such-scanner"),
+        "the script's error is in the log: {log}"
+    );
+}

@@ -1,0 +1,281 @@
+//! A site for end-to-end tests: certificates and a user made by the real binary, and
+//! the real binaries (analyser, streamer, replay) started with their output captured.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+/// The Skyra run's file names.
+pub const PATTERN: &str = "001_000013_{TR:06d}.dcm";
+/// A failure guard only: on a loaded 2-core machine a debug build is slow.
+pub const WAIT: Duration = Duration::from_secs(90);
+
+/// The data_streamer binary, built beside data_analyser by `cargo test --workspace`.
+pub fn streamer_bin() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_data_analyser"))
+        .parent()
+        .expect("target dir");
+    let bin = dir.join("data_streamer");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p data_streamer`; `cargo test --workspace` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running binary whose stdout lines arrive on a channel; killed when dropped.
+pub struct Running {
+    pub child: Child,
+    lines: Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Running {
+    pub fn start(bin: &Path, args: &[&str], stderr: PathBuf) -> Running {
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next stdout line satisfying `pred`.
+    pub fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no {what} on stdout; stderr:\n{}", self.stderr_text()),
+            }
+        }
+    }
+
+    /// The port of the `Listening on: https://ADDR:PORT` line.
+    pub fn port(&self) -> u16 {
+        let line = self.wait_line("Listening line", |l| l.starts_with("Listening on: "));
+        line.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the process to end by itself and returns whether it succeeded.
+    pub fn wait_exit(&mut self) -> bool {
+        let deadline = std::time::Instant::now() + WAIT;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("still running; stderr:\n{}", self.stderr_text());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// A temp folder with certs/ (CA, server cert for 127.0.0.1) and a user `scanner`.
+pub struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = dir.path().join("certs");
+        let certs = certs.to_str().expect("utf-8 path");
+        crate::support::run_ok(&[
+            "make-certs",
+            "--host",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            "--dir",
+            certs,
+        ]);
+        let mut add = Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+            .args(["add-user", "-u", "scanner", "--password-stdin", "--passwd"])
+            .arg(dir.path().join("certs/passwd"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("add-user starts");
+        add.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"correct horse\n")
+            .expect("password written");
+        assert!(add.wait().expect("add-user ends").success());
+        std::fs::write(dir.path().join("password"), "correct horse\n").expect("password file");
+        std::fs::create_dir(dir.path().join("scanner")).expect("scanner folder");
+        Site { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn arg(&self, rel: &str) -> String {
+        self.path(rel).to_string_lossy().into_owned()
+    }
+
+    /// `data_analyser record` of `count` Skyra volumes from the scanner folder into out/.
+    pub fn record(&self, port: u16, dir: &str, pattern: &str, count: u32, log: &str) -> Running {
+        let port = port.to_string();
+        let certs = self.arg("certs");
+        let out = self.arg("out");
+        let count = count.to_string();
+        Running::start(
+            Path::new(env!("CARGO_BIN_EXE_data_analyser")),
+            &[
+                "record",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--certs-dir",
+                &certs,
+                "--dir",
+                dir,
+                "--pattern",
+                pattern,
+                "--count",
+                &count,
+                "--out",
+                &out,
+                "--timeout",
+                "120",
+            ],
+            self.path(log),
+        )
+    }
+
+    /// `data_streamer` serving the scanner folder (.dcm only) to 127.0.0.1:`port`.
+    pub fn streamer(&self, port: u16, password_file: &str, log: &str) -> Running {
+        let server = format!("127.0.0.1:{port}");
+        let (ca, password, scanner) = (
+            self.arg("certs/ca.crt"),
+            self.arg(password_file),
+            self.arg("scanner"),
+        );
+        Running::start(
+            &streamer_bin(),
+            &[
+                "--server",
+                &server,
+                "--ca",
+                &ca,
+                "--user",
+                "scanner",
+                "--password-file",
+                &password,
+                "--allowed-dirs",
+                &scanner,
+                "--allowed-types",
+                ".dcm",
+            ],
+            self.path(log),
+        )
+    }
+
+    /// `data_streamer replay` of the first `limit` Skyra files (after the duplicate
+    /// _000000) into the scanner folder, one every `tr` seconds.
+    pub fn replay(&self, skyra: &Path, limit: usize, tr: &str) -> Running {
+        let (source, into) = (skyra.to_string_lossy(), self.arg("scanner"));
+        let limit = limit.to_string();
+        Running::start(
+            &streamer_bin(),
+            &[
+                "replay",
+                "--source",
+                &source,
+                "--into",
+                &into,
+                "--tr",
+                tr,
+                "--rename",
+                PATTERN,
+                "--start-index",
+                "1",
+                "--limit",
+                &limit,
+            ],
+            self.path("replay.log"),
+        )
+    }
+}
+
+/// The Skyra run without its duplicate first file, as a folder of 10 volumes.
+pub fn skyra_run(td: &Path, site: &Site) -> PathBuf {
+    let dir = site.path("skyra");
+    std::fs::create_dir(&dir).expect("skyra folder");
+    for k in 1..=10 {
+        let name = format!("001_000013_{k:06}.dcm");
+        std::fs::copy(
+            td.join("siemens-mosaic-skyra-e11").join(&name),
+            dir.join(&name),
+        )
+        .expect("copy a Skyra file");
+    }
+    dir
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Site {
+    /// `data_analyser` in project mode with this site's certificates on 127.0.0.1:0,
+    /// sessions under sessions/, plus `args`.
+    pub fn analyser(&self, args: &[&str], log: &str) -> Running {
+        let (certs, sessions) = (self.arg("certs"), self.arg("sessions"));
+        let mut all = vec![
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--certs-dir",
+            &certs,
+            "--sessions-dir",
+            &sessions,
+        ];
+        all.extend_from_slice(args);
+        Running::start(
+            Path::new(env!("CARGO_BIN_EXE_data_analyser")),
+            &all,
+            self.path(log),
+        )
+    }
+}
