@@ -87,15 +87,18 @@ impl Roi {
 
 /// Percent signal change against a rest baseline, one TR at a time.
 ///
-/// The ROI means so far are detrended with a straight line fitted to the earlier ones
-/// (scanner drift), the baseline is the mean of the detrended first `baseline_trs`
-/// values, and the current TR's change in percent is divided by `max_percent` and
+/// The first `baseline_trs` TRs are rest: a straight line fitted to their ROI means is
+/// the baseline, extended over the run so that scanner drift is not taken for
+/// activation. (Fitting the line to every TR so far would let the task blocks tilt it.)
+/// Each later TR's change from that line, in percent, is divided by `max_percent` and
 /// clipped to [-1, 1].
 #[derive(Debug, Clone)]
 pub struct PercentChange {
     baseline_trs: usize,
     max_percent: f64,
     series: Vec<f64>,
+    /// (intercept, slope) once the baseline is complete.
+    trend: Option<(f64, f64)>,
 }
 
 /// What one TR gives.
@@ -121,31 +124,26 @@ impl PercentChange {
             baseline_trs,
             max_percent,
             series: Vec::new(),
+            trend: None,
         })
     }
 
     /// Adds the next TR's ROI mean; None while the baseline is still being collected.
     pub fn push(&mut self, roi_mean: f64) -> Option<Change> {
         self.series.push(roi_mean);
-        if self.series.len() <= self.baseline_trs {
-            return None;
+        let t = self.series.len() - 1;
+        if self.series.len() == self.baseline_trs {
+            self.trend = Some(line_fit(&self.series));
         }
-        // The trend comes from the TRs before this one, so the current TR's own
-        // activation cannot tilt the line that is subtracted from it.
-        let before = &self.series[..self.series.len() - 1];
-        let (intercept, slope) = line_fit(before);
-        let level = before.iter().sum::<f64>() / before.len() as f64;
-        let detrended = |t: usize| self.series[t] - (intercept + slope * t as f64) + level;
-        let baseline =
-            (0..self.baseline_trs).map(detrended).sum::<f64>() / self.baseline_trs as f64;
+        let (intercept, slope) = self.trend.filter(|_| t >= self.baseline_trs)?;
+        let baseline = intercept + slope * t as f64;
         if baseline.abs() < f64::EPSILON {
             return Some(Change {
                 percent: 0.0,
                 feedback: 0.0,
             });
         }
-        let now = detrended(self.series.len() - 1);
-        let percent = 100.0 * (now - baseline) / baseline;
+        let percent = 100.0 * (roi_mean - baseline) / baseline;
         Some(Change {
             percent,
             feedback: (percent / self.max_percent).clamp(-1.0, 1.0),
@@ -193,10 +191,12 @@ mod tests {
                 assert!(t < 10);
             }
         }
-        // The fitted trend absorbs part of a block at the end; most of it shows.
-        let first = during[0];
-        assert!((first.percent - 1.0).abs() < 0.2, "{first:?}");
-        assert!((first.feedback - first.percent / 2.0).abs() < 1e-12);
+        // 10 on a drifted baseline of 1010..1015: just under 1% all through the block.
+        assert_eq!(during.len(), 10);
+        for change in &during {
+            assert!((change.percent - 0.99).abs() < 0.02, "{change:?}");
+            assert!((change.feedback - change.percent / 2.0).abs() < 1e-12);
+        }
     }
 
     #[test]

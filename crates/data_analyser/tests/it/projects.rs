@@ -274,3 +274,81 @@ fn a_failing_run_fails_the_analyser_and_names_the_log() {
         "the script's error is in the log: {log}"
     );
 }
+
+#[test]
+fn roi_feedback_follows_the_synthetic_activation() {
+    let site = Site::new();
+    let scanner = site.path("synth");
+    let scanner_arg = scanner.display().to_string();
+    crate::support::run_ok(&[
+        "synth",
+        "--out",
+        &scanner_arg,
+        "--volumes",
+        "40",
+        "--tr",
+        "2",
+    ]);
+    let truth = crate::support::ground_truth(&scanner);
+    let corner = |key: &str| truth[key].to_string();
+    let settings = format!(
+        "subjectName = \"synthetic\"\nrunNum = [1]\nscanNum = [1]\nimgDir = {scanner_arg:?}\n\
+         dicomNamePattern = \"001_{{SCAN:06d}}_{{TR:06d}}.dcm\"\nminExpectedDicomSize = 1000\n\
+         numTRs = 40\nbaselineTRs = 10\nmaxPercentChange = 4.0\n\
+         roiBox = [{}, {}]\n",
+        corner("roi_voxel_min"),
+        corner("roi_voxel_max")
+    );
+    let settings_path = site.path("roi.toml");
+    std::fs::write(&settings_path, settings).expect("settings");
+    let settings_arg = settings_path.display().to_string();
+    let mut analyser = site.analyser(
+        &[
+            "--test",
+            "--project",
+            "roi-feedback",
+            "--config",
+            &settings_arg,
+            "--allowed-dirs",
+            &scanner_arg,
+            "--run-on-start",
+            "--exit-after-run",
+        ],
+        "analyser.log",
+    );
+    assert!(
+        analyser.wait_exit(),
+        "the run failed: {}",
+        analyser.stderr_text()
+    );
+    let (plotted, results) =
+        plotted_and_results(&launch_dir(&site.path("sessions"), "roi-feedback"));
+    assert_eq!(results.len(), 40);
+    assert_eq!(plotted, results, "the plot shows what the participant gets");
+    let design: Vec<u64> = truth["design"]
+        .as_array()
+        .expect("design")
+        .iter()
+        .map(|d| d.as_u64().expect("0 or 1"))
+        .collect();
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for (k, &(_, _, feedback)) in results.iter().enumerate() {
+        assert!((-1.0..=1.0).contains(&feedback), "TR {}: {feedback}", k + 1);
+        if k < 10 {
+            assert_eq!(feedback, 0.0, "no feedback during the baseline");
+        } else if design[k] == 1 {
+            on.push(feedback);
+        } else {
+            off.push(feedback);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(!on.is_empty() && !off.is_empty(), "design {design:?}");
+    // A 2% activation with maxPercentChange 4 gives about 0.5 during "on" blocks.
+    assert!(
+        mean(&on) > 0.25 && mean(&off).abs() < 0.15,
+        "on {:.3} off {:.3}",
+        mean(&on),
+        mean(&off)
+    );
+}
