@@ -35,7 +35,11 @@ pub struct Analyser {
 
 impl Analyser {
     /// Loads certificates and users, binds the port and prints `Listening on: URL`.
-    pub async fn bind(args: &PortArgs) -> Result<Self> {
+    /// `more` adds the command's own gRPC services (given the login sessions).
+    pub async fn bind(
+        args: &PortArgs,
+        more: impl FnOnce(tonic::service::Routes, &Sessions) -> tonic::service::Routes,
+    ) -> Result<Self> {
         if args.server.test {
             tracing::warn!(
                 "TEST MODE: no TLS and the single user test/test. Never use this on a real network."
@@ -46,7 +50,7 @@ impl Analyser {
         let auth = args.server.auth_service(sessions.clone())?;
         let streamers = Streamers::new();
         let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
-        let app = server::routes(auth).add_service(link).into_axum_router();
+        let app = more(server::routes(auth).add_service(link), &sessions).into_axum_router();
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
             .with_context(|| format!("listening on {}:{}", args.host, args.port))?;

@@ -54,6 +54,9 @@ pub struct Session {
 
 #[derive(Debug)]
 struct Inner {
+    /// Unique among sessions: listeners tell by it whether their output folder is of
+    /// this session.
+    id: String,
     dir: PathBuf,
     project: String,
     state: Mutex<State>,
@@ -69,6 +72,8 @@ struct State {
     logs: VecDeque<LogLine>,
     log_seq: u64,
     responses: Vec<Response>,
+    /// Ids of responses recorded through `record_response`, so a resent one counts once.
+    response_ids: std::collections::HashSet<String>,
     user_error: Option<String>,
     launches: Vec<Launch>,
     /// The launch whose script is running, which results and logs are filed under.
@@ -111,6 +116,11 @@ impl Session {
         tracing::info!(dir = %dir.display(), "session started");
         Ok(Session {
             inner: Arc::new(Inner {
+                id: format!(
+                    "{}-{:08x}",
+                    dir.file_name().unwrap_or_default().to_string_lossy(),
+                    rand::random::<u32>()
+                ),
                 dir,
                 project: project.to_owned(),
                 state: Mutex::default(),
@@ -118,6 +128,11 @@ impl Session {
                 writer,
             }),
         })
+    }
+
+    /// This session's unique id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
     }
 
     pub fn dir(&self) -> &Path {
@@ -303,19 +318,39 @@ impl Session {
 
     pub fn set_message(&self, text: &str) {
         let at = now();
-        self.state().messages.push((at, text.to_owned()));
+        let seq = {
+            let mut state = self.state();
+            state.messages.push((at, text.to_owned()));
+            state.messages.len() as u64
+        };
         self.log(
             LogKind::Session,
             format!("message to the participant: {text}"),
         );
         self.emit(Event::Message {
+            seq,
             text: text.to_owned(),
             at,
         });
     }
 
+    /// Every message so far, oldest first, as (time, text); message n has sequence
+    /// number n + 1.
     pub fn messages(&self) -> Vec<(f64, String)> {
         self.state().messages.clone()
+    }
+
+    /// Messages with a sequence number above `seq`, as (seq, time, text).
+    pub fn messages_after(&self, seq: u64) -> Vec<(u64, f64, String)> {
+        let state = self.state();
+        let start = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(state.messages.len());
+        state.messages[start..]
+            .iter()
+            .enumerate()
+            .map(|(i, (at, text))| ((start + i) as u64 + 1, *at, text.clone()))
+            .collect()
     }
 
     // ------------------------------------------------------------ responses
@@ -332,6 +367,16 @@ impl Session {
         self.state().responses.push(response.clone());
         self.emit(Event::Response(response.clone()));
         response
+    }
+
+    /// Records a response that carries the sender's unique `id`; a response with an id
+    /// seen before (resent after a reconnect) is ignored. Returns whether it was new.
+    pub fn record_response(&self, id: &str, run: i64, tr: i64, value: serde_json::Value) -> bool {
+        if !self.state().response_ids.insert(id.to_owned()) {
+            return false;
+        }
+        self.add_response(run, tr, value);
+        true
     }
 
     pub fn response(&self, run: i64, tr: i64) -> Option<Response> {

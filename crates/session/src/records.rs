@@ -99,7 +99,9 @@ pub struct Launch {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Result(ResultRecord),
+    /// Message `seq` (1, 2, ... in the session) for the stimulus PC.
     Message {
+        seq: u64,
         text: String,
         at: f64,
     },

@@ -12,6 +12,7 @@ use data_link::DataInterface;
 use project_runtime::{ApiInfo, Controller, ProjectApi};
 use projects::{Project, ProjectConfig, ScriptOverrides};
 use session::{LaunchKind, Session};
+use subject_link::{Listeners, SubjectLinkService};
 
 use crate::service::{Analyser, PortArgs};
 
@@ -75,8 +76,8 @@ pub struct ProjectArgs {
         default_value = "python3"
     )]
     pub python: PathBuf,
-    /// Start the main script as soon as the analyser is up (and, with --data-remote,
-    /// the streamer is connected).
+    /// Start the main script as soon as the analyser is up (and, with --data-remote, the
+    /// streamer is connected; with --subject-remote, a listener).
     #[arg(long)]
     pub run_on_start: bool,
     /// With --run-on-start: shut down when that run ends; the exit status says whether
@@ -114,7 +115,12 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
     let session = Session::create(&args.sessions_dir, &name)?;
     let project = find_project(&args, &name, &session)?;
     let settings = ProjectConfig::load(&project.config_path)?;
-    let analyser = Analyser::bind(&args.port).await?;
+    let listeners = Listeners::new();
+    let subject_link = SubjectLinkService::new(session.clone(), listeners.clone());
+    let analyser = Analyser::bind(&args.port, |routes, sessions| {
+        routes.add_service(subject_link.server(sessions.interceptor()))
+    })
+    .await?;
     let data = if args.data_remote {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {
@@ -153,10 +159,11 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
     let (done_tx, done) = tokio::sync::oneshot::channel::<Result<()>>();
     if args.run_on_start {
         let station = args.data_remote.then(|| args.station.clone());
+        let listeners = args.subject_remote.then(|| listeners.clone());
         let exit_after = args.exit_after_run;
         let controller = controller.clone();
         tokio::spawn(async move {
-            let outcome = run_on_start(&controller, &streamers, station).await;
+            let outcome = run_on_start(&controller, &streamers, station, listeners).await;
             if exit_after {
                 done_tx.send(outcome).ok();
             } else if let Err(e) = outcome {
@@ -179,6 +186,10 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         outcome = finished => outcome,
         () = cli_common::shutdown_signal() => Ok(()),
     };
+    if args.exit_after_run && args.subject_remote {
+        // Exiting after the run: let the listener have the last results first.
+        wait_delivered(&listeners, &session, Duration::from_secs(30)).await;
+    }
     // A script must not outlive the analyser.
     if let Some(exit) = controller.stop().await {
         tracing::info!(
@@ -192,12 +203,13 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
     outcome
 }
 
-/// Waits for the streamer (with remote data), runs the main script and returns once it
-/// has ended: Ok when it succeeded.
+/// Waits for the streamer (remote data) and a listener (remote subject), runs the main
+/// script and returns once it has ended: Ok when it succeeded.
 async fn run_on_start(
     controller: &Controller,
     streamers: &data_link::analyser::Streamers,
     station: Option<String>,
+    listeners: Option<Listeners>,
 ) -> Result<()> {
     if let Some(station) = station {
         tracing::info!(%station, "run on start: waiting for the streamer");
@@ -206,6 +218,10 @@ async fn run_on_start(
             .await
             .is_err()
         {}
+    }
+    if let Some(listeners) = listeners {
+        tracing::info!("run on start: waiting for an analysis_listener");
+        while !listeners.wait_for_any(Duration::from_secs(3600)).await {}
     }
     let launch = controller.start(LaunchKind::Main).await?;
     let ended = controller
@@ -224,6 +240,26 @@ async fn run_on_start(
                 .join("log.txt")
                 .display()
         ),
+    }
+}
+
+/// Waits (at most `limit`) until a listener has acknowledged every result so far.
+async fn wait_delivered(listeners: &Listeners, session: &Session, limit: Duration) {
+    let last = session.results_after(0).last().map_or(0, |r| r.seq);
+    let mut changes = listeners.watch();
+    let delivered = || listeners.list().iter().any(|l| l.acked_seq >= last);
+    let wait = async {
+        while !delivered() {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(limit, wait).await.is_err() {
+        tracing::warn!(
+            last,
+            "no listener acknowledged every result before shutting down"
+        );
     }
 }
 

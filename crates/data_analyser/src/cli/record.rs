@@ -62,7 +62,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         .context("--start + --count is too large")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let analyser = Analyser::bind(&args.serve).await?;
+        let analyser = Analyser::bind(&args.serve, |routes, _| routes).await?;
         let streamers = analyser.streamers.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(analyser.serve(async {

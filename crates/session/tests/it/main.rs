@@ -90,13 +90,17 @@ async fn live_views_see_every_change_in_order() {
     assert_eq!(session.plots().len(), 1);
     assert_eq!(session.plots()[&1], vec![(1, 4.0), (2, 6.0)]);
     assert_eq!(session.user_error().as_deref(), Some("no scanner"));
+    session.set_message("breathe");
+    let later = session.messages_after(1);
+    assert_eq!(later.len(), 1);
+    assert_eq!((later[0].0, later[0].2.as_str()), (2, "breathe"));
 
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
         seen.push(match event {
             Event::Plot { run, tr, .. } => format!("plot {run} {tr}"),
             Event::Result(r) => format!("result {}", r.seq),
-            Event::Message { text, .. } => format!("message {text}"),
+            Event::Message { seq, text, .. } => format!("message {seq} {text}"),
             Event::PlotCleared { run } => format!("cleared {run:?}"),
             Event::UserError { text } => format!("error {text:?}"),
             Event::Log(l) => format!("log {:?}", l.kind),
@@ -112,7 +116,7 @@ async fn live_views_see_every_change_in_order() {
             "plot 2 1",
             "result 1",
             "log Session",
-            "message relax",
+            "message 1 relax",
             "cleared Some(2)",
             "log Error",
             "error Some(\"no scanner\")",
@@ -133,6 +137,10 @@ fn the_latest_response_for_a_tr_wins_and_all_are_kept() {
     );
     assert!(session.response(2, 3).is_none());
     assert_eq!(session.responses().len(), 3);
+    // A response resent under the same id (after a reconnect) counts once.
+    assert!(session.record_response("r-1", 2, 1, json!(1)));
+    assert!(!session.record_response("r-1", 2, 1, json!(1)));
+    assert_eq!(session.responses().len(), 4);
 }
 
 #[test]
@@ -141,6 +149,7 @@ fn sessions_started_in_the_same_second_get_their_own_folders() {
     let a = Session::create(root.path(), "p").expect("first");
     let b = Session::create(root.path(), "p").expect("second");
     assert_ne!(a.dir(), b.dir());
+    assert_ne!(a.id(), b.id());
 }
 
 #[test]

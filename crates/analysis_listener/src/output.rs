@@ -1,0 +1,277 @@
+//! The listener's folder, for presentation software that polls files (RT-Cloud's way):
+//!
+//! - `run-<run>/tr-<tr:04>.json`: one result, written atomically;
+//! - `run-<run>/results.tsv`: one line per result, appended;
+//! - `messages.log` (appended) and `latest_message.txt` (replaced);
+//! - `.rtcloud-listener.json`: which session the folder belongs to and the last result
+//!   and message written, so a restarted listener asks for exactly what it lacks.
+//!
+//! Each result is written at most once: anything at or below the saved position is
+//! skipped, and a results.tsv line already there (a crash between the append and the
+//! position update) is not appended again.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+const POSITION_FILE: &str = ".rtcloud-listener.json";
+const TSV_HEADER: &str = "seq\trun\ttr\tvalue\tonset_delay_ms\tsent_at\treceived_at\tshown_at\n";
+
+/// What went wrong writing the folder.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct OutputError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// How far the folder is, across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub session_id: String,
+    pub last_seq: u64,
+    pub last_message_seq: u64,
+}
+
+/// One result as the presentation software reads it (the JSON file's content).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivered {
+    pub seq: u64,
+    pub run: i64,
+    pub tr: i64,
+    /// A number, or the object given to set_result_dict.
+    pub value: serde_json::Value,
+    pub onset_delay_ms: f64,
+    /// When the project made it, on the listener's clock (corrected for skew).
+    pub sent_at: f64,
+    /// When the listener received it (its clock).
+    pub received_at: f64,
+    /// When it was made visible here (its clock): sent_at + onset delay, or on arrival.
+    pub shown_at: f64,
+}
+
+/// The output folder.
+#[derive(Debug)]
+pub struct Output {
+    dir: PathBuf,
+    position: Position,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Output {
+    /// Opens (creating) `dir` and reads where it is.
+    pub fn open(dir: &Path) -> Result<Output, OutputError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join(POSITION_FILE);
+        let position = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), "unreadable position ({e}); starting over");
+                Position::default()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Position::default(),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        Ok(Output {
+            dir: dir.to_owned(),
+            position,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// The analyser started a session this folder has not seen: count from zero (files
+    /// of earlier sessions stay; a result of the same run and TR replaces its JSON).
+    pub fn begin_session(&mut self, session_id: &str) -> Result<(), OutputError> {
+        if self.position.session_id != session_id {
+            self.position = Position {
+                session_id: session_id.to_owned(),
+                last_seq: 0,
+                last_message_seq: 0,
+            };
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// The JSON file of a result.
+    pub fn result_path(&self, run: i64, tr: i64) -> PathBuf {
+        self.dir
+            .join(format!("run-{run}"))
+            .join(format!("tr-{tr:04}.json"))
+    }
+
+    /// Writes a result unless it was written before; false when skipped.
+    pub fn write_result(&mut self, result: &Delivered) -> Result<bool, OutputError> {
+        if result.seq <= self.position.last_seq {
+            return Ok(false);
+        }
+        let run_dir = self.dir.join(format!("run-{}", result.run));
+        let tsv = run_dir.join("results.tsv");
+        std::fs::create_dir_all(&run_dir).map_err(io(&run_dir))?;
+        if !tsv_has_seq(&tsv, result.seq) {
+            let value = match &result.value {
+                serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
+                other => other.to_string(),
+            };
+            let line = format!(
+                "{}\t{}\t{}\t{value}\t{}\t{:.6}\t{:.6}\t{:.6}\n",
+                result.seq,
+                result.run,
+                result.tr,
+                result.onset_delay_ms,
+                result.sent_at,
+                result.received_at,
+                result.shown_at
+            );
+            append(&tsv, TSV_HEADER, &line)?;
+        }
+        // The JSON last: its rename is what pollers wait for, so the line is there too.
+        let json = serde_json::to_vec_pretty(result).unwrap_or_default();
+        let path = self.result_path(result.run, result.tr);
+        filestore::write_atomic(&path, &json).map_err(io(&path))?;
+        self.position.last_seq = result.seq;
+        self.save()?;
+        Ok(true)
+    }
+
+    /// Writes a message unless it was written before; false when skipped.
+    pub fn write_message(&mut self, seq: u64, at: f64, text: &str) -> Result<bool, OutputError> {
+        if seq <= self.position.last_message_seq {
+            return Ok(false);
+        }
+        let log = self.dir.join("messages.log");
+        let line = format!("{seq}\t{at:.6}\t{}\n", text.replace('\n', " "));
+        append(&log, "", &line)?;
+        let latest = self.dir.join("latest_message.txt");
+        filestore::write_atomic(&latest, text.as_bytes()).map_err(io(&latest))?;
+        self.position.last_message_seq = seq;
+        self.save()?;
+        Ok(true)
+    }
+
+    fn save(&self) -> Result<(), OutputError> {
+        let path = self.dir.join(POSITION_FILE);
+        let json = serde_json::to_vec_pretty(&self.position).unwrap_or_default();
+        filestore::write_atomic(&path, &json).map_err(io(&path))
+    }
+}
+
+/// Appends `line`, writing `header` first when the file is new.
+fn append(path: &Path, header: &str, line: &str) -> Result<(), OutputError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io(path))?;
+    let new = file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+    let text = if new {
+        format!("{header}{line}")
+    } else {
+        line.to_owned()
+    };
+    file.write_all(text.as_bytes()).map_err(io(path))?;
+    file.sync_data().map_err(io(path))
+}
+
+/// True when the last line of `tsv` is result `seq` (written before a crash).
+fn tsv_has_seq(tsv: &Path, seq: u64) -> bool {
+    let Ok(text) = std::fs::read_to_string(tsv) else {
+        return false;
+    };
+    text.lines()
+        .next_back()
+        .and_then(|l| l.split('\t').next())
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|last| last >= seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(seq: u64, tr: i64) -> Delivered {
+        Delivered {
+            seq,
+            run: 2,
+            tr,
+            value: serde_json::json!(0.5),
+            onset_delay_ms: 0.0,
+            sent_at: 1.0,
+            received_at: 2.0,
+            shown_at: 2.0,
+        }
+    }
+
+    #[test]
+    fn results_are_written_once_across_restarts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s1").expect("session");
+        assert!(out.write_result(&result(1, 1)).expect("writes"));
+        assert!(out.write_result(&result(2, 2)).expect("writes"));
+        drop(out);
+
+        let mut out = Output::open(dir.path()).expect("reopens");
+        assert_eq!(out.position().last_seq, 2);
+        out.begin_session("s1").expect("same session");
+        assert!(!out.write_result(&result(2, 2)).expect("skips"));
+        assert!(out.write_result(&result(3, 3)).expect("writes"));
+        let tsv = std::fs::read_to_string(dir.path().join("run-2/results.tsv")).expect("tsv");
+        assert_eq!(tsv.lines().count(), 4, "header + 3 lines: {tsv}");
+        let json: Delivered = serde_json::from_slice(
+            &std::fs::read(dir.path().join("run-2/tr-0003.json")).expect("json"),
+        )
+        .expect("parses");
+        assert_eq!(json, result(3, 3));
+
+        // A new analyser session counts from one again.
+        out.begin_session("s2").expect("new session");
+        assert!(out.write_result(&result(1, 1)).expect("writes"));
+    }
+
+    #[test]
+    fn a_line_written_before_a_crash_is_not_appended_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s").expect("session");
+        out.write_result(&result(1, 1)).expect("writes");
+        // As if the listener died after the append but before saving its position.
+        out.position.last_seq = 0;
+        out.save().expect("saves");
+        let mut out = Output::open(dir.path()).expect("reopens");
+        assert!(out
+            .write_result(&result(1, 1))
+            .expect("writes the JSON again"));
+        let tsv = std::fs::read_to_string(dir.path().join("run-2/results.tsv")).expect("tsv");
+        assert_eq!(tsv.lines().count(), 2, "{tsv}");
+    }
+
+    #[test]
+    fn messages_are_logged_and_the_latest_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s").expect("session");
+        out.write_message(1, 1.0, "get ready").expect("writes");
+        out.write_message(2, 2.0, "relax").expect("writes");
+        assert!(!out.write_message(2, 2.0, "relax").expect("skips"));
+        let log = std::fs::read_to_string(dir.path().join("messages.log")).expect("log");
+        assert_eq!(log.lines().count(), 2);
+        let latest =
+            std::fs::read_to_string(dir.path().join("latest_message.txt")).expect("latest");
+        assert_eq!(latest, "relax");
+    }
+}
