@@ -4,6 +4,7 @@
 mod cli;
 mod convert;
 mod link;
+mod listener;
 mod projects;
 mod site;
 mod support;

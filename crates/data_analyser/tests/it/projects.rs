@@ -9,7 +9,7 @@ use crate::site::{repo_root, skyra_run, Site};
 use crate::support::{read_nifti, shared_testdata};
 
 /// Means of the 10 reference volumes of the Skyra run (file _00000k is volume k-1).
-fn reference_means(testdata: &Path) -> Vec<f64> {
+pub fn reference_means(testdata: &Path) -> Vec<f64> {
     let (_, data) = read_nifti(&testdata.join("ref/siemens-mosaic-skyra-e11/series.nii"));
     let volumes = data.shape()[3];
     (0..volumes)
@@ -21,7 +21,7 @@ fn reference_means(testdata: &Path) -> Vec<f64> {
 }
 
 /// The sample's settings with the scanner folder `img_dir`.
-fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
+pub fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
     let text =
         std::fs::read_to_string(repo_root().join("crates/builtin_projects/conf/sample.toml"))
             .expect("the built-in sample's settings");
@@ -42,7 +42,7 @@ fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
 }
 
 /// The one launch folder of the one session under `sessions`.
-fn launch_dir(sessions: &Path, project: &str) -> PathBuf {
+pub fn launch_dir(sessions: &Path, project: &str) -> PathBuf {
     let only = |dir: PathBuf| -> PathBuf {
         let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

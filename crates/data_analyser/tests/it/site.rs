@@ -12,20 +12,6 @@ pub const PATTERN: &str = "001_000013_{TR:06d}.dcm";
 /// A failure guard only: on a loaded 2-core machine a debug build is slow.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// The data_streamer binary, built beside data_analyser by `cargo test --workspace`.
-pub fn streamer_bin() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_data_analyser"))
-        .parent()
-        .expect("target dir");
-    let bin = dir.join("data_streamer");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p data_streamer`; `cargo test --workspace` does)",
-        bin.display()
-    );
-    bin
-}
-
 /// A running binary whose stdout lines arrive on a channel; killed when dropped.
 pub struct Running {
     pub child: Child,
@@ -190,7 +176,7 @@ impl Site {
             self.arg("scanner"),
         );
         Running::start(
-            &streamer_bin(),
+            &sibling_bin("data_streamer"),
             &[
                 "--server",
                 &server,
@@ -215,7 +201,7 @@ impl Site {
         let (source, into) = (skyra.to_string_lossy(), self.arg("scanner"));
         let limit = limit.to_string();
         Running::start(
-            &streamer_bin(),
+            &sibling_bin("data_streamer"),
             &[
                 "replay",
                 "--source",
@@ -251,12 +237,55 @@ pub fn skyra_run(td: &Path, site: &Site) -> PathBuf {
     dir
 }
 
+/// A binary built beside data_analyser by `cargo test --workspace`.
+pub fn sibling_bin(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_data_analyser"))
+        .parent()
+        .expect("target dir");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p {name}`; `cargo test --workspace` does)",
+        bin.display()
+    );
+    bin
+}
+
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 impl Site {
+    /// `analysis_listener` logged in as the site's user, writing into `out`, its
+    /// results server on a free port.
+    pub fn listener(&self, port: u16, out: &str, log: &str) -> Running {
+        let server = format!("127.0.0.1:{port}");
+        let (ca, password, out) = (
+            self.arg("certs/ca.crt"),
+            self.arg("password"),
+            self.arg(out),
+        );
+        Running::start(
+            &sibling_bin("analysis_listener"),
+            &[
+                "--server",
+                &server,
+                "--ca",
+                &ca,
+                "--user",
+                "scanner",
+                "--password-file",
+                &password,
+                "--out-dir",
+                &out,
+                "--results-port",
+                "0",
+            ],
+            self.path(log),
+        )
+    }
+
     /// `data_analyser` in project mode with this site's certificates on 127.0.0.1:0,
     /// sessions under sessions/, plus `args`.
     pub fn analyser(&self, args: &[&str], log: &str) -> Running {
