@@ -303,12 +303,9 @@ async fn write_loop(
                 let written = output
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .write_result(&delivered);
+                    .write_result(&delivered, || board.publish(delivered.clone()));
                 match written {
-                    Ok(fresh) => {
-                        if fresh {
-                            board.publish(delivered);
-                        }
+                    Ok(_) => {
                         let ack = from(from_listener::Kind::Ack(ResultAck { seq: result.seq }));
                         if let Some(out) = acks.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                             out.send(ack).ok();

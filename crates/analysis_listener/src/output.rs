@@ -114,14 +114,25 @@ impl Output {
             .join(format!("tr-{tr:04}.json"))
     }
 
-    /// Writes a result unless it was written before; false when skipped.
-    pub fn write_result(&mut self, result: &Delivered) -> Result<bool, OutputError> {
+    /// Writes a result unless it was written before; false when skipped. The JSON
+    /// comes first, since it is what presentation software waits for; `on_visible` runs
+    /// as soon as it is in place, then the results.tsv line and the position follow.
+    pub fn write_result(
+        &mut self,
+        result: &Delivered,
+        on_visible: impl FnOnce(),
+    ) -> Result<bool, OutputError> {
         if result.seq <= self.position.last_seq {
             return Ok(false);
         }
-        let run_dir = self.dir.join(format!("run-{}", result.run));
-        let tsv = run_dir.join("results.tsv");
-        std::fs::create_dir_all(&run_dir).map_err(io(&run_dir))?;
+        let json = serde_json::to_vec_pretty(result).unwrap_or_default();
+        let path = self.result_path(result.run, result.tr);
+        filestore::publish(&path, &json).map_err(io(&path))?;
+        on_visible();
+        let tsv = self
+            .dir
+            .join(format!("run-{}", result.run))
+            .join("results.tsv");
         if !tsv_has_seq(&tsv, result.seq) {
             let value = match &result.value {
                 serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
@@ -139,10 +150,6 @@ impl Output {
             );
             append(&tsv, TSV_HEADER, &line)?;
         }
-        // The JSON last: its rename is what pollers wait for, so the line is there too.
-        let json = serde_json::to_vec_pretty(result).unwrap_or_default();
-        let path = self.result_path(result.run, result.tr);
-        filestore::write_atomic(&path, &json).map_err(io(&path))?;
         self.position.last_seq = result.seq;
         self.save()?;
         Ok(true)
@@ -216,20 +223,26 @@ mod tests {
         }
     }
 
+    impl Output {
+        fn write_result_(&mut self, result: &Delivered) -> Result<bool, OutputError> {
+            self.write_result(result, || {})
+        }
+    }
+
     #[test]
     fn results_are_written_once_across_restarts() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut out = Output::open(dir.path()).expect("opens");
         out.begin_session("s1").expect("session");
-        assert!(out.write_result(&result(1, 1)).expect("writes"));
-        assert!(out.write_result(&result(2, 2)).expect("writes"));
+        assert!(out.write_result_(&result(1, 1)).expect("writes"));
+        assert!(out.write_result_(&result(2, 2)).expect("writes"));
         drop(out);
 
         let mut out = Output::open(dir.path()).expect("reopens");
         assert_eq!(out.position().last_seq, 2);
         out.begin_session("s1").expect("same session");
-        assert!(!out.write_result(&result(2, 2)).expect("skips"));
-        assert!(out.write_result(&result(3, 3)).expect("writes"));
+        assert!(!out.write_result_(&result(2, 2)).expect("skips"));
+        assert!(out.write_result_(&result(3, 3)).expect("writes"));
         let tsv = std::fs::read_to_string(dir.path().join("run-2/results.tsv")).expect("tsv");
         assert_eq!(tsv.lines().count(), 4, "header + 3 lines: {tsv}");
         let json: Delivered = serde_json::from_slice(
@@ -240,7 +253,7 @@ mod tests {
 
         // A new analyser session counts from one again.
         out.begin_session("s2").expect("new session");
-        assert!(out.write_result(&result(1, 1)).expect("writes"));
+        assert!(out.write_result_(&result(1, 1)).expect("writes"));
     }
 
     #[test]
@@ -248,13 +261,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut out = Output::open(dir.path()).expect("opens");
         out.begin_session("s").expect("session");
-        out.write_result(&result(1, 1)).expect("writes");
+        out.write_result_(&result(1, 1)).expect("writes");
         // As if the listener died after the append but before saving its position.
         out.position.last_seq = 0;
         out.save().expect("saves");
         let mut out = Output::open(dir.path()).expect("reopens");
         assert!(out
-            .write_result(&result(1, 1))
+            .write_result_(&result(1, 1))
             .expect("writes the JSON again"));
         let tsv = std::fs::read_to_string(dir.path().join("run-2/results.tsv")).expect("tsv");
         assert_eq!(tsv.lines().count(), 2, "{tsv}");

@@ -52,6 +52,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Like [`write_atomic`], but makes the file visible before it is durable: the rename
+/// comes first (no reader ever sees it half written), the fsyncs right after. For files
+/// someone is waiting for (a result the stimulus PC polls), when a power cut may lose
+/// the newest file but a disk stall must not delay it; the caller records its progress
+/// only after this returns.
+pub fn publish(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = path.file_name() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} has no file name", path.display()),
+        ));
+    };
+    fs::create_dir_all(&dir)?;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".pub-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        fs::rename(&tmp, path)?;
+        Ok::<_, std::io::Error>(file)
+    })();
+    let file = match written {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    file.sync_all()?;
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +114,16 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["results.tsv"]);
+    }
+
+    #[test]
+    fn publish_replaces_the_file_and_leaves_no_temp_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tr-0001.json");
+        publish(&path, b"{\"value\": 1}").expect("publish");
+        publish(&path, b"{\"value\": 2}").expect("again");
+        assert_eq!(fs::read(&path).expect("read"), b"{\"value\": 2}");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 
     #[test]

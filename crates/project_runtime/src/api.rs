@@ -81,7 +81,10 @@ impl ProjectApi {
             .add_service(pb::session_server::SessionServer::with_interceptor(
                 shared, gate,
             ));
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Nagle off: a volume's last segment must not wait for the client's delayed ACK
+        // (40 ms a TR otherwise).
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tokio::spawn(async move {
             if let Err(e) = router.serve_with_incoming(incoming).await {
                 tracing::error!(error = %e, "project API server stopped");
@@ -317,6 +320,12 @@ impl pb::data_server::Data for Shared {
                 })?;
             Some(volume_message(&decoded))
         };
+        self.session.note_volume(
+            image.index,
+            data_link::epoch_secs(image.completed_at),
+            data_link::epoch_secs(image.received_at),
+            session::now(),
+        );
         Ok(Response::new(pb::ImageData {
             index: image.index,
             dicom: if form == pb::ImageForm::Volume {

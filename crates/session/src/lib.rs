@@ -9,7 +9,8 @@
 //! On disk, below `ROOT/PROJECT/YYYYMMDD-HHMMSS/`:
 //! - `session.log`: every log line of the session;
 //! - `launches/NNN-KIND/`: `config.toml` (the settings used), `log.txt`, `results.tsv`,
-//!   `plot.tsv` (run, TR, value as plotted) and `status.json` (how it ended), each
+//!   `plot.tsv` (run, TR, value as plotted), `volumes.tsv` (index, closed, received,
+//!   served: when each volume went through) and `status.json` (how it ended), each
 //!   replaced atomically or appended by line.
 //!
 //! Must never: block a caller on the disk (a writer thread does the IO), or grow
@@ -351,6 +352,22 @@ impl Session {
             .enumerate()
             .map(|(i, (at, text))| ((start + i) as u64 + 1, *at, text.clone()))
             .collect()
+    }
+
+    /// Records when a volume went through (for latency diagnostics): `closed_at` on the
+    /// scanner side's clock, `received_at` and `served_at` (handed to the project) on
+    /// the analyser's. Appended to the running launch's volumes.tsv.
+    pub fn note_volume(&self, index: u32, closed_at: f64, received_at: f64, served_at: f64) {
+        let state = self.state();
+        let file = state
+            .current
+            .and_then(|n| state.launches.iter().find(|l| l.number == n))
+            .map(|l| self.launch_dir(l).join("volumes.tsv"));
+        drop(state);
+        if let Some(path) = file {
+            let line = format!("{index}\t{closed_at:.6}\t{received_at:.6}\t{served_at:.6}\n");
+            self.inner.writer.append(path, line);
+        }
     }
 
     // ------------------------------------------------------------ responses

@@ -104,7 +104,7 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
     replay.wait_line("another closed file", |l| {
         l.starts_with("closed ") && l != at_kill
     });
-    let _listener = site.listener(port, "feedback", "listener-2.log");
+    let listener = site.listener(port, "feedback", "listener-2.log");
     assert!(
         analyser.wait_exit(),
         "the run failed: {}",
@@ -149,6 +149,35 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
         (1..=10).collect::<Vec<u64>>(),
         "each result once, in order:\n{tsv}"
     );
+
+    // The PsychoPy example, without PsychoPy: it prints what it would draw, for every
+    // TR, including those the first listener wrote (served from the folder).
+    let url = format!("http://127.0.0.1:{}", results_port(&listener));
+    let example = repo_root().join("examples/psychopy/feedback.py");
+    let out = std::process::Command::new("python3")
+        .arg(&example)
+        .args([
+            "--url",
+            &url,
+            "--run",
+            "1",
+            "--trs",
+            "10",
+            "--wait-ms",
+            "2000",
+        ])
+        .output()
+        .expect("python3 runs the example");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (k, mean) in means.iter().enumerate() {
+        let line = format!("TR {}: feedback {:.4}", k + 1, mean / 1500.0);
+        assert!(printed.contains(&line), "{line} missing from:\n{printed}");
+    }
 }
 
 #[test]
