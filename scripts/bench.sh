@@ -5,7 +5,9 @@
 # - filestore: the scanner's close() to the complete volume handed out (inotify);
 # - dialer: dial + login, and uploads of 1 KB / 457 KB / 1.4 MB;
 # - data_link: close() to the volume held by the analyser, 200 Skyra volumes, zstd
-#   adaptive/always/off; and 4 streamers x 1.5 MB every 0.5 s sustained.
+#   adaptive/always/off; and 4 streamers x 1.5 MB every 0.5 s sustained;
+# - the whole chain: scanner close() to the listener's result JSON, 200 TRs, the
+#   built-in sample project, real binaries over TLS, with each hop's share.
 # Installs dcm2niix from PyPI into a private venv under target/ when it is not on PATH.
 # Arguments go to the imaging benchmark (e.g. another DICOM file).
 set -euo pipefail
@@ -26,3 +28,5 @@ cargo bench -p filestore --bench watch_latency
 cargo bench -p dialer
 cargo bench -p data_link --bench link_latency
 cargo bench -p data_link --bench load
+cargo build --release -p data_streamer -p analysis_listener
+cargo bench -p data_analyser --bench chain
