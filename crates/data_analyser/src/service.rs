@@ -31,6 +31,8 @@ pub struct Analyser {
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The streamers that dialed in, by station.
     pub streamers: Streamers,
+    /// `https://ADDR:PORT` (http in --test mode), as printed.
+    pub url: String,
 }
 
 impl Analyser {
@@ -56,14 +58,22 @@ impl Analyser {
             .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
         let addr: SocketAddr = listener.local_addr().context("the bound address")?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
         // Tests and scripts read this line to learn the port.
-        println!("Listening on: {scheme}://{addr}");
+        println!("Listening on: {url}");
         Ok(Self {
             listener,
             app,
             tls,
             streamers,
+            url,
         })
+    }
+
+    /// Adds web routes (pages, WebSockets) to the port.
+    pub fn merge(mut self, routes: axum::Router) -> Self {
+        self.app = self.app.merge(routes);
+        self
     }
 
     /// Serves until `shutdown` completes.

@@ -121,6 +121,16 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         routes.add_service(subject_link.server(sessions.interceptor()))
     })
     .await?;
+    let feedback_token = subject_link::feedback_page::new_token();
+    let analyser = analyser.merge(subject_link::feedback_page::router(
+        session.clone(),
+        feedback_token.clone(),
+    ));
+    // For the stimulus display when it is a browser window; scripts read this line.
+    println!(
+        "Feedback page: {}/feedback?token={feedback_token}",
+        analyser.url
+    );
     let data = if args.data_remote {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {

@@ -261,3 +261,83 @@ fn long_polls_wait_for_the_result_and_responses_reach_the_project() {
         analyser.stderr_text()
     );
 }
+
+#[test]
+fn the_feedback_page_needs_its_token_and_follows_each_result_live() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let site = Site::new();
+    let skyra = skyra_run(&testdata, &site);
+    let scanner = site.path("scanner");
+    let settings = sample_settings(&site.path(""), &scanner);
+    let (settings, scanner) = (
+        settings.display().to_string(),
+        scanner.display().to_string(),
+    );
+    let analyser = site.analyser(
+        &[
+            "--test",
+            "--project",
+            "sample",
+            "--config",
+            &settings,
+            "--allowed-dirs",
+            &scanner,
+            "--run-on-start",
+        ],
+        "analyser.log",
+    );
+    let line = analyser.wait_line("feedback page line", |l| l.starts_with("Feedback page: "));
+    let url = line.trim_start_matches("Feedback page: ").to_owned();
+    let (base, token) = url
+        .split_once("/feedback?token=")
+        .expect("a token in the URL");
+    let port: u16 = base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+
+    let (status, _) = http(port, "GET", "/feedback?token=wrong", "");
+    assert_eq!(status, 401);
+    let (status, _) = http(port, "GET", "/feedback", "");
+    assert_eq!(status, 401);
+    let (status, page) = http(port, "GET", &format!("/feedback?token={token}"), "");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("/feedback/ws"),
+        "the page opens the WebSocket"
+    );
+    let refused = tungstenite::connect(format!("ws://127.0.0.1:{port}/feedback/ws?token=nope"));
+    assert!(refused.is_err(), "a WebSocket without the token is refused");
+
+    let (mut ws, _) =
+        tungstenite::connect(format!("ws://127.0.0.1:{port}/feedback/ws?token={token}"))
+            .expect("the WebSocket opens with the token");
+    let _replay = site.replay(&skyra, 10, "0.2");
+    let means = reference_means(&testdata);
+    let mut seen = Vec::new();
+    while seen.last() != Some(&10) {
+        let message = ws.read().expect("a result arrives");
+        let Ok(text) = message.into_text() else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&text).expect("JSON event");
+        if event["type"] == "result" {
+            let tr = event["tr"].as_u64().expect("tr") as usize;
+            let value = event["value"].as_f64().expect("a number");
+            let expected = means[tr - 1] / 1500.0;
+            assert!(
+                ((value - expected) / expected).abs() < 1e-6,
+                "TR {tr}: {value}"
+            );
+            seen.push(tr);
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=10).collect::<Vec<_>>(),
+        "every TR, live, in order"
+    );
+}

@@ -1,0 +1,122 @@
+//! The participant feedback page, `/feedback`, for setups where the stimulus display
+//! is a browser window (jsPsych-style): a bar that follows each TR's value, updated over
+//! a WebSocket (`/feedback/ws`) as results are made.
+//!
+//! Access needs the session's link token (`?token=`, printed at start-up and shown to
+//! the experimenter): the page shows nothing about the participant, but it must not be
+//! open to anyone who can reach the port.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use session::{Event, Session};
+
+const PAGE: &str = include_str!("assets/feedback.html");
+
+#[derive(Debug, Clone)]
+struct Shared {
+    session: Session,
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Access {
+    token: Option<String>,
+}
+
+/// A random link token for a session's feedback page.
+pub fn new_token() -> String {
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
+
+/// `/feedback` and `/feedback/ws` for `session`, open to holders of `token`.
+pub fn router(session: Session, token: String) -> Router {
+    Router::new()
+        .route("/feedback", get(page))
+        .route("/feedback/ws", get(socket))
+        .with_state(Shared { session, token })
+}
+
+fn allowed(shared: &Shared, access: &Access) -> bool {
+    let given = access.token.as_deref().unwrap_or("");
+    // Compared in constant time: the token is the only key to the page.
+    given.len() == shared.token.len()
+        && given
+            .bytes()
+            .zip(shared.token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn refused() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "the feedback page needs the session's link token (?token=...), printed when data_analyser starts",
+    )
+        .into_response()
+}
+
+async fn page(State(shared): State<Shared>, Query(access): Query<Access>) -> Response {
+    if !allowed(&shared, &access) {
+        return refused();
+    }
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(PAGE),
+    )
+        .into_response()
+}
+
+async fn socket(
+    State(shared): State<Shared>,
+    Query(access): Query<Access>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !allowed(&shared, &access) {
+        return refused();
+    }
+    upgrade.on_upgrade(move |ws| feed(ws, shared.session))
+}
+
+/// The latest result at once, then each new one; the page ignores anything else.
+async fn feed(mut ws: WebSocket, session: Session) {
+    let mut events = session.subscribe();
+    if let Some(last) = session.results_after(0).pop() {
+        if send(&mut ws, &Event::Result(last)).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event @ (Event::Result(_) | Event::Message { .. })) => {
+                    if send(&mut ws, &event).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = ws.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send(ws: &mut WebSocket, event: &Event) -> Result<(), axum::Error> {
+    let json = serde_json::to_string(event).unwrap_or_default();
+    ws.send(Message::Text(json.into())).await
+}
