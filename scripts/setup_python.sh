@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates the Python environment the Python client's tests and projects/sample_py use:
+# Creates the Python environment the Python client's tests, projects/sample_py and the
+# repository's Python tooling (docker/check.py) use:
 # a venv at target/pyenv with `clients/python[dicom,nifti,test,dev]` installed editable
 # (dev pins grpcio-tools for scripts/gen_python_stubs.sh).
 # Idempotent and silent when already done: a stamp file holds a hash of what the venv
@@ -33,4 +34,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -e "$root/clients/python[dicom,nifti,test,dev]"
+# Repository tooling: docker/check.py reads the compose file.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyyaml
 echo "$want" >"$stamp"

@@ -77,6 +77,13 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
     let site = Site::new();
     let skyra = skyra_run(&testdata, &site);
     let settings = sample_settings(&site.path(""), &site.path("scanner"));
+    // Each result is to be shown 250 ms after it was made.
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    std::fs::write(
+        &settings,
+        text.replace("onsetDelayMs = 0", "onsetDelayMs = 250"),
+    )
+    .expect("settings");
     let settings = settings.display().to_string();
     let mut analyser = site.analyser(
         &[
@@ -129,9 +136,18 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
             "TR {}: {value} vs {expected}",
             k + 1
         );
-        for field in ["sent_at", "received_at", "shown_at", "onset_delay_ms"] {
-            assert!(json[field].is_number(), "{field} in {json}");
-        }
+        let time = |field: &str| {
+            json[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{field} in {json}"))
+        };
+        assert_eq!(time("onset_delay_ms"), 250.0);
+        // Never shown before its time (both on the listener's clock, skew corrected).
+        assert!(
+            time("shown_at") >= time("sent_at") + 0.25 - 0.002,
+            "TR {} shown too early: {json}",
+            k + 1
+        );
     }
     let tsv = std::fs::read_to_string(results.join("results.tsv")).expect("results.tsv");
     let seqs: Vec<u64> = tsv

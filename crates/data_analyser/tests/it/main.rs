@@ -6,5 +6,6 @@ mod convert;
 mod link;
 mod listener;
 mod projects;
+mod scripts;
 mod site;
 mod support;
