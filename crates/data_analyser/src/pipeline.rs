@@ -1,20 +1,15 @@
-//! The one place the binary calls the imaging crate's converters, so the subcommands
-//! share exactly the same conversion path.
+//! The binary's series conversion (`convert`): files grouped into series, each series
+//! one run.
 
 use anyhow::{Context, Result};
 use imaging::run::Run;
-use imaging::{DicomFile, Volume};
+use imaging::DicomFile;
 
 /// One converted series: its SeriesNumber (for output names) and its volumes as a run.
 #[derive(Debug)]
 pub struct ConvertedSeries {
     pub series_number: Option<i64>,
     pub run: Run,
-}
-
-/// Converts one file that holds a whole volume (a mosaic or an enhanced multi-frame).
-pub fn volume_from_file(bytes: &[u8]) -> imaging::Result<Volume> {
-    imaging::convert::volume_from_file(bytes)
 }
 
 /// Groups files into series and converts each to a run.

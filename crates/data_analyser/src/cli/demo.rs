@@ -1,210 +1,316 @@
-//! `data_analyser demo`: the whole local pipeline on synthetic data. A synthetic scanner
-//! writes one volume per TR into `OUT/scanner`; each file is read and converted on its
-//! own as it arrives, the ROI percent signal change is computed and printed, and at the
-//! end the run is written as NIfTI + BIDS JSON with a table of the results.
+//! `data_analyser demo`: the whole system on one machine, in one command. An analyser
+//! (certificates and a one-time password in a temporary folder, or --test), a scanner
+//! replaying a synthetic run (or the recorded run in --dicoms) at TR pace, a streamer
+//! sending it over TLS, and a listener writing each TR's result into --out. The ROI
+//! feedback project (the sample project for recorded data) runs on Run in the web page,
+//! or at once with --auto-run.
 
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use imaging::run::Run;
-use imaging::synth::{GroundTruth, Synth};
-use imaging::Volume;
+use imaging::synth::Synth;
+use tokio::sync::watch;
 
+use crate::cli::project::{self, ProjectArgs};
 use crate::cli::synth::{spec_from, write_ground_truth};
 use crate::files::write_atomic;
-use crate::pipeline::volume_from_file;
+use crate::server::ServerArgs;
+use crate::service::PortArgs;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Folder for the scanner files, the 4D NIfTI, its sidecar and results.tsv.
-    #[arg(long, short, default_value = "demo-out")]
-    pub out: PathBuf,
-    /// Number of volumes (TRs).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(2..=10_000))]
-    pub volumes: u32,
-    /// Repetition time in seconds.
-    #[arg(long, default_value_t = 2.0)]
+    /// Replay this recorded run (its .dcm files in name order) instead of a synthetic one.
+    #[arg(long, value_name = "DIR")]
+    pub dicoms: Option<PathBuf>,
+    /// Seconds between volumes, as the scanner's TR.
+    #[arg(long, default_value_t = 1.0, value_name = "SEC")]
     pub tr: f64,
-    /// Seed of the synthetic noise.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Wait one TR between volumes, like a real scanner (default: as fast as possible).
+    /// Number of synthetic volumes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(12..=10_000))]
+    pub volumes: u32,
+    /// Folder for the listener's results (run-1/tr-NNNN.json ...) and the session files.
+    #[arg(long, short, default_value = "demo-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Start the run at once instead of waiting for Run in the web page.
     #[arg(long)]
-    pub realtime: bool,
-}
-
-/// What the experimenter's analysis produced for one TR.
-#[derive(Debug, Clone, PartialEq)]
-struct TrResult {
-    roi_mean: f64,
-    percent_change: f64,
-    convert_us: u128,
+    pub auto_run: bool,
+    /// Shut everything down when that run has ended (for scripts and CI).
+    #[arg(long, requires = "auto_run")]
+    pub exit_after_run: bool,
+    /// The analyser's port (0 picks a free one).
+    #[arg(long, default_value_t = 8888)]
+    pub port: u16,
+    /// The listener's results server port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8890)]
+    pub results_port: u16,
+    /// No TLS, user test/test (the web page shows a TEST MODE banner).
+    #[arg(long)]
+    pub test: bool,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
-    let synth =
-        Synth::new(spec_from(args.volumes, args.tr, args.seed)).context("invalid demo settings")?;
-    let scanner_dir = args.out.join("scanner");
-    let truth = synth.ground_truth();
-    write_ground_truth(&scanner_dir, &truth)?;
-    println!(
-        "demo: {} volumes, TR {} s, scanner folder {}",
-        args.volumes,
-        args.tr,
-        scanner_dir.display()
-    );
-    println!("   TR  design   ROI mean   change %   convert µs");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(demo(args))
+}
 
-    let mut run: Option<Run> = None;
-    let mut results = Vec::with_capacity(args.volumes as usize);
-    let start = Instant::now();
-    for index in 0..args.volumes as usize {
-        if args.realtime {
-            let due = Duration::from_secs_f64(args.tr * index as f64);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-        // The scanner writes the file; then it "arrives" and is read back like any other.
-        let file = synth.file(index)?;
-        let path = scanner_dir.join(&file.file_name);
-        write_atomic(&path, &file.bytes)?;
+/// What the scanner will play, and the project that analyses it.
+struct Scan {
+    source: PathBuf,
+    rename: Option<filestore::FilePattern>,
+    volumes: usize,
+    project: &'static str,
+    settings: toml::Table,
+}
 
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let t0 = Instant::now();
-        let volume = volume_from_file(&bytes)
-            .with_context(|| format!("cannot convert {}", path.display()))?;
-        let convert_us = t0.elapsed().as_micros();
+async fn demo(args: DemoArgs) -> Result<()> {
+    let work = tempfile::Builder::new()
+        .prefix("rtcloud-demo-")
+        .tempdir()
+        .context("making a temporary folder")?;
+    let at = |rel: &str| work.path().join(rel);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let out = std::path::absolute(&args.out).context("the --out folder")?;
+    let scanner = at("scanner");
+    std::fs::create_dir_all(&scanner).context("the scanner folder")?;
 
-        let roi_mean = roi_mean(&volume, &truth)?;
-        let baseline = baseline(&results, &truth, roi_mean);
-        let percent_change = (roi_mean / baseline - 1.0) * 100.0;
-        println!(
-            "{:>5}  {:>6}  {:>9.2}  {:>+9.3}  {:>11}",
-            index + 1,
-            if truth.design[index] == 1 {
-                "on"
-            } else {
-                "off"
-            },
-            roi_mean,
-            percent_change,
-            convert_us
-        );
-        results.push(TrResult {
-            roi_mean,
-            percent_change,
-            convert_us,
-        });
-        match run.as_mut() {
-            None => run = Some(Run::new(volume)),
-            Some(r) => r.push(volume).context("volume does not fit the run")?,
-        }
-    }
-    let Some(run) = run else {
-        bail!("the demo produced no volumes");
+    let scan = prepare_scan(&args, work.path(), &out)?;
+    let mut settings = scan.settings.clone();
+    settings.insert("imgDir".into(), scanner.display().to_string().into());
+    settings.insert("numTRs".into(), (scan.volumes as i64).into());
+    let config = at(&format!("{}.toml", scan.project));
+    write_atomic(&config, toml::to_string(&settings)?.as_bytes())?;
+
+    // Certificates for this machine and a one-time password, unless --test.
+    let certs = at("certs");
+    let password = if args.test {
+        "test".to_owned()
+    } else {
+        security::certs::make_certs(
+            &certs,
+            &["localhost".into()],
+            &["127.0.0.1".parse()?],
+            false,
+        )?;
+        let password = one_time_password();
+        security::users::add_user(&certs.join("passwd"), "demo", &password)?;
+        password
     };
-    write_outputs(&args.out, &run, &truth, &results)?;
-    let signal: Vec<f64> = results.iter().map(|r| r.roi_mean).collect();
-    let design: Vec<f64> = truth.design.iter().map(|&d| f64::from(d)).collect();
+    let password_file = at("password");
+    write_atomic(&password_file, format!("{password}\n").as_bytes())?;
+
+    let port = match args.port {
+        // The streamer and listener need the port before the analyser has bound it.
+        0 => TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
+        port => port,
+    };
+    let project_args = ProjectArgs {
+        projects: "projects".into(),
+        project: Some(scan.project.into()),
+        config: Some(config),
+        main_script: None,
+        init_script: None,
+        finalize_script: None,
+        data_remote: true,
+        subject_remote: true,
+        station: "scanner".into(),
+        allowed_dirs: Vec::new(),
+        allowed_types: Vec::new(),
+        sessions_dir: out.join("sessions"),
+        python: std::env::var_os("RTCLOUD_PYTHON").map_or("python3".into(), PathBuf::from),
+        run_on_start: args.auto_run,
+        exit_after_run: args.exit_after_run,
+        stop_grace: 5.0,
+        port: PortArgs {
+            host: "127.0.0.1".into(),
+            port,
+            server: ServerArgs {
+                certs_dir: certs.clone(),
+                passwd: None,
+                require_client_certs: false,
+                test: args.test,
+            },
+        },
+    };
+    let connect = dialer::ConnectArgs {
+        server: format!("127.0.0.1:{port}"),
+        ca: certs.join("ca.crt"),
+        client_cert: None,
+        client_key: None,
+        user: Some(if args.test { "test" } else { "demo" }.into()),
+        password_file: Some(password_file),
+        test: args.test,
+    };
+
+    let scheme = if args.test { "http" } else { "https" };
     println!(
-        "correlation of the ROI signal with the design: {:.3}",
-        correlation(&signal, &design)
+        "rtcloud-rs demo: {} volumes, TR {} s, project {}",
+        scan.volumes, args.tr, scan.project
     );
     println!(
-        "wrote {0}/run.nii.gz, {0}/run.json and {0}/results.tsv in {1:.2} s",
-        args.out.display(),
-        start.elapsed().as_secs_f64()
+        "  web page:  {scheme}://localhost:{port}   user: {}   password: {password}",
+        if args.test { "test" } else { "demo" }
     );
-    Ok(())
-}
-
-/// Mean of the ground-truth ROI box in the converted volume.
-fn roi_mean(volume: &Volume, truth: &GroundTruth) -> Result<f64> {
-    let (mut sum, mut n) = (0.0, 0usize);
-    for k in truth.roi_voxel_min[2]..truth.roi_voxel_max[2] {
-        for j in truth.roi_voxel_min[1]..truth.roi_voxel_max[1] {
-            for i in truth.roi_voxel_min[0]..truth.roi_voxel_max[0] {
-                let v = volume.voxels.get_f64([i, j, k]).with_context(|| {
-                    format!(
-                        "ROI voxel ({i}, {j}, {k}) is outside the volume of shape {:?}",
-                        volume.voxels.shape()
-                    )
-                })?;
-                sum += v;
-                n += 1;
-            }
-        }
-    }
-    if n == 0 {
-        bail!("the ground-truth ROI is empty");
-    }
-    Ok(sum / n as f64)
-}
-
-/// Baseline for the percent change: the mean ROI signal of the "off" TRs so far (the
-/// current one if none has been seen yet), which is what a feedback experiment can know.
-fn baseline(results: &[TrResult], truth: &GroundTruth, current: f64) -> f64 {
-    let off: Vec<f64> = results
-        .iter()
-        .zip(&truth.design)
-        .filter(|(_, &d)| d == 0)
-        .map(|(r, _)| r.roi_mean)
-        .collect();
-    if off.is_empty() {
-        current
-    } else {
-        off.iter().sum::<f64>() / off.len() as f64
-    }
-}
-
-fn write_outputs(
-    out: &std::path::Path,
-    run: &Run,
-    truth: &GroundTruth,
-    results: &[TrResult],
-) -> Result<()> {
-    write_atomic(&out.join("run.nii.gz"), &run.to_nifti(true)?)?;
-    let mut json = serde_json::to_vec_pretty(&run.sidecar())?;
-    json.push(b'\n');
-    write_atomic(&out.join("run.json"), &json)?;
-    let mut tsv = String::from("tr\tonset_s\tdesign\troi_mean\tpercent_change\tconvert_us\n");
-    for (index, r) in results.iter().enumerate() {
-        let _ = writeln!(
-            tsv,
-            "{}\t{}\t{}\t{:.4}\t{:.4}\t{}",
-            index + 1,
-            index as f64 * truth.tr_s,
-            truth.design[index],
-            r.roi_mean,
-            r.percent_change,
-            r.convert_us
+    if !args.test {
+        println!(
+            "  (the browser will not know the demo's certificate authority: {} )",
+            certs.join("ca.crt").display()
         );
     }
-    write_atomic(&out.join("results.tsv"), tsv.as_bytes())
+    println!(
+        "  results:   {} (run-1/tr-NNNN.json) and the listener on 127.0.0.1:{}",
+        out.display(),
+        args.results_port
+    );
+    if !args.auto_run {
+        println!("  press Run in the web page to start the project; Ctrl-C stops everything");
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let analyser = tokio::spawn(project::serve_project(project_args));
+    let streamer_dialer = dialer::Dialer::from_args(&connect)?;
+    let rules = filestore::AccessRules::new([&scanner], [".dcm"])?;
+    let streamer = tokio::spawn(data_link::streamer::run_with_dialer(
+        data_link::streamer::StreamerConfig::new("scanner", rules),
+        streamer_dialer,
+        shutdown(),
+    ));
+    let listener = tokio::spawn(listen(connect, out.clone(), args.results_port, shutdown()));
+    let replay = {
+        let options = filestore::ReplayOptions {
+            tr: Duration::try_from_secs_f64(args.tr).context("--tr must be >= 0")?,
+            chunks: 4,
+            chunk_pause: Duration::from_millis(5),
+            rename: scan.rename,
+            start_index: 1,
+            extensions: vec!["dcm".into()],
+            limit: Some(scan.volumes),
+        };
+        let (source, into) = (scan.source.clone(), scanner.clone());
+        tokio::task::spawn_blocking(move || {
+            filestore::replay_blocking(&source, &into, &options, |_| {})
+        })
+    };
+
+    let outcome = analyser.await.context("the analyser task")?;
+    stop.send(true).ok();
+    replay.abort();
+    streamer.await.ok();
+    listener.await.ok();
+    if outcome.is_ok() && args.exit_after_run {
+        println!("demo: the run has ended; results in {}", out.display());
+    }
+    outcome
 }
 
-/// Pearson correlation; 0 when either series is constant.
-pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    if n == 0 {
-        return 0.0;
+/// The scanner's files and the project for them.
+fn prepare_scan(args: &DemoArgs, work: &Path, out: &Path) -> Result<Scan> {
+    if let Some(dir) = &args.dicoms {
+        let volumes = std::fs::read_dir(dir)
+            .with_context(|| format!("--dicoms {}", dir.display()))?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "dcm"))
+            .count();
+        if volumes == 0 {
+            bail!("--dicoms {}: no .dcm files", dir.display());
+        }
+        let mut settings = default_settings("sample")?;
+        settings.insert("scanNum".into(), toml::Value::Array(vec![1.into()]));
+        return Ok(Scan {
+            source: dir.clone(),
+            rename: Some(filestore::FilePattern::new("001_000001_{TR:06d}.dcm")?),
+            volumes,
+            project: "sample",
+            settings,
+        });
     }
-    let mean = |x: &[f64]| x[..n].iter().sum::<f64>() / n as f64;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
-    for (x, y) in a[..n].iter().zip(&b[..n]) {
-        cov += (x - ma) * (y - mb);
-        va += (x - ma).powi(2);
-        vb += (y - mb).powi(2);
+    // Blocks of 10 TRs whatever the TR, so a fast demo still shows the activation.
+    let spec = imaging::synth::SynthSpec {
+        block_s: 10.0 * args.tr,
+        ..spec_from(args.volumes, args.tr, 42)
+    };
+    let synth = Synth::new(spec).context("invalid demo settings")?;
+    let source = work.join("source");
+    for index in 0..args.volumes as usize {
+        let file = synth.file(index)?;
+        write_atomic(&source.join(&file.file_name), &file.bytes)?;
     }
-    if va == 0.0 || vb == 0.0 {
-        0.0
-    } else {
-        cov / (va * vb).sqrt()
-    }
+    let truth = synth.ground_truth();
+    // Beside the results, so the feedback can be compared with the true design.
+    write_ground_truth(out, &truth)?;
+    let corner = |c: [usize; 3]| toml::Value::Array(c.iter().map(|&n| (n as i64).into()).collect());
+    let mut settings = default_settings("roi-feedback")?;
+    settings.insert(
+        "roiBox".into(),
+        toml::Value::Array(vec![
+            corner(truth.roi_voxel_min),
+            corner(truth.roi_voxel_max),
+        ]),
+    );
+    settings.insert("scanNum".into(), toml::Value::Array(vec![1.into()]));
+    Ok(Scan {
+        source,
+        rename: None,
+        volumes: args.volumes as usize,
+        project: "roi-feedback",
+        settings,
+    })
+}
+
+fn default_settings(project: &str) -> Result<toml::Table> {
+    let text = builtin_projects::default_config(project).context("a built-in project")?;
+    Ok(text.parse()?)
+}
+
+/// 16 random letters and digits.
+fn one_time_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// The listener, in-process: results into `out`, the results server on `results_port`.
+async fn listen(
+    connect: dialer::ConnectArgs,
+    out: PathBuf,
+    results_port: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    use analysis_listener::{board::Board, link, output::Output, server};
+    let output = Output::open(&out)?;
+    let dialer = dialer::Dialer::from_args(&connect)?;
+    let board = Board::default();
+    let (replies, reply_queue) = tokio::sync::mpsc::unbounded_channel();
+    let app = server::router(board.clone(), replies, out);
+    let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let bound = server::serve(([127, 0, 0, 1], results_port).into(), app, async move {
+        server_stopped.await.ok();
+    })
+    .await
+    .with_context(|| format!("the listener's results server on port {results_port}"))?;
+    println!("Results server: http://{bound}");
+    let client = dialer::ClientInfo {
+        kind: "listener".into(),
+        station: "demo".into(),
+    };
+    let connect = move || {
+        let dialer = dialer.clone();
+        let client = client.clone();
+        async move { dialer.connect(&client).await }
+    };
+    link::run(connect, output, board, reply_queue, shutdown).await;
+    server_stop.send(()).ok();
+    Ok(())
 }

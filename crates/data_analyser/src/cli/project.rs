@@ -92,6 +92,12 @@ pub struct ProjectArgs {
 }
 
 pub fn run(args: ProjectArgs) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve_project(args))
+}
+
+/// The service until Ctrl-C / SIGTERM (or the end of the run with --exit-after-run).
+pub async fn serve_project(args: ProjectArgs) -> Result<()> {
     let Some(name) = args.project.clone() else {
         bail!(
             "no project: start with --project NAME (a folder in --projects {}, or a built-in: {})",
@@ -107,8 +113,7 @@ pub fn run(args: ProjectArgs) -> Result<()> {
                 args.stop_grace
             )
         })?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(serve(args, name, grace))
+    serve(args, name, grace).await
 }
 
 async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {

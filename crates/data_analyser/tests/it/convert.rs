@@ -1,8 +1,6 @@
-//! Conversion and the demo end to end: synthetic and real scanner data to NIfTI.
+//! Conversion end to end: synthetic and real scanner data to NIfTI.
 
-use crate::support::{
-    correlation, ground_truth, numbers, read_nifti, roi, run_ok, shared_testdata, text,
-};
+use crate::support::{ground_truth, numbers, read_nifti, roi, run_ok, shared_testdata, text};
 
 #[test]
 fn synth_then_convert_gives_the_4d_run_with_the_true_roi_signal() {
@@ -87,44 +85,4 @@ fn convert_of_the_skyra_run_equals_dcm2niix() {
         }
     }
     assert!((ours_h.pixdim[4] - ref_h.pixdim[4]).abs() < 1e-4);
-}
-
-#[test]
-fn demo_runs_end_to_end_and_finds_the_activation() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out_dir = dir.path().join("demo");
-    let out = run_ok(&[
-        "demo",
-        "--out",
-        out_dir.to_str().expect("utf-8"),
-        "--volumes",
-        "40",
-        "--tr",
-        "1",
-    ]);
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("correlation"), "{stdout}");
-    for f in [
-        "run.nii.gz",
-        "run.json",
-        "results.tsv",
-        "scanner/001_000001_000040.dcm",
-    ] {
-        assert!(out_dir.join(f).is_file(), "{f} missing");
-    }
-    let (_, data) = read_nifti(&out_dir.join("run.nii.gz"));
-    assert_eq!(data.shape(), &[64, 64, 27, 40]);
-    let tsv = std::fs::read_to_string(out_dir.join("results.tsv")).expect("results.tsv");
-    let (mut design, mut signal) = (Vec::new(), Vec::new());
-    for line in tsv.lines().skip(1) {
-        let cols: Vec<f64> = line
-            .split('\t')
-            .map(|c| c.parse().expect("number"))
-            .collect();
-        design.push(cols[2]);
-        signal.push(cols[3]);
-    }
-    assert_eq!(signal.len(), 40);
-    let r = correlation(&signal, &design);
-    assert!(r > 0.8, "ROI signal vs design correlation {r}");
 }

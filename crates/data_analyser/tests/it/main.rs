@@ -3,6 +3,7 @@
 
 mod cli;
 mod convert;
+mod demo;
 mod link;
 mod listener;
 mod projects;

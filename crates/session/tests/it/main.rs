@@ -120,6 +120,8 @@ async fn live_views_see_every_change_in_order() {
             "cleared Some(2)",
             "log Error",
             "error Some(\"no scanner\")",
+            "log Session",
+            "message 2 breathe",
         ]
     );
 }
