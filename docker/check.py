@@ -6,7 +6,6 @@ volume and file it mounts exists. Usage: check.py BIN_DIR (where the binaries ar
 
 import os
 import re
-import subprocess
 import sys
 
 import yaml
@@ -15,13 +14,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BINARIES = {"data_analyser", "data_streamer", "analysis_listener"}
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "scripts"))
+from check_docs import options_of as _options_of  # noqa: E402  (the one --help reader)
+
+
 def options_of(bin_dir: str, argv: list) -> set:
-    """The long options the binary (or its subcommand) documents in --help."""
-    command = [os.path.join(bin_dir, argv[0])]
-    if len(argv) > 1 and not argv[1].startswith("-"):
-        command.append(argv[1])
-    help_text = subprocess.run(command + ["--help"], capture_output=True, text=True, check=True).stdout
-    return set(re.findall(r"--[a-z][a-z0-9-]*", help_text))
+    """The options the binary (or its subcommand) documents in --help."""
+    target = argv[:2] if len(argv) > 1 and not argv[1].startswith("-") else argv[:1]
+    return _options_of(bin_dir, target)
 
 
 def check_command(bin_dir: str, name: str, command) -> list:

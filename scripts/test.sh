@@ -16,6 +16,8 @@ target/pyenv/bin/python -m pytest -q clients/python/tests
 # file is checked against the binaries it built.
 docker/build.sh target/docker-out
 target/pyenv/bin/python docker/check.py target/docker-out
+# Every command the README and docs/ show is one the programs accept.
+target/pyenv/bin/python scripts/check_docs.py target/docker-out
 if [ "${FUZZ_SECONDS:-60}" != "0" ]; then
     scripts/fuzz.sh
 fi
