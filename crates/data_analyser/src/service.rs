@@ -1,5 +1,5 @@
 //! The analyser's one port: binding it, login, and the data link that streamers dial
-//! (the web UI joins it later). Shared by every command that serves (the project mode
+//! (and the web UI, added with `with_web`). Shared by every command that serves (the project mode
 //! and `record`).
 
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 use clap::Args;
 use data_link::analyser::{DataLinkService, Streamers};
-use security::Sessions;
+use security::{AuthService, Sessions};
 
 use crate::server::{self, ServerArgs};
 
@@ -31,6 +31,10 @@ pub struct Analyser {
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The streamers that dialed in, by station.
     pub streamers: Streamers,
+    /// The login checks (users, throttle), for the web page's login.
+    pub auth: AuthService,
+    /// `--test`: no TLS, user test/test.
+    pub test: bool,
 }
 
 impl Analyser {
@@ -46,7 +50,9 @@ impl Analyser {
         let auth = args.server.auth_service(sessions.clone())?;
         let streamers = Streamers::new();
         let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
-        let app = server::routes(auth).add_service(link).into_axum_router();
+        let app = server::routes(auth.clone())
+            .add_service(link)
+            .into_axum_router();
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
             .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
@@ -59,7 +65,15 @@ impl Analyser {
             app,
             tls,
             streamers,
+            auth,
+            test: args.server.test,
         })
+    }
+
+    /// Adds routes (the web UI) to the port; they must not set a fallback.
+    pub fn with_web(mut self, web: axum::Router) -> Self {
+        self.app = self.app.merge(web);
+        self
     }
 
     /// Serves until `shutdown` completes.

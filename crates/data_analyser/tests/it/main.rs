@@ -7,3 +7,4 @@ mod link;
 mod projects;
 mod site;
 mod support;
+mod web;

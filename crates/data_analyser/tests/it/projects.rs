@@ -21,7 +21,7 @@ fn reference_means(testdata: &Path) -> Vec<f64> {
 }
 
 /// The sample's settings with the scanner folder `img_dir`.
-fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
+pub(crate) fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
     let text =
         std::fs::read_to_string(repo_root().join("crates/builtin_projects/conf/sample.toml"))
             .expect("the built-in sample's settings");
