@@ -228,12 +228,13 @@ function renderRun() {
   status.dataset.state = r ? "running" : "idle";
   if (state.lastResult) {
     const v = state.lastResult;
-    status.textContent += ` · last result: run ${v.run} TR ${v.tr} = ${JSON.stringify(v.value)}`;
+    const value = typeof v.value === "number" ? Number(v.value.toPrecision(6)) : JSON.stringify(v.value);
+    status.textContent += ` · last result: run ${v.run} TR ${v.tr} = ${value}`;
   }
 }
 
 function isOutput(line, launch) {
-  return launch !== null && line.launch === launch && ["stdout", "stderr", "error"].includes(line.kind);
+  return launch !== null && line.launch === launch && ["user", "stdout", "stderr", "error"].includes(line.kind);
 }
 
 function renderOutput() {
