@@ -24,3 +24,6 @@ fi
 
 # The Python client and its tests, projects/sample_py (target/pyenv).
 "$(dirname "$0")/setup_python.sh"
+
+# The web page's browser tests: Debian's chromium and playwright-core (tests/web).
+"$(dirname "$0")/setup_web.sh"

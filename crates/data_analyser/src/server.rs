@@ -60,6 +60,20 @@ impl ServerArgs {
             return Ok(AuthService::test_mode(sessions)?);
         }
         let passwd = self.passwd_path();
+        // Nobody could log in to the web page or the link: a setup mistake to stop for.
+        let users = security::users::PasswordFile::load(&passwd).with_context(|| {
+            format!(
+                "loading the users (add one with `data_analyser add-user -u NAME --passwd {}`)",
+                passwd.display()
+            )
+        })?;
+        if users.users().next().is_none() {
+            anyhow::bail!(
+                "the password file {} has no users: add one with `data_analyser add-user -u NAME --passwd {}` (or start with --test)",
+                passwd.display(),
+                passwd.display()
+            );
+        }
         AuthService::new(&passwd, sessions).with_context(|| {
             format!(
                 "loading the users (add one with `data_analyser add-user -u NAME --passwd {}`)",
@@ -110,6 +124,19 @@ mod tests {
             .tls_config()
             .expect("test mode")
             .is_none());
+    }
+
+    #[test]
+    fn a_password_file_without_users_is_refused_unless_test() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("passwd"), "# nobody yet\n").expect("passwd");
+        let err = args(dir.path(), false)
+            .auth_service(Sessions::default())
+            .expect_err("no users");
+        assert!(format!("{err:#}").contains("has no users"), "{err:#}");
+        args(dir.path(), true)
+            .auth_service(Sessions::default())
+            .expect("test mode needs no users");
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! The analyser's one port: binding it, login, and the data link that streamers dial
-//! (the web UI joins it later). Shared by every command that serves (the project mode
-//! and `record`).
+//! The analyser's one port: binding it, login, and the data link that streamers dial;
+//! each command adds its own gRPC services and web routes (`merge`). Shared by every
+//! command that serves (the project mode and `record`).
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use data_link::analyser::{DataLinkService, Streamers};
-use security::Sessions;
+use security::{AuthService, Sessions};
 
 use crate::server::{self, ServerArgs};
 
@@ -33,6 +33,10 @@ pub struct Analyser {
     pub streamers: Streamers,
     /// `https://ADDR:PORT` (http in --test mode), as printed.
     pub url: String,
+    /// The login checks (users, throttle), for the web page's login.
+    pub auth: AuthService,
+    /// `--test`: no TLS, user test/test.
+    pub test: bool,
 }
 
 impl Analyser {
@@ -52,7 +56,8 @@ impl Analyser {
         let auth = args.server.auth_service(sessions.clone())?;
         let streamers = Streamers::new();
         let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
-        let app = more(server::routes(auth).add_service(link), &sessions).into_axum_router();
+        let app =
+            more(server::routes(auth.clone()).add_service(link), &sessions).into_axum_router();
         let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
             .await
             .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
@@ -67,10 +72,12 @@ impl Analyser {
             tls,
             streamers,
             url,
+            auth,
+            test: args.server.test,
         })
     }
 
-    /// Adds web routes (pages, WebSockets) to the port.
+    /// Adds web routes (pages, WebSockets) to the port; they must not set a fallback.
     pub fn merge(mut self, routes: axum::Router) -> Self {
         self.app = self.app.merge(routes);
         self

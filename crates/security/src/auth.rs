@@ -26,6 +26,22 @@ pub const MAX_CONCURRENT_CHECKS: usize = 2;
 /// Longest user name a login may carry.
 pub const MAX_USER_NAME_BYTES: usize = 256;
 
+/// Why [`AuthService::check_password`] refused a login; the text is what the user sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginRefused {
+    #[error("wrong user name or password (users are added on the analyser with `data_analyser add-user -u NAME`)")]
+    Wrong,
+    #[error(
+        "too many failed logins for this user in the last hour; try again in {minutes} minutes"
+    )]
+    Throttled { minutes: u64 },
+    #[error("user names are at most {MAX_USER_NAME_BYTES} bytes")]
+    NameTooLong,
+    #[error("the analyser is shutting down")]
+    Unavailable,
+}
+
 /// Where the users come from.
 #[derive(Debug)]
 enum Users {
@@ -88,6 +104,41 @@ impl AuthService {
         &self.sessions
     }
 
+    /// Checks a user's password the way every login path must: names bounded, failures
+    /// throttled per account (shared by gRPC and web logins), argon2 on a blocking
+    /// thread with at most [`MAX_CONCURRENT_CHECKS`] at once, and a wrong password
+    /// answered only after the throttle's delay. Unknown users cost the same time.
+    pub async fn check_password(&self, user: &str, password: String) -> Result<(), LoginRefused> {
+        // User names are remembered by the throttle: bound what a stranger can make us keep.
+        if user.len() > MAX_USER_NAME_BYTES {
+            return Err(LoginRefused::NameTooLong);
+        }
+        if let Err(wait) = self.throttle.check(user, Instant::now()) {
+            return Err(LoginRefused::Throttled {
+                minutes: wait.as_secs().div_ceil(60),
+            });
+        }
+        let users = self.current_users();
+        let permit = self
+            .checks
+            .acquire()
+            .await
+            .map_err(|_| LoginRefused::Unavailable)?;
+        let name = user.to_owned();
+        let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password))
+            .await
+            .map_err(|_| LoginRefused::Unavailable)?;
+        drop(permit);
+        if ok {
+            self.throttle.succeeded(user);
+            Ok(())
+        } else {
+            // Slows guessing down without holding a check slot.
+            tokio::time::sleep(self.throttle.failed(user, Instant::now())).await;
+            Err(LoginRefused::Wrong)
+        }
+    }
+
     /// The tonic service, with explicit message limits.
     pub fn into_server(self) -> AuthServer<Self> {
         AuthServer::new(self)
@@ -148,42 +199,20 @@ impl Auth for AuthService {
                 )));
             }
         }
-        // User names are remembered by the throttle: bound what a stranger can make us keep.
-        if user.len() > MAX_USER_NAME_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "user names are at most {MAX_USER_NAME_BYTES} bytes"
-            )));
-        }
-        if let Err(wait) = self.throttle.check(&user, Instant::now()) {
-            tracing::warn!(
-                ?peer,
-                "login refused: too many failed logins for this account"
-            );
-            return Err(Status::resource_exhausted(format!(
-                "too many failed logins for this user in the last hour; try again in {} minutes",
-                wait.as_secs().div_ceil(60)
-            )));
-        }
-        let users = self.current_users();
-        let permit = self
-            .checks
-            .acquire()
-            .await
-            .map_err(|_| Status::unavailable("the analyser is shutting down"))?;
-        let name = user.clone();
-        let ok = tokio::task::spawn_blocking(move || users.verify(&name, &password))
-            .await
-            .map_err(|_| Status::internal("the password check failed; see the analyser's log"))?;
-        drop(permit);
-        if ok {
-            self.throttle.succeeded(&user);
-        } else {
-            tracing::warn!(?peer, "login refused: wrong user name or password");
-            // Slows guessing down without holding a check slot.
-            tokio::time::sleep(self.throttle.failed(&user, Instant::now())).await;
-            return Err(Status::unauthenticated(
-                "wrong user name or password (users are added on the analyser with `data_analyser add-user -u NAME`)",
-            ));
+        match self.check_password(&user, password).await {
+            Ok(()) => {}
+            Err(LoginRefused::Unavailable) => {
+                return Err(Status::unavailable("the analyser is shutting down"))
+            }
+            Err(refused) => {
+                tracing::warn!(?peer, "login refused: {refused}");
+                let message = refused.to_string();
+                return Err(match refused {
+                    LoginRefused::Throttled { .. } => Status::resource_exhausted(message),
+                    LoginRefused::NameTooLong => Status::invalid_argument(message),
+                    _ => Status::unauthenticated(message),
+                });
+            }
         }
         let (token, ttl) = self.sessions.issue(Identity {
             user,

@@ -23,7 +23,7 @@ pub mod throttle;
 pub mod tls;
 pub mod users;
 
-pub use auth::AuthService;
+pub use auth::{AuthService, LoginRefused};
 pub use error::SecurityError;
 pub use fsutil::warn_if_readable_by_others;
 pub use sessions::{Identity, RequireLogin, Sessions};

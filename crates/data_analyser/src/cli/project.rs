@@ -1,6 +1,6 @@
 //! The analyser's service mode (no subcommand): RT-Cloud's
 //! `data_analyser --projects DIR --project NAME`. It serves the one port (login, data
-//! link, later the web UI), keeps the session, serves the project API on 127.0.0.1 and
+//! link, the web UI), keeps the session, serves the project API on 127.0.0.1 and
 //! runs the project's scripts on Run.
 
 use std::path::{Path, PathBuf};
@@ -163,6 +163,27 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         args.python.clone(),
         grace,
     );
+    // The experimenter's web page, on the same port.
+    let web = web_ui::WebState::new(
+        controller.clone(),
+        analyser.streamers.clone(),
+        analyser.auth.clone(),
+        web_ui::WebOptions {
+            test_mode: analyser.test,
+            listeners: {
+                let listeners = listeners.clone();
+                std::sync::Arc::new(move || {
+                    listeners
+                        .list()
+                        .into_iter()
+                        .map(|l| (l.name, l.connected))
+                        .collect()
+                })
+            },
+            data_station: args.data_remote.then(|| args.station.clone()),
+        },
+    );
+    let analyser = analyser.merge(web_ui::router(web));
     tracing::info!(
         project = %name,
         session = %session.dir().display(),

@@ -10,3 +10,4 @@ mod projects;
 mod scripts;
 mod site;
 mod support;
+mod web;
