@@ -81,6 +81,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let mut settings = scan.settings.clone();
     settings.insert("imgDir".into(), scanner.display().to_string().into());
     settings.insert("numTRs".into(), (scan.volumes as i64).into());
+    settings.insert("plotXRangeHigh".into(), (scan.volumes as i64 + 1).into());
     let config = at(&format!("{}.toml", scan.project));
     write_atomic(&config, toml::to_string(&settings)?.as_bytes())?;
 
@@ -257,6 +258,8 @@ fn prepare_scan(args: &DemoArgs, work: &Path, out: &Path) -> Result<Scan> {
         ]),
     );
     settings.insert("scanNum".into(), toml::Value::Array(vec![1.into()]));
+    // The synthetic activation is 2%: half the bar.
+    settings.insert("maxPercentChange".into(), 4.0.into());
     Ok(Scan {
         source,
         rename: None,

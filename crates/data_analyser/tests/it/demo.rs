@@ -50,3 +50,76 @@ fn the_demo_brings_the_system_up_and_every_tr_reaches_demo_out() {
     let r = correlation(&feedback[10..], &design[10..]);
     assert!(r > 0.8, "feedback vs design correlation {r}: {feedback:?}");
 }
+
+#[test]
+fn a_new_user_logs_in_to_the_demo_presses_run_and_gets_every_tr() {
+    let Some(chromium) = crate::web::browser_tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("demo-out");
+    let out_arg = out.display().to_string();
+    let demo = crate::site::Running::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_data_analyser")),
+        &[
+            "demo",
+            "--out",
+            &out_arg,
+            "--volumes",
+            "20",
+            "--tr",
+            "0.2",
+            "--port",
+            "0",
+            "--results-port",
+            "0",
+        ],
+        dir.path().join("demo.log"),
+    );
+    // "  web page:  https://localhost:PORT   user: demo   password: PW"
+    let line = demo.wait_line("the login line", |l| l.contains("web page:"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let url = words[2].to_owned();
+    let password = words.last().expect("a password").to_string();
+    let ca_line = demo.wait_line("the CA line", |l| l.contains("certificate authority"));
+    let ca = ca_line
+        .split_whitespace()
+        .find(|w| w.ends_with("ca.crt"))
+        .expect("the CA path");
+    let server_cert = std::path::Path::new(ca).with_file_name("server.crt");
+
+    let browser = std::process::Command::new("node")
+        .arg(crate::site::repo_root().join("tests/web/demo.mjs"))
+        .current_dir(crate::site::repo_root().join("tests/web"))
+        .env("RTCLOUD_URL", &url)
+        .env("RTCLOUD_USER", "demo")
+        .env("RTCLOUD_PASSWORD", &password)
+        .env("RTCLOUD_SERVER_CERT", &server_cert)
+        .env(
+            "RTCLOUD_SCREENSHOTS",
+            crate::site::repo_root().join("target/web-screenshots"),
+        )
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs the browser script");
+    assert!(
+        browser.status.success(),
+        "{}{}\ndemo: {}",
+        text(&browser.stdout),
+        text(&browser.stderr),
+        demo.stderr_text()
+    );
+    // A failure guard: the run has ended, so every TR is there or on its way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for tr in 1..=20 {
+        let json = out.join(format!("run-1/tr-{tr:04}.json"));
+        while !json.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} missing",
+                json.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

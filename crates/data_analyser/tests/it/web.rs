@@ -19,7 +19,7 @@ use crate::support::shared_testdata;
 const SESSION_WAIT: Duration = Duration::from_secs(600);
 
 /// Chromium, or None (after saying why) when the browser tests cannot run here.
-fn browser_tools() -> Option<PathBuf> {
+pub(crate) fn browser_tools() -> Option<PathBuf> {
     let chromium = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));

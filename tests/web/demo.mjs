@@ -1,0 +1,51 @@
+// README command 1 as a new user meets it: `data_analyser demo` is up; log in to the
+// printed address with the printed password and press Run. Started by
+// crates/data_analyser/tests/it/demo.rs, which then waits for every TR in demo-out.
+//   RTCLOUD_URL, RTCLOUD_USER, RTCLOUD_PASSWORD   as the demo printed them
+//   RTCLOUD_SERVER_CERT  the demo's server certificate (chromium trusts exactly its key)
+//   RTCLOUD_SCREENSHOTS  where to save the screenshot of the finished run
+//   CHROMIUM             the browser (default /usr/bin/chromium)
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync, mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+};
+const cert = new X509Certificate(readFileSync(env("RTCLOUD_SERVER_CERT")));
+const spki = createHash("sha256")
+  .update(cert.publicKey.export({ type: "spki", format: "der" }))
+  .digest("base64");
+const shots = env("RTCLOUD_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+  headless: true,
+  args: [`--ignore-certificate-errors-spki-list=${spki}`],
+});
+const page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
+page.setDefaultTimeout(90_000);
+try {
+  await page.goto(`${env("RTCLOUD_URL")}/`);
+  await page.waitForURL(/\/login/);
+  await page.fill("#user", env("RTCLOUD_USER"));
+  await page.fill("#password", env("RTCLOUD_PASSWORD"));
+  await page.click("#login-button");
+  await page.waitForSelector("#run-status:has-text('Idle')");
+  console.log("ok 1 - logged in with the printed password");
+  await page.waitForSelector(`.chip[data-kind=streamer][data-connected="true"]`);
+  await page.waitForSelector(`.chip[data-kind=listener][data-connected="true"]`);
+  await page.click("#run");
+  await page.waitForSelector("#run-status:has-text('exit 0')");
+  console.log("ok 2 - Run pressed, the run ended well");
+  await page.screenshot({ path: `${shots}/demo-run.png`, fullPage: true });
+} catch (e) {
+  await page.screenshot({ path: `${shots}/demo-failure.png`, fullPage: true }).catch(() => {});
+  console.error(`not ok - ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
