@@ -43,6 +43,11 @@ struct StreamCli {
     /// gets it to the analyser sooner, i.e. on a slow uplink).
     #[arg(long)]
     no_compression: bool,
+    /// Send DICOM files asked for one by one (get_file, newest, watch) as stored, with
+    /// the participant's details. By default they are de-identified like scanner
+    /// streams; use only where the analyser is allowed to hold identified data.
+    #[arg(long)]
+    send_identified_files: bool,
 }
 
 /// Plays a recorded run into a folder at TR pace, like a scanner (for demos and tests).
@@ -81,6 +86,10 @@ fn stream(args: StreamCli) -> Result<()> {
     let dialer = dialer::Dialer::from_args(&args.connect)?;
     let mut config = data_link::streamer::StreamerConfig::new(args.station, rules);
     config.compression = !args.no_compression;
+    config.deidentify_files = !args.send_identified_files;
+    if args.send_identified_files {
+        tracing::warn!("--send-identified-files: DICOM files asked for one by one leave with the participant's details");
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(data_link::streamer::run_with_dialer(
         config,

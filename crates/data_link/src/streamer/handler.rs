@@ -117,6 +117,24 @@ fn done() -> Answer {
     Answer::Result(response::Result::Done(Done {}))
 }
 
+/// A file as it may leave the control room: DICOM (a Part 10 file, "DICM" at byte 128)
+/// de-identified unless the streamer was told otherwise; anything else as it is. A DICOM
+/// file that cannot be de-identified is refused, never sent as it is.
+fn private(shared: &Shared, path: &str, bytes: Vec<u8>) -> Result<Bytes, Failure> {
+    let is_dicom = bytes.get(128..132) == Some(b"DICM".as_slice());
+    if !is_dicom || !shared.config.deidentify_files {
+        return Ok(Bytes::from(bytes));
+    }
+    let mut deid = shared.files_deid.lock().unwrap_or_else(|e| e.into_inner());
+    match deid.deidentify(&bytes) {
+        Ok(clean) => Ok(Bytes::from(clean)),
+        Err(e) => Err((
+            Code::Invalid,
+            format!("{path} is DICOM but cannot be de-identified, so it is not sent: {e}"),
+        )),
+    }
+}
+
 fn failure(e: FilestoreError) -> Failure {
     let code = match &e {
         FilestoreError::OutsideAllowedDirs { .. }
@@ -168,10 +186,9 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 Ok((canonical, bytes))
             })
             .await?;
-            Ok(Answer::File {
-                path: canonical.display().to_string(),
-                bytes: Bytes::from(bytes),
-            })
+            let path = canonical.display().to_string();
+            let bytes = private(shared, &path, bytes)?;
+            Ok(Answer::File { path, bytes })
         }
         request::Call::NewestFile(n) => {
             let pattern = n.pattern;
@@ -183,10 +200,11 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             })
             .await?;
             match found {
-                Some((path, bytes)) => Ok(Answer::File {
-                    path: path.display().to_string(),
-                    bytes: Bytes::from(bytes),
-                }),
+                Some((path, bytes)) => {
+                    let path = path.display().to_string();
+                    let bytes = private(shared, &path, bytes)?;
+                    Ok(Answer::File { path, bytes })
+                }
                 None => Err((Code::NotFound, "no file matches the pattern".to_owned())),
             }
         }
@@ -224,10 +242,9 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 watch.wait_for(&w.name, deadline).await
             }
             .map_err(failure)?;
-            Ok(Answer::File {
-                path: file.path.display().to_string(),
-                bytes: Bytes::from(file.bytes),
-            })
+            let path = file.path.display().to_string();
+            let bytes = private(shared, &path, file.bytes)?;
+            Ok(Answer::File { path, bytes })
         }
         request::Call::InitScannerStream(s) => {
             if s.stream_id.is_empty() || s.stream_id.len() > 128 {

@@ -34,6 +34,10 @@ pub struct StreamerConfig {
     /// Send a volume uncompressed when the measured link is faster than compressing
     /// it (see `adaptive`); false compresses every DICOM payload.
     pub adaptive_compression: bool,
+    /// De-identify DICOM files served by get_file, get_newest_file and watch_file
+    /// (scanner streams follow the project's `anonymize`). Only an explicit
+    /// `--send-identified-files` turns this off.
+    pub deidentify_files: bool,
 }
 
 impl StreamerConfig {
@@ -45,6 +49,7 @@ impl StreamerConfig {
             compression: true,
             compression_level: crate::payload::DEFAULT_ZSTD_LEVEL,
             adaptive_compression: true,
+            deidentify_files: true,
         }
     }
 }
@@ -55,6 +60,9 @@ pub(crate) struct Shared {
     pub config: StreamerConfig,
     pub push: Mutex<PushState>,
     pub watch: tokio::sync::Mutex<Option<FolderWatch>>,
+    /// One de-identification state for files served singly, so the UIDs of files of
+    /// one series stay consistent with each other.
+    pub files_deid: Mutex<imaging::deid::Deidentifier>,
 }
 
 impl Shared {
@@ -80,6 +88,7 @@ pub async fn run<F, Fut, E>(
         config,
         push: Mutex::new(PushState::default()),
         watch: tokio::sync::Mutex::new(None),
+        files_deid: Mutex::new(imaging::deid::Deidentifier::new()),
     });
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use data_link::DataInterface;
 use filestore::AccessRules;
 
-use crate::harness::{analyser, certs, streamer, Proxy, GUARD};
+use crate::harness::{analyser, certs, start_streamer, streamer, Proxy, GUARD};
+use data_link::streamer::StreamerConfig;
 
 /// A data folder with a few files, plus a sibling-prefix folder and a symlink out.
 fn data_folder() -> tempfile::TempDir {
@@ -213,4 +214,61 @@ async fn a_pending_call_across_a_cut_link_fails_clearly_and_the_link_comes_back(
             .expect("reconnects");
     }
     assert!(analyser.streamers.info("skyra").expect("info").connections >= 2);
+}
+
+/// The patient's name in a DICOM file, if any.
+fn patient_name(bytes: &[u8]) -> Option<String> {
+    let file = imaging::parse(bytes).expect("parses");
+    file.str(dicom_dictionary_std::tags::PATIENT_NAME)
+        .map(|s| s.to_string())
+        .filter(|s| !s.trim().is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dicom_files_asked_for_one_by_one_leave_de_identified_unless_explicitly_allowed() {
+    let Some(testdata) = test_support::shared_testdata() else {
+        return;
+    };
+    let skyra = testdata.join("siemens-mosaic-skyra-e11");
+    let file = skyra.join("001_000013_000003.dcm");
+    let raw = std::fs::read(&file).expect("a Skyra file");
+    assert!(patient_name(&raw).is_some(), "the source names someone");
+    let certs = certs();
+    let analyser = analyser(certs.path()).await;
+    for (station, deidentify) in [("private", true), ("identified", false)] {
+        let mut config = StreamerConfig::new(
+            station,
+            AccessRules::new([&skyra], [".dcm"]).expect("rules"),
+        );
+        config.deidentify_files = deidentify;
+        let _streamer = start_streamer(certs.path(), analyser.addr, config);
+        analyser
+            .streamers
+            .wait_for(station, GUARD)
+            .await
+            .expect("streamer connects");
+        let data = DataInterface::remote(analyser.streamers.clone(), station);
+        let path = file.display().to_string();
+        let got = data.get_file(&path).await.expect("get_file");
+        let newest = data
+            .get_newest_file(&format!("{}/*_000003.dcm", skyra.display()))
+            .await
+            .expect("newest");
+        for bytes in [&got, &newest] {
+            if deidentify {
+                assert_eq!(
+                    patient_name(bytes),
+                    None,
+                    "{station}: the name left the console"
+                );
+                let (a, b) = (
+                    imaging::volume_from_file(bytes).expect("still converts"),
+                    imaging::volume_from_file(&raw).expect("source converts"),
+                );
+                assert_eq!(a.voxels, b.voxels);
+            } else {
+                assert_eq!(bytes.as_ref(), raw.as_slice(), "{station}: as stored");
+            }
+        }
+    }
 }
