@@ -12,6 +12,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// rules apply here: callers that take paths from the network use
 /// [`crate::AccessRules::write_file_atomic`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, Durable::BeforeRename)
+}
+
+/// Like [`write_atomic`], but makes the file visible before it is durable: the rename
+/// comes first (no reader ever sees it half written), the fsyncs right after. For files
+/// someone is waiting for (a result the stimulus PC polls), when a power cut may lose
+/// the newest file but a disk stall must not delay it; the caller records its progress
+/// only after this returns.
+pub fn publish(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, Durable::AfterRename)
+}
+
+/// When the new content is synced relative to the rename that makes it visible.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durable {
+    BeforeRename,
+    AfterRename,
+}
+
+/// A temporary file in the target's folder, then a rename over the target; both files
+/// and the folder are synced (the folder best effort: not every filesystem allows it).
+fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -33,65 +55,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // Best effort: the temp file is ours and useless now.
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    // Make the rename itself durable; not every filesystem allows fsync on a folder.
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Like [`write_atomic`], but makes the file visible before it is durable: the rename
-/// comes first (no reader ever sees it half written), the fsyncs right after. For files
-/// someone is waiting for (a result the stimulus PC polls), when a power cut may lose
-/// the newest file but a disk stall must not delay it; the caller records its progress
-/// only after this returns.
-pub fn publish(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let Some(name) = path.file_name() else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{} has no file name", path.display()),
-        ));
-    };
-    fs::create_dir_all(&dir)?;
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".pub-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
     let written = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
+        if durable == Durable::BeforeRename {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
         Ok::<_, std::io::Error>(file)
     })();
     let file = match written {
         Ok(file) => file,
         Err(e) => {
+            // Best effort: the temp file is ours and useless now.
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
     };
-    file.sync_all()?;
+    if durable == Durable::AfterRename {
+        file.sync_all()?;
+    }
+    drop(file);
     if let Ok(d) = fs::File::open(&dir) {
         let _ = d.sync_all();
     }

@@ -163,6 +163,13 @@ impl Session {
         self.inner.dir.join(&launch.dir)
     }
 
+    /// `name` in the folder of the launch whose script is running, if one is.
+    fn running_launch_file(&self, state: &State, name: &str) -> Option<PathBuf> {
+        let number = state.current?;
+        let launch = state.launches.iter().find(|l| l.number == number)?;
+        Some(self.launch_dir(launch).join(name))
+    }
+
     // ------------------------------------------------------------ launches
 
     /// Records the start of a script with the settings text it was given; returns the
@@ -358,12 +365,7 @@ impl Session {
     /// scanner side's clock, `received_at` and `served_at` (handed to the project) on
     /// the analyser's. Appended to the running launch's volumes.tsv.
     pub fn note_volume(&self, index: u32, closed_at: f64, received_at: f64, served_at: f64) {
-        let state = self.state();
-        let file = state
-            .current
-            .and_then(|n| state.launches.iter().find(|l| l.number == n))
-            .map(|l| self.launch_dir(l).join("volumes.tsv"));
-        drop(state);
+        let file = self.running_launch_file(&self.state(), "volumes.tsv");
         if let Some(path) = file {
             let line = format!("{index}\t{closed_at:.6}\t{received_at:.6}\t{served_at:.6}\n");
             self.inner.writer.append(path, line);
@@ -420,10 +422,7 @@ impl Session {
             Err(i) => points.insert(i, (tr, value)),
         }
         // Also on disk with the running launch, at full precision, for afterwards.
-        let file = state
-            .current
-            .and_then(|n| state.launches.iter().find(|l| l.number == n))
-            .map(|l| self.launch_dir(l).join("plot.tsv"));
+        let file = self.running_launch_file(&state, "plot.tsv");
         drop(state);
         if let Some(path) = file {
             self.inner
@@ -466,13 +465,7 @@ impl Session {
             state.logs.pop_front();
         }
         state.logs.push_back(line.clone());
-        let launch_log = line.launch.and_then(|n| {
-            state
-                .launches
-                .iter()
-                .find(|l| l.number == n)
-                .map(|l| self.launch_dir(l).join("log.txt"))
-        });
+        let launch_log = self.running_launch_file(&state, "log.txt");
         drop(state);
         let formatted = log_file_line(&line);
         if let Some(path) = launch_log {
