@@ -55,7 +55,16 @@ class InvalidArgument(RtcloudError, ValueError):
     code = "INVALID_ARGUMENT"
 
 
+class BadFile(RtcloudError):
+    """One volume of a scanner stream is lost: its file was bad (empty, cut short for
+    good, malformed, or it could not be de-identified). The message names the file and
+    why; the stream goes on with the next index."""
+
+    code = "DATA_LOSS"
+
+
 _BY_CODE: Dict[grpc.StatusCode, Type[RtcloudError]] = {
+    grpc.StatusCode.DATA_LOSS: BadFile,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.DEADLINE_EXCEEDED: Timeout,

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import REPO_ROOT, SKYRA_PATTERN
 from rtcloud_client import (
+    BadFile,
     ClientInterface,
     NotFound,
     RtcloudError,
@@ -72,6 +73,11 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
         if request.index > 10:
             message = f"volume {request.index} did not come within {request.timeout_s} s"
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, message)
+        if request.stream_id == "stream-with-a-bad-file":
+            # What the analyser sends for a bad scanner file (data_link LinkError::BadFile).
+            message = (f"volume {request.index} of scanner stream {request.stream_id} failed: /scans/001_000013_000000.dcm "
+                       "is not usable after 3.0 s: empty (the stream goes on with the next volume)")
+            context.abort(grpc.StatusCode.DATA_LOSS, message)
         reply = pb.ImageData(index=request.index, closed_at=1000.0 + request.index)
         if request.form in (pb.IMAGE_FORM_DICOM, pb.IMAGE_FORM_BOTH):
             reply.dicom = (self.skyra_dir / SKYRA_PATTERN.format(TR=request.index)).read_bytes()
@@ -175,6 +181,9 @@ def test_status_codes_map_to_exceptions(client: ClientInterface) -> None:
     assert isinstance(err.value, FileNotFoundError)
     with pytest.raises(Timeout, match="volume 11 did not come within 2.0 s"):
         client.data.get_image_data("stream-1", 11, timeout=2, form="dicom")
+    with pytest.raises(BadFile, match="001_000013_000000.dcm is not usable") as bad:
+        client.data.get_image_data("stream-with-a-bad-file", 3, timeout=2, form="dicom")
+    assert bad.value.code == "DATA_LOSS"
     with pytest.raises(RtcloudError) as err:
         client.web.clear_all_plots()  # not implemented by this server
     assert err.value.code == "UNIMPLEMENTED"

@@ -2,7 +2,9 @@
 //!
 //! Native (uncompressed) pixel data is taken straight from the parsed element, so the
 //! real-time path (one mosaic per TR) pays for one conversion pass at most. Encapsulated
-//! transfer syntaxes (RLE, JPEG lossless, JPEG-LS, JPEG 2000) go through dicom-pixeldata.
+//! transfer syntaxes (RLE, JPEG lossless, JPEG 2000) go through dicom-pixeldata; JPEG-LS
+//! goes through the pure-Rust `jpegls` crate (pure_jpegls, ITU-T T.87), so building needs
+//! no cmake or C++ compiler for CharLS.
 
 use dicom_core::value::DicomValueType;
 use dicom_core::value::{PrimitiveValue, Value};
@@ -95,6 +97,9 @@ pub fn decode_frames(file: &DicomFile) -> Result<Frames> {
         })?;
     let data = match element.value() {
         Value::Primitive(p) => native(p, bits, signed, expected)?,
+        Value::PixelSequence(seq) if is_jpeg_ls(file.transfer_syntax()) => {
+            jpeg_ls(seq.fragments(), rows, cols, frames, bits, signed)?
+        }
         Value::PixelSequence(_) => encapsulated(file, bits, signed, expected)?,
         Value::Sequence(_) => {
             return Err(ImagingError::Invalid(
@@ -179,6 +184,58 @@ fn from_bytes8(bytes: &[u8], signed: bool, expected: usize) -> Result<FrameData>
         FrameData::I16(bytes.iter().map(|&b| i16::from(b as i8)).collect())
     } else {
         FrameData::U16(bytes.iter().map(|&b| u16::from(b)).collect())
+    })
+}
+
+/// JPEG-LS Lossless (1.2.840.10008.1.2.4.80) and Near-Lossless (.81), PS3.5 A.4.3.
+fn is_jpeg_ls(uid: &str) -> bool {
+    matches!(
+        uid.trim_end_matches(['\0', ' ']),
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81"
+    )
+}
+
+/// JPEG-LS frames, one codestream per frame (PS3.5 A.4: a frame's fragments concatenated;
+/// with a single frame every fragment belongs to it). Samples come back as the stored
+/// bit patterns, like native data, so signed data is reinterpreted, not sign-extended.
+fn jpeg_ls(
+    fragments: &[Vec<u8>],
+    rows: usize,
+    cols: usize,
+    frames: usize,
+    bits: i64,
+    signed: bool,
+) -> Result<FrameData> {
+    let streams: Vec<std::borrow::Cow<'_, [u8]>> = if frames == 1 {
+        vec![fragments.concat().into()]
+    } else if fragments.len() == frames {
+        fragments.iter().map(|f| f.as_slice().into()).collect()
+    } else {
+        return Err(ImagingError::Unsupported(format!(
+            "JPEG-LS pixel data with {} fragments for {frames} frames",
+            fragments.len()
+        )));
+    };
+    let mut samples = Vec::with_capacity(rows * cols * frames);
+    for (i, stream) in streams.iter().enumerate() {
+        let (frame, _, _) = jpegls::decode(stream, cols as u32, rows as u32).map_err(|e| {
+            ImagingError::Invalid(format!("JPEG-LS frame {i} does not decode: {e}"))
+        })?;
+        if frame.len() != rows * cols {
+            return Err(short(frame.len(), rows * cols));
+        }
+        samples.extend_from_slice(&frame);
+    }
+    Ok(match (signed, bits) {
+        // 8-bit signed samples keep their sign when widened, as in `from_bytes8`.
+        (true, 8) => FrameData::I16(
+            samples
+                .into_iter()
+                .map(|x| i16::from(x as u8 as i8))
+                .collect(),
+        ),
+        (true, _) => FrameData::I16(samples.into_iter().map(|x| x as i16).collect()),
+        (false, _) => FrameData::U16(samples),
     })
 }
 

@@ -165,6 +165,8 @@ fn status(e: LinkError) -> Status {
         }
         LinkError::UnknownStream { .. } => Status::not_found(message),
         LinkError::AlreadyTaken { .. } => Status::failed_precondition(message),
+        // A bad scanner file: this volume is lost, the stream goes on.
+        LinkError::BadFile { .. } => Status::data_loss(message),
         LinkError::Local(Fs::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
@@ -304,7 +306,13 @@ impl pb::data_server::Data for Shared {
             .data
             .get_image_data(&r.stream_id, r.index, timeout(r.timeout_s)?)
             .await
-            .map_err(status)?;
+            .map_err(|e| {
+                if matches!(e, LinkError::BadFile { .. }) {
+                    // The experimenter sees which file was bad in the log and the page.
+                    self.session.log(LogKind::Error, e.to_string());
+                }
+                status(e)
+            })?;
         let volume = if form == pb::ImageForm::Dicom {
             None
         } else {

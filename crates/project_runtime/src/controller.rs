@@ -183,7 +183,7 @@ impl Controller {
                     Stream::Stdout => LogKind::Stdout,
                     Stream::Stderr => LogKind::Stderr,
                 };
-                log.log(kind, line.text);
+                log.log_piece(kind, line.text, line.continued);
             }
         });
         let this = self.clone();

@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use config::ProjectConfig;
-pub use runner::{Exit, OutputLine, Runner, RunningScript, ScriptRun, Stream};
+pub use runner::{Exit, OutputLine, Runner, RunningScript, ScriptRun, Stream, MAX_OUTPUT_PIECE};
 
 /// What can go wrong with a project.
 #[derive(Debug, thiserror::Error)]

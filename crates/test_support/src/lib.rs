@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod process;
+pub use process::ChildGuard;
+
 /// `../shared/testdata` next to the repository (real scanner data, never copied into
 /// the repo), or `None` so the test skips. Under CI=true a missing folder is a
 /// failure, not a skip: CI must have it.

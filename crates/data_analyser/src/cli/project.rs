@@ -48,14 +48,10 @@ pub struct ProjectArgs {
     /// The streamer the project's data calls go to (with --data-remote).
     #[arg(long, value_name = "NAME", default_value = "scanner")]
     pub station: String,
-    /// Folders the project may read on this machine (without --data-remote), comma
-    /// separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "DIR,...",
-        default_value = "."
-    )]
+    /// A folder the project may read on this machine (without --data-remote); give
+    /// the flag once per folder. A value that is not an existing folder is read as a
+    /// comma-separated list (RT-Cloud's form).
+    #[arg(long, value_name = "DIR", default_value = ".")]
     pub allowed_dirs: Vec<PathBuf>,
     /// File types the project may read on this machine (without --data-remote).
     #[arg(
@@ -97,7 +93,31 @@ pub fn run(args: ProjectArgs) -> Result<()> {
 }
 
 /// The service until Ctrl-C / SIGTERM (or the end of the run with --exit-after-run).
+/// What a caller running the analyser in-process (the demo) hooks into it.
+#[derive(Default)]
+pub struct Hooks {
+    /// Gets the address once the port is bound (before anything is served).
+    pub bound: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+    /// Runs after the session ended and before the server stops, so in-process
+    /// clients can hang up first and nothing is cut mid-stream.
+    #[allow(clippy::type_complexity)] // a one-off callback
+    pub before_stop: Option<
+        Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>,
+    >,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks").finish_non_exhaustive()
+    }
+}
+
 pub async fn serve_project(args: ProjectArgs) -> Result<()> {
+    serve_project_with(args, Hooks::default()).await
+}
+
+/// [`serve_project`] with [`Hooks`].
+pub async fn serve_project_with(args: ProjectArgs, hooks: Hooks) -> Result<()> {
     let Some(name) = args.project.clone() else {
         bail!(
             "no project: start with --project NAME (a folder in --projects {}, or a built-in: {})",
@@ -113,10 +133,10 @@ pub async fn serve_project(args: ProjectArgs) -> Result<()> {
                 args.stop_grace
             )
         })?;
-    serve(args, name, grace).await
+    serve(args, name, grace, hooks).await
 }
 
-async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
+async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -> Result<()> {
     let session = Session::create(&args.sessions_dir, &name)?;
     let project = find_project(&args, &name, &session)?;
     let settings = ProjectConfig::load(&project.config_path)?;
@@ -126,6 +146,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         routes.add_service(subject_link.server(sessions.interceptor()))
     })
     .await?;
+    if let Some(bound) = hooks.bound {
+        bound.send(analyser.local_addr()?).ok();
+    }
     let feedback_token = subject_link::feedback_page::new_token();
     let analyser = analyser.merge(subject_link::feedback_page::router(
         session.clone(),
@@ -139,7 +162,8 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
     let data = if args.data_remote {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {
-        let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
+        let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
+        let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
             .context("checking --allowed-dirs and --allowed-types")?;
         DataInterface::local(rules)
     };
@@ -234,6 +258,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         );
     }
     session.flush();
+    if let Some(before_stop) = hooks.before_stop {
+        before_stop().await;
+    }
     stop_tx.send(()).ok();
     serving.await.ok();
     outcome
