@@ -183,7 +183,7 @@ impl Nested<'_> {
     }
 
     fn f64(&self, tag: Tag) -> Option<f64> {
-        self.find(tag, |ds, t| dataset_f64(ds, t))
+        self.find(tag, dataset_f64)
     }
 
     fn text(&self, tag: Tag) -> Option<String> {

@@ -331,7 +331,7 @@ pub(crate) fn siemens_protocol_slice_times(
     tr_s: f64,
     n: usize,
 ) -> Option<Vec<f64>> {
-    if n < 2 || !(tr_s > 0.0) {
+    if n < 2 || tr_s.is_nan() || tr_s <= 0.0 {
         return None;
     }
     let per_slice = (tr_s - delay_us / 1e6) / n as f64;
