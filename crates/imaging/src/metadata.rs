@@ -173,24 +173,18 @@ mod tests {
 
     #[test]
     fn phase_encoding_follows_dcm2niix_row_flip() {
-        assert_eq!(
-            phase_encoding_direction("COL", Some(true)).as_deref(),
-            Some("j-")
-        );
-        assert_eq!(
-            phase_encoding_direction("COLUMN", Some(false)).as_deref(),
-            Some("j")
-        );
-        assert_eq!(
-            phase_encoding_direction("ROW", Some(true)).as_deref(),
-            Some("i")
-        );
-        assert_eq!(
-            phase_encoding_direction("ROW", Some(false)).as_deref(),
-            Some("i-")
-        );
-        assert_eq!(phase_encoding_direction("COL", None), None);
-        assert_eq!(phase_encoding_direction("OTHER", Some(true)), None);
+        let cases = [
+            ("COL", Some(true), Some("j-")),
+            ("COLUMN", Some(false), Some("j")),
+            ("ROW", Some(true), Some("i")),
+            ("ROW", Some(false), Some("i-")),
+            ("COL", None, None),
+            ("OTHER", Some(true), None),
+        ];
+        for (axis, positive, want) in cases {
+            let got = phase_encoding_direction(axis, positive);
+            assert_eq!(got.as_deref(), want, "{axis} {positive:?}");
+        }
     }
 
     #[test]
