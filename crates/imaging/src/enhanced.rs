@@ -11,13 +11,16 @@ use dicom_object::InMemDicomObject;
 use crate::dicom::{dataset_f64, dataset_f64s, dataset_i64, dataset_str, DicomFile};
 use crate::error::{ImagingError, Result};
 use crate::geometry::dot;
-use crate::slices::stack::{self, Plane, Scale, StackSpec};
+use crate::slices::stack::{self, dcm2niix_scaling, Plane, StackSpec};
 use crate::slices::{frames, single_slice_spacing, timing, valid_slice_times, vec3};
 use crate::volume::Volume;
 
 /// Siemens per-frame private group "SIEMENS MR SDI 02" and its TimeAfterStart (seconds).
 const SIEMENS_FRAME_PRIVATE: Tag = Tag(0x0021, 0x11FE);
 const SIEMENS_TIME_AFTER_START: Tag = Tag(0x0021, 0x1104);
+/// Siemens ICE dimensions, long form (0021,118E), in the per-frame private group: its
+/// field 20 (of "X_1_1_..._33_...", split at '_') is the slice count the protocol acquires.
+const SIEMENS_ICE_DIMS_LONG: Tag = Tag(0x0021, 0x118E);
 /// Philips private per-frame group and its "scale slope" for precise values.
 const PHILIPS_FRAME_PRIVATE: Tag = Tag(0x2005, 0x140F);
 const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
@@ -53,6 +56,28 @@ pub fn volume_from_enhanced(file: &DicomFile) -> Result<Volume> {
         .ok_or_else(|| ImagingError::Invalid("enhanced file has no frames".into()))
 }
 
+/// The warning dcm2niix gives for an enhanced Siemens XA file holding fewer slices
+/// than its ICE dimensions announce (an aborted scan; dcm2niix issue 742), or `None`.
+///
+/// dcm2niix converts such a file as a separate, derived series (SeriesNumber + 1000);
+/// [`crate::convert_series`] does the same and [`crate::volume_from_file`] logs it.
+pub fn partial_volume(file: &DicomFile) -> Option<String> {
+    let root = file.dataset();
+    let first = items(root, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)?.first()?;
+    let ice = items(first, SIEMENS_FRAME_PRIVATE)?
+        .first()
+        .and_then(|g| dataset_str(g, SIEMENS_ICE_DIMS_LONG))?;
+    let expected: usize = ice.split('_').nth(20)?.trim().parse().ok()?;
+    let frames = usize::try_from(file.i64(tags::NUMBER_OF_FRAMES)?).ok()?;
+    // dcm2niix's test: more than one slice, at least two expected, and a different count.
+    (expected >= 2 && frames > 1 && frames % expected != 0).then(|| {
+        format!(
+            "partial volume: {frames} slices acquired but the ICE dimensions (0021,118E) \
+             announce {expected} (an aborted scan?); converted as a separate series"
+        )
+    })
+}
+
 /// Everything dcm2niix needs to know about one frame.
 struct FrameInfo {
     position: [f64; 3],
@@ -62,7 +87,7 @@ struct FrameInfo {
     /// A derived diffusion frame (isotropic trace or ADC) dcm2niix leaves out.
     derived: bool,
     spec: StackSpec,
-    scale: Scale,
+    scale: crate::volume::Scaling,
     temporal: Option<i64>,
     acquired_s: Option<f64>,
     after_start_s: Option<f64>,
@@ -113,6 +138,10 @@ pub fn volumes_from_enhanced(file: &DicomFile) -> Result<Vec<Volume>> {
     let tr_s = repetition_time_s(root, per_frame.first(), shared)
         .map(|tr| philips_3d_tr_s(&lookup, &infos, groups.len()).unwrap_or(tr));
     let meta = enhanced_metadata(file, &lookup);
+    let spacing = stack::Spacing::Enhanced {
+        given: spacing_between_slices(root, per_frame.first(), shared),
+        single: single_slice_spacing(file),
+    };
     let mut volumes = Vec::with_capacity(groups.len());
     for frame_ids in groups.values() {
         let use_after_start =
@@ -130,7 +159,7 @@ pub fn volumes_from_enhanced(file: &DicomFile) -> Result<Vec<Volume>> {
                 },
             })
             .collect();
-        let stacked = stack::assemble(&spec, planes, single_slice_spacing(file))?;
+        let stacked = stack::assemble(&spec, planes, spacing)?;
         // Philips DICOM carries no usable slice timing (dcm2niix writes none).
         let slice_timing_s = match stacked.slice_times {
             Some(t) if !philips && valid_slice_times(&t, tr_s) => t,
@@ -150,6 +179,7 @@ pub fn volumes_from_enhanced(file: &DicomFile) -> Result<Vec<Volume>> {
             });
         volumes.push(Volume {
             voxels: stacked.voxels,
+            scaling: stacked.scaling,
             affine: stacked.affine,
             voxel_size: stacked.voxel_size,
             tr_s,
@@ -405,11 +435,30 @@ fn frame_info(
         dynamic_begin_s,
         derived,
         spec,
-        scale: Scale::dcm2niix(slope, intercept, philips_scale),
+        scale: dcm2niix_scaling(slope, intercept, philips_scale),
         temporal,
         acquired_s,
         after_start_s,
     })
+}
+
+/// SpacingBetweenSlices from the pixel measures functional group (shared, else the
+/// first frame's), else the root attribute; `None` when absent or not positive.
+fn spacing_between_slices(
+    root: &InMemDicomObject,
+    first_frame: Option<&InMemDicomObject>,
+    shared: Option<&InMemDicomObject>,
+) -> Option<f64> {
+    let from = |ds: &InMemDicomObject| {
+        items(ds, tags::PIXEL_MEASURES_SEQUENCE)
+            .and_then(|i| i.first())
+            .and_then(|g| dataset_f64(g, tags::SPACING_BETWEEN_SLICES))
+    };
+    shared
+        .and_then(from)
+        .or_else(|| first_frame.and_then(from))
+        .or_else(|| dataset_f64(root, tags::SPACING_BETWEEN_SLICES))
+        .filter(|d| *d > 0.0)
 }
 
 /// TR in seconds from the MR timing functional group, else the root attribute.

@@ -1,5 +1,10 @@
 //! Pixel data of one DICOM file as stored integers (no rescale applied).
 //!
+//! Only the BitsStored bits ending at HighBit are pixel data (DICOM PS3.5 section 8.1.1):
+//! the bits above are masked off and signed samples sign-extended from BitsStored.
+//! Unsigned samples narrower than 16 bits come back as I16, the type dcm2niix writes
+//! for them (every such value fits).
+//!
 //! Native (uncompressed) pixel data is taken straight from the parsed element, so the
 //! real-time path (one mosaic per TR) pays for one conversion pass at most. Encapsulated
 //! transfer syntaxes (RLE, JPEG lossless, JPEG-LS, JPEG 2000) go through dicom-pixeldata.
@@ -15,9 +20,9 @@ use crate::error::{ImagingError, Result};
 /// Stored sample values of all frames, frame after frame, each row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrameData {
-    /// PixelRepresentation 1 (two's complement), 16 bits allocated.
+    /// PixelRepresentation 1 (two's complement), or unsigned with BitsStored < 16.
     I16(Vec<i16>),
-    /// PixelRepresentation 0; 8-bit data is widened to this.
+    /// PixelRepresentation 0 with all 16 bits stored; 8-bit data is widened to this.
     U16(Vec<u16>),
 }
 
@@ -93,6 +98,7 @@ pub fn decode_frames(file: &DicomFile) -> Result<Frames> {
             tag: tags::PIXEL_DATA,
             name: "PixelData",
         })?;
+    let cell = StoredBits::of(file, bits)?;
     let data = match element.value() {
         Value::Primitive(p) => native(p, bits, signed, expected)?,
         Value::PixelSequence(_) => encapsulated(file, bits, signed, expected)?,
@@ -102,6 +108,10 @@ pub fn decode_frames(file: &DicomFile) -> Result<Frames> {
             ))
         }
     };
+    let data = match cell {
+        Some(cell) => cell.extract(data),
+        None => data,
+    };
     Ok(Frames {
         rows,
         cols,
@@ -110,6 +120,56 @@ pub fn decode_frames(file: &DicomFile) -> Result<Frames> {
         rescale_slope: file.f64(tags::RESCALE_SLOPE),
         rescale_intercept: file.f64(tags::RESCALE_INTERCEPT),
     })
+}
+
+/// Where the sample sits in a 16-bit pixel cell when it does not fill it (PS3.5 8.1.1):
+/// `bits` bits (BitsStored) ending at HighBit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredBits {
+    /// HighBit + 1 - BitsStored: bits below the sample.
+    shift: u32,
+    /// BitsStored, 1..=15.
+    bits: u32,
+}
+
+impl StoredBits {
+    /// `None` when the sample fills the cell (or for 8-bit cells, which are widened
+    /// whole); an error naming the attributes when they contradict each other.
+    fn of(file: &DicomFile, allocated: i64) -> Result<Option<StoredBits>> {
+        let stored = file.i64(tags::BITS_STORED).unwrap_or(allocated);
+        let high = file.i64(tags::HIGH_BIT).unwrap_or(stored - 1);
+        if allocated != 16 || stored == allocated && high == allocated - 1 {
+            return Ok(None);
+        }
+        if !(1..allocated).contains(&stored) || high < stored - 1 || high >= allocated {
+            return Err(ImagingError::Invalid(format!(
+                "BitsStored {stored} and HighBit {high} do not fit BitsAllocated {allocated}"
+            )));
+        }
+        Ok(Some(StoredBits {
+            shift: (high + 1 - stored) as u32,
+            bits: stored as u32,
+        }))
+    }
+
+    /// The samples of every cell: masked, and sign-extended when they were signed.
+    fn extract(self, data: FrameData) -> FrameData {
+        let (shift, mask) = (self.shift, (1u16 << self.bits) - 1);
+        let pad = 16 - self.bits;
+        match data {
+            FrameData::I16(v) => FrameData::I16(
+                v.into_iter()
+                    .map(|x| ((((x as u16 >> shift) & mask) << pad) as i16) >> pad)
+                    .collect(),
+            ),
+            // Fewer than 16 bits: every sample fits an i16.
+            FrameData::U16(v) => FrameData::I16(
+                v.into_iter()
+                    .map(|x| ((x >> shift) & mask) as i16)
+                    .collect(),
+            ),
+        }
+    }
 }
 
 fn dim(file: &DicomFile, tag: dicom_core::Tag, name: &str) -> Result<usize> {
@@ -223,4 +283,35 @@ fn encapsulated(file: &DicomFile, bits: i64, signed: bool, expected: usize) -> R
     } else {
         FrameData::U16(words.map(u16::from_ne_bytes).collect())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_above_high_bit_are_masked_and_signed_samples_sign_extended() {
+        let twelve = StoredBits { shift: 0, bits: 12 };
+        // 0x0F0F pattern garbage above bit 11: 0xF123 holds sample 0x123.
+        assert_eq!(
+            twelve.extract(FrameData::U16(vec![0xF123, 0x0FFF, 0x1000])),
+            FrameData::I16(vec![0x123, 0xFFF, 0])
+        );
+        // Signed 12-bit: 0x800 is -2048, 0xFFF is -1, whatever lies above bit 11.
+        assert_eq!(
+            twelve.extract(FrameData::I16(vec![
+                0x0800,
+                0x0FFF,
+                0x07FF,
+                0x5001u16 as i16
+            ])),
+            FrameData::I16(vec![-2048, -1, 2047, 1])
+        );
+        // HighBit 13 with 12 bits stored: the sample is bits 2..=13.
+        let shifted = StoredBits { shift: 2, bits: 12 };
+        assert_eq!(
+            shifted.extract(FrameData::U16(vec![0b1100_0000_0000_0111])),
+            FrameData::I16(vec![0b0000_0000_0001])
+        );
+    }
 }

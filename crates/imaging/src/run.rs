@@ -1,11 +1,15 @@
 //! A `Run`: the 4D series growing one volume at a time as the scanner streams it.
 //!
+//! Every volume of a run shares the first volume's [`Scaling`]: when one arrives with
+//! another scaling, the run switches to float32 real values (what dcm2niix writes when
+//! the scaling varies within a series).
+//!
 //! Appending moves the new voxels into a `Vec` and never copies earlier volumes; the
 //! NIfTI writer then streams all of them in order into one buffer.
 
 use crate::error::{ImagingError, Result};
 use crate::nifti_write::{datatype_of, series_to_nifti};
-use crate::volume::{Volume, Voxels};
+use crate::volume::{Scaling, Volume, Voxels};
 
 /// Two affines farther apart than this (mm) belong to different runs.
 const AFFINE_TOLERANCE_MM: f64 = 1e-3;
@@ -27,8 +31,16 @@ impl Run {
     }
 
     /// Appends the next volume; refuses one of another shape, voxel type or position.
-    pub fn push(&mut self, volume: Volume) -> Result<()> {
+    pub fn push(&mut self, mut volume: Volume) -> Result<()> {
         let index = self.len();
+        let float = |v: &Voxels| matches!(v, Voxels::F32(_));
+        if volume.scaling != self.first.scaling
+            || float(&volume.voxels) != float(&self.first.voxels)
+        {
+            self.to_real_values();
+            volume.voxels = volume.real_voxels().into_owned();
+            volume.scaling = Scaling::IDENTITY;
+        }
         let (ours, theirs) = (self.first.voxels.shape(), volume.voxels.shape());
         if ours != theirs {
             return Err(ImagingError::Inconsistent(format!(
@@ -90,6 +102,20 @@ impl Run {
         tracing::info!("the first volume's slice times do not fit; the run uses the second's");
         self.first.slice_timing_s = theirs.iter().map(|t| t - lo1).collect();
         self.first.meta.multiband_acceleration_factor = second.meta.multiband_acceleration_factor;
+    }
+
+    /// Turns every volume into float32 real values (scaling applied, identity after).
+    fn to_real_values(&mut self) {
+        let scaling = self.first.scaling;
+        if scaling.is_identity() && matches!(self.first.voxels, Voxels::F32(_)) {
+            return;
+        }
+        tracing::warn!("intensity scaling varies between volumes: the run becomes float32");
+        self.first.voxels = self.first.real_voxels().into_owned();
+        self.first.scaling = Scaling::IDENTITY;
+        for voxels in &mut self.later {
+            *voxels = voxels.real_values(scaling);
+        }
     }
 
     /// Number of volumes in the run (at least 1).

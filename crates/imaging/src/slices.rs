@@ -13,13 +13,13 @@ use dicom_dictionary_std::tags;
 use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
 use crate::geometry::{dot, sub, Vec3};
-use crate::volume::{Metadata, Volume};
+use crate::volume::{Metadata, Scaling, Volume};
 
 pub(crate) mod frames;
 pub(crate) mod stack;
 pub(crate) mod timing;
 
-use self::stack::{Plane, Scale, StackSpec};
+use self::stack::{dcm2niix_scaling, Plane, StackSpec};
 
 /// Positions closer than this (mm, along the normal) are the same slice location.
 const SAME_POSITION_MM: f64 = 0.01;
@@ -122,7 +122,10 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
             time_s: slice_times.as_ref().map(|t| t[i]),
         });
     }
-    let stacked = stack::assemble(&spec, planes, single_slice_spacing(first))?;
+    let spacing = stack::Spacing::FirstTwo {
+        single: single_slice_spacing(first),
+    };
+    let stacked = stack::assemble(&spec, planes, spacing)?;
     let tr_s = repetition_time_s(first);
     let slice_timing_s = match stacked.slice_times {
         Some(t) if valid_slice_times(&t, tr_s) => t,
@@ -135,6 +138,7 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.min(t))));
     Ok(Volume {
         voxels: stacked.voxels,
+        scaling: stacked.scaling,
         affine: stacked.affine,
         voxel_size: stacked.voxel_size,
         tr_s,
@@ -229,7 +233,7 @@ pub(crate) fn single_slice_spacing(file: &DicomFile) -> f64 {
 }
 
 /// Intensity scaling of one classic slice, Philips "precise" values when present.
-fn slice_scale(file: &DicomFile) -> Scale {
+fn slice_scale(file: &DicomFile) -> Scaling {
     let slope = file.f64(tags::RESCALE_SLOPE).unwrap_or(1.0);
     let intercept = file.f64(tags::RESCALE_INTERCEPT).unwrap_or(0.0);
     let philips_scale = if is_philips(file) {
@@ -237,7 +241,7 @@ fn slice_scale(file: &DicomFile) -> Scale {
     } else {
         None
     };
-    Scale::dcm2niix(slope, intercept, philips_scale)
+    dcm2niix_scaling(slope, intercept, philips_scale)
 }
 
 pub(crate) fn is_philips(file: &DicomFile) -> bool {
@@ -294,10 +298,10 @@ pub(crate) fn valid_slice_times(times: &[f64], tr_s: Option<f64>) -> bool {
 /// Splits the single-slice files of ONE series into volumes, in acquisition order.
 ///
 /// Files must already be deduplicated and sorted like dcm2niix (series number, then
-/// instance number). The temporal key is the first of TemporalPositionIdentifier and
+/// instance number: [`crate::convert::in_series_order`]). The temporal key is the first of TemporalPositionIdentifier and
 /// AcquisitionNumber that gives every volume the same set of slice positions; without
 /// one, the n-th file at a position belongs to volume n (works for XYZT and TXYZ order).
-pub(crate) fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomFile>>> {
+pub fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomFile>>> {
     let headers = files
         .iter()
         .map(SliceHeader::read)

@@ -374,14 +374,16 @@ impl pb::data_server::Data for Shared {
     }
 }
 
-/// A decoded volume on the wire (see the proto for the layout).
+/// A decoded volume on the wire (see the proto for the layout): real values, so a
+/// rescaled volume travels as float32 with its scaling applied.
 pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
-    let shape = volume.voxels.shape();
+    let voxels = volume.real_voxels();
+    let shape = voxels.shape();
     let mut data = Vec::new();
-    volume.voxels.write_le(&mut data);
+    voxels.write_le(&mut data);
     pb::Volume {
         shape: shape.iter().map(|&n| n as u32).collect(),
-        dtype: volume.voxels.dtype_name().to_owned(),
+        dtype: voxels.dtype_name().to_owned(),
         data: data.into(),
         affine: volume.affine.iter().flatten().copied().collect(),
         voxel_size: volume.voxel_size.to_vec(),

@@ -7,20 +7,30 @@ use std::path::{Path, PathBuf};
 /// the repo), or `None` so the test skips. Under CI=true a missing folder is a
 /// failure, not a skip: CI must have it.
 pub fn shared_testdata() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    shared_folder("testdata")
+}
+
+/// `../shared/imaging-cases` (real series showing one conversion fault kind each, with
+/// dcm2niix references), like [`shared_testdata`].
+pub fn shared_imaging_cases() -> Option<PathBuf> {
+    shared_folder("imaging-cases")
+}
+
+/// `../shared/<name>`, or `None` (a failure under CI=true) when it is missing.
+fn shared_folder(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(name);
     if dir.is_dir() {
-        return Some(dir.canonicalize().expect("canonical testdata path"));
+        return Some(dir.canonicalize().expect("canonical shared path"));
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!(
-            "../shared/testdata is missing at {}: CI must have it",
+            "../shared/{name} is missing at {}: CI must have it",
             dir.display()
         );
     }
-    eprintln!(
-        "skipping: ../shared/testdata not found at {}",
-        dir.display()
-    );
+    eprintln!("skipping: ../shared/{name} not found at {}", dir.display());
     None
 }
 
