@@ -449,14 +449,11 @@ fn spacing_between_slices(
     first_frame: Option<&InMemDicomObject>,
     shared: Option<&InMemDicomObject>,
 ) -> Option<f64> {
-    let from = |ds: &InMemDicomObject| {
-        items(ds, tags::PIXEL_MEASURES_SEQUENCE)
-            .and_then(|i| i.first())
-            .and_then(|g| dataset_f64(g, tags::SPACING_BETWEEN_SLICES))
-    };
-    shared
-        .and_then(from)
-        .or_else(|| first_frame.and_then(from))
+    [shared, first_frame]
+        .into_iter()
+        .flatten()
+        .filter_map(|ds| items(ds, tags::PIXEL_MEASURES_SEQUENCE)?.first())
+        .find_map(|group| dataset_f64(group, tags::SPACING_BETWEEN_SLICES))
         .or_else(|| dataset_f64(root, tags::SPACING_BETWEEN_SLICES))
         .filter(|d| *d > 0.0)
 }

@@ -10,13 +10,17 @@ use imaging::{parse, DicomFile, ImagingError};
 
 use crate::testdata::{read_dir_files, shared_imaging_cases, shared_testdata};
 
+/// The D13 mosaic volume whose CSA headers an anonymizer removed.
+fn csa_stripped() -> Option<(std::path::PathBuf, Vec<u8>)> {
+    let dir = shared_imaging_cases()?.join("siemens-csa-stripped/d13");
+    read_dir_files(&dir).into_iter().next()
+}
+
 #[test]
 fn mosaic_without_csa_converts_from_the_standard_and_private_tags() {
-    let Some(cases) = shared_imaging_cases() else {
+    let Some((path, bytes)) = csa_stripped() else {
         return;
     };
-    let dir = cases.join("siemens-csa-stripped/d13");
-    let (path, bytes) = read_dir_files(&dir).into_iter().next().expect("a file");
     let file = parse(&bytes).expect("parses");
     assert!(imaging::csa::image_header(&file).is_none(), "CSA removed");
     let volume =
@@ -26,11 +30,9 @@ fn mosaic_without_csa_converts_from_the_standard_and_private_tags() {
 
 #[test]
 fn mosaic_without_any_slice_count_is_refused_naming_what_is_missing() {
-    let Some(cases) = shared_imaging_cases() else {
+    let Some((_, bytes)) = csa_stripped() else {
         return;
     };
-    let dir = cases.join("siemens-csa-stripped/d13");
-    let (_, bytes) = read_dir_files(&dir).into_iter().next().expect("a file");
     let mut obj = parse(&bytes).expect("parses").into_object();
     // NumberOfImagesInMosaic in the "SIEMENS MR HEADER" block (0019,10xx).
     assert!(
