@@ -138,10 +138,23 @@ fn series_volumes(layout: Layout, files: Vec<DicomFile>) -> Result<Vec<Volume>> 
             }
             Ok(volumes)
         }
-        Layout::Slice => group_into_volumes(files)?
-            .iter()
-            .map(|v| volume_from_slices(v))
-            .collect(),
+        Layout::Slice => {
+            let before = files.len();
+            let files: Vec<DicomFile> = files
+                .into_iter()
+                .filter(|f| !crate::slices::is_derived_diffusion_file(f))
+                .collect();
+            if files.len() < before {
+                tracing::info!(
+                    files = before - files.len(),
+                    "derived diffusion images (trace/ADC) left out of the run, as dcm2niix does"
+                );
+            }
+            group_into_volumes(files)?
+                .iter()
+                .map(|v| volume_from_slices(v))
+                .collect()
+        }
     }
 }
 

@@ -199,7 +199,16 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
     };
     let voxels = voxels(&frames, &layout)?;
 
-    let (slice_timing_s, multiband) = slice_times(&info.image, n, info.reversed);
+    let (mut slice_timing_s, multiband) = slice_times(&info.image, n, info.reversed);
+    if slice_timing_s.is_empty() {
+        // VB12/VB13 mosaics lack MosaicRefAcqTimes: dcm2niix's protocol "rescue".
+        if let Some(mut times) = crate::slices::timing::siemens_rescue_slice_times(file, n) {
+            if info.reversed {
+                times.reverse();
+            }
+            slice_timing_s = times;
+        }
+    }
     let mut meta = crate::metadata::from_dicom(file);
     meta.phase_encoding_direction = phase_encoding(file, &info.image);
     if multiband > 1 {
@@ -291,21 +300,11 @@ fn slice_times(image: &CsaHeader, n: usize, reversed: bool) -> (Vec<f64>, u32) {
     (times.iter().map(|t| t / 1000.0).collect(), zeros.max(1))
 }
 
-/// BIDS PhaseEncodingDirection as dcm2niix writes it (rows are flipped, so a positive
-/// column direction is "j-").
+/// BIDS PhaseEncodingDirection from the axis and the CSA polarity.
 fn phase_encoding(file: &DicomFile, image: &CsaHeader) -> Option<String> {
     let axis = file.str(tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?;
-    let positive = image.i64("PhaseEncodingDirectionPositive");
-    let (letter, flip) = match axis.trim() {
-        "COL" => ("j", true),
-        "ROW" => ("i", false),
-        _ => return None,
-    };
-    Some(match positive {
-        Some(p) if (p == 1) != flip => letter.to_string(),
-        Some(_) => format!("{letter}-"),
-        None => letter.to_string(),
-    })
+    let positive = image.i64("PhaseEncodingDirectionPositive").map(|p| p == 1);
+    crate::metadata::phase_encoding_direction(&axis, positive)
 }
 
 fn vec6(v: Vec<f64>) -> Result<[f64; 6]> {

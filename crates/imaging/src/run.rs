@@ -65,8 +65,43 @@ impl Run {
                 }
             }
         }
+        if index == 1 {
+            self.adopt_second_volume_timing(&volume);
+        }
         self.later.push(volume.voxels);
         Ok(())
+    }
+
+    /// dcm2niix's check of Siemens slice times (its issues 126 and 870): the first
+    /// volume's times can be bogus (missing, longer than the TR, or another range than
+    /// the next volume's); the run then takes the second volume's times, and the
+    /// multiband factor they imply, when those fit in one TR. When streaming, this is
+    /// the moment the run's sidecar changes.
+    fn adopt_second_volume_timing(&mut self, second: &Volume) {
+        let siemens = self.first.meta.manufacturer.as_deref() == Some("Siemens");
+        let (ours, theirs) = (&self.first.slice_timing_s, &second.slice_timing_s);
+        if !siemens || theirs.len() < 2 || (!ours.is_empty() && ours.len() != theirs.len()) {
+            return;
+        }
+        let range = |t: &[f64]| {
+            let max = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let min = t.iter().copied().fold(f64::INFINITY, f64::min);
+            (min, max)
+        };
+        let tr = self.first.tr_s.unwrap_or(f64::INFINITY);
+        let (lo1, hi1) = range(theirs);
+        if !(lo1 < hi1 && hi1 - lo1 <= tr) {
+            return;
+        }
+        let (lo0, hi0) = range(ours);
+        let first_fits = lo0 < hi0 && hi0 <= tr;
+        let same_range = ((hi0 - lo0) - (hi1 - lo1)).abs() < 1e-4;
+        if first_fits && same_range {
+            return;
+        }
+        tracing::info!("the first volume's slice times do not fit; the run uses the second's");
+        self.first.slice_timing_s = theirs.iter().map(|t| t - lo1).collect();
+        self.first.meta.multiband_acceleration_factor = second.meta.multiband_acceleration_factor;
     }
 
     /// Turns every volume into float32 real values (scaling applied, identity after).

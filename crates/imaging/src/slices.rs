@@ -13,7 +13,7 @@ use dicom_dictionary_std::tags;
 use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
 use crate::geometry::{dot, sub, Vec3};
-use crate::volume::{Scaling, Volume};
+use crate::volume::{Metadata, Scaling, Volume};
 
 pub(crate) mod frames;
 pub(crate) mod stack;
@@ -110,7 +110,11 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
     let slice_times = slice_times(first, slices, &headers);
     let mut planes = Vec::with_capacity(slices.len());
     for &i in &order {
-        let samples = frames::single_frame(&slices[i], headers[i].instance)?;
+        let mut samples = frames::single_frame(&slices[i], headers[i].instance)?;
+        if timing::ge_pepolar_reversed(&slices[i]) {
+            // Stored flipped by the scanner; dcm2niix flips the rows back.
+            samples.flip_rows(spec.cols);
+        }
         planes.push(Plane {
             position: headers[i].position,
             samples,
@@ -127,6 +131,7 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
         Some(t) if valid_slice_times(&t, tr_s) => t,
         _ => Vec::new(),
     };
+    let meta = classic_metadata(first, &slice_timing_s, tr_s);
     let acquisition_time_s = headers
         .iter()
         .filter_map(|h| h.acquisition_time_s)
@@ -139,8 +144,84 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
         tr_s,
         slice_timing_s,
         acquisition_time_s,
-        meta: frames::metadata(first),
+        meta,
     })
+}
+
+/// The common metadata plus what dcm2niix derives for single-slice series: phase
+/// encoding (GE polarity flags, Siemens XA PhaseEncodingDirectionPositive), the
+/// multiband factor (GE HyperBand tags, Siemens PATModeText or simultaneous slice
+/// times) and, for GE multi-phase EPI, the sidecar TR with the delay between phases.
+fn classic_metadata(first: &DicomFile, slice_timing_s: &[f64], tr_s: Option<f64>) -> Metadata {
+    let mut meta = crate::metadata::from_dicom(first);
+    let two_d = first
+        .str(tags::MR_ACQUISITION_TYPE)
+        .is_none_or(|t| t != "3D");
+    let positive = if manufacturer_contains(first, "GE") {
+        timing::ge_phase_positive(first)
+    } else if manufacturer_contains(first, "SIEMENS") {
+        first.i64(SIEMENS_PHASE_POSITIVE).map(|p| p == 1)
+    } else {
+        None
+    };
+    if two_d {
+        meta.phase_encoding_direction = first
+            .str(tags::IN_PLANE_PHASE_ENCODING_DIRECTION)
+            .and_then(|axis| crate::metadata::phase_encoding_direction(&axis, positive));
+    }
+    let declared = if manufacturer_contains(first, "GE") {
+        timing::ge_multiband(first)
+    } else {
+        first
+            .str(SIEMENS_PAT_MODE)
+            .and_then(|t| crate::metadata::pat_mode_slice_factor(&t))
+    };
+    meta.multiband_acceleration_factor = declared.max(timing::multiband_from_times(slice_timing_s));
+    if let (Some(tr), Some(delay)) = (tr_s, timing::ge_multiphase_delay_s(first)) {
+        meta.sidecar_repetition_time_s = Some(tr + delay);
+    }
+    meta
+}
+
+/// Siemens PhaseEncodingDirectionPositive and PATModeText outside the CSA header (XA).
+const SIEMENS_PHASE_POSITIVE: Tag = Tag(0x0021, 0x111C);
+const SIEMENS_PAT_MODE: Tag = Tag(0x0021, 0x1009);
+
+/// A derived diffusion image (isotropic trace or ADC) that scanners, Philips above all,
+/// append to a DTI series: b > 0 with no gradient direction. dcm2niix drops them from
+/// the run.
+pub(crate) fn is_derived_diffusion(
+    b_value: Option<f64>,
+    direction: Option<&[f64]>,
+    directionality: Option<&str>,
+) -> bool {
+    let weighted = b_value.is_some_and(|b| b > 0.0);
+    let no_direction = direction.is_some_and(|d| d.iter().all(|&v| v == 0.0));
+    let isotropic = directionality.is_some_and(|d| d.trim().eq_ignore_ascii_case("ISOTROPIC"));
+    weighted && (no_direction || isotropic)
+}
+
+/// Whether a classic (single-slice) file is a derived diffusion image; see
+/// [`is_derived_diffusion`]. Reads the standard attributes and Philips' private ones
+/// (b-value (2001,1003), gradient (2005,10B0..10B2)).
+pub(crate) fn is_derived_diffusion_file(file: &DicomFile) -> bool {
+    let b = file.f64(tags::DIFFUSION_B_VALUE).or_else(|| {
+        is_philips(file)
+            .then(|| file.f64(Tag(0x2001, 0x1003)))
+            .flatten()
+    });
+    let direction = file.f64s(tags::DIFFUSION_GRADIENT_ORIENTATION).or_else(|| {
+        is_philips(file)
+            .then(|| {
+                [0x10B0, 0x10B1, 0x10B2]
+                    .iter()
+                    .map(|&e| file.f64(Tag(0x2005, e)))
+                    .collect::<Option<Vec<f64>>>()
+            })
+            .flatten()
+    });
+    let directionality = file.str(tags::DIFFUSION_DIRECTIONALITY);
+    is_derived_diffusion(b, direction.as_deref(), directionality.as_deref())
 }
 
 /// The spacing dcm2niix uses for a one-slice volume (no second position to measure).
@@ -172,7 +253,8 @@ pub(crate) fn manufacturer_contains(file: &DicomFile, what: &str) -> bool {
         .is_some_and(|m| m.to_ascii_uppercase().contains(what))
 }
 
-/// TR in seconds; GE epiRT adds its group delay (0043,107C) as dcm2niix does.
+/// The NIfTI TR in seconds; GE epiRT adds its group delay (0043,107C) as dcm2niix
+/// does. (GE multi-phase delays go only into the sidecar: see `classic_metadata`.)
 pub(crate) fn repetition_time_s(file: &DicomFile) -> Option<f64> {
     let tr_ms = file.f64(tags::REPETITION_TIME)?;
     let mut tr = tr_ms / 1000.0;
@@ -180,7 +262,6 @@ pub(crate) fn repetition_time_s(file: &DicomFile) -> Option<f64> {
         if let Some(delay) = file.f64(Tag(0x0043, 0x107C)).filter(|d| *d > 0.0) {
             tr += delay;
         }
-        tr += timing::ge_multiphase_delay_s(file).unwrap_or(0.0);
     }
     (tr > 0.0).then_some(tr)
 }
@@ -275,4 +356,41 @@ pub fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomFile>>> 
         );
     }
     Ok(volumes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stack::Samples;
+    use super::*;
+
+    #[test]
+    fn derived_diffusion_means_weighted_without_direction() {
+        assert!(is_derived_diffusion(
+            Some(1000.0),
+            Some(&[0.0, 0.0, 0.0]),
+            None
+        ));
+        assert!(is_derived_diffusion(Some(1000.0), None, Some("ISOTROPIC")));
+        assert!(!is_derived_diffusion(
+            Some(1000.0),
+            Some(&[0.0, 1.0, 0.0]),
+            None
+        ));
+        assert!(!is_derived_diffusion(
+            Some(0.0),
+            Some(&[0.0, 0.0, 0.0]),
+            None
+        ));
+        assert!(!is_derived_diffusion(None, None, None));
+    }
+
+    #[test]
+    fn flipping_rows_reverses_them_and_keeps_each_row() {
+        let mut plane = Samples::I16(vec![1, 2, 3, 4, 5, 6]);
+        plane.flip_rows(2);
+        assert_eq!(plane, Samples::I16(vec![5, 6, 3, 4, 1, 2]));
+        let mut even = Samples::U16(vec![1, 2, 3, 4]);
+        even.flip_rows(2);
+        assert_eq!(even, Samples::U16(vec![3, 4, 1, 2]));
+    }
 }

@@ -190,6 +190,11 @@ pub struct Metadata {
     /// BIDS form: "i", "i-", "j", "j-", "k", "k-" in NIfTI voxel axes.
     pub phase_encoding_direction: Option<String>,
     pub multiband_acceleration_factor: Option<u32>,
+    /// The sidecar's RepetitionTime (seconds) when it differs from the NIfTI TR
+    /// (`Volume::tr_s`): GE multi-phase EPI adds the delay between phases only here,
+    /// as dcm2niix does. `None`: the sidecar uses `Volume::tr_s`.
+    #[serde(default)]
+    pub sidecar_repetition_time_s: Option<f64>,
     /// NIfTI slice_code to write when the converter knows dcm2niix's choice (dcm2niix
     /// writes 0 for reversed-slice Siemens and non-Siemens series); `None`: derived from
     /// `Volume::slice_timing_s` by `nifti_write::slice_code`.

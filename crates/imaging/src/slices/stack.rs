@@ -140,6 +140,21 @@ impl Samples {
         }
     }
 
+    /// Reverses the order of the rows of this `rows x cols` plane.
+    pub fn flip_rows(&mut self, cols: usize) {
+        fn flip<T>(v: &mut [T], cols: usize) {
+            let rows = v.len() / cols.max(1);
+            for r in 0..rows / 2 {
+                let (top, bottom) = v.split_at_mut((rows - 1 - r) * cols);
+                top[r * cols..(r + 1) * cols].swap_with_slice(&mut bottom[..cols]);
+            }
+        }
+        match self {
+            Samples::I16(v) => flip(v, cols),
+            Samples::U16(v) => flip(v, cols),
+        }
+    }
+
     fn as_f32(&self) -> Vec<f32> {
         match self {
             Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),

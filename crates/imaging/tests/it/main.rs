@@ -6,5 +6,6 @@ mod mosaic;
 mod nifti;
 mod reference;
 mod robustness;
+mod sidecars;
 mod synth;
 mod testdata;
