@@ -62,6 +62,8 @@ pub struct Delivered {
 pub struct Output {
     dir: PathBuf,
     position: Position,
+    /// Also write RT-Cloud's files (`--rtcloud-layout`, see `rtcloud_layout`).
+    rtcloud_layout: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -87,7 +89,15 @@ impl Output {
         Ok(Output {
             dir: dir.to_owned(),
             position,
+            rtcloud_layout: false,
         })
+    }
+
+    /// Also writes each result as RT-Cloud's subject service did
+    /// (`run<R>/classoutput/vol-<R>-<T>.txt`, `<name>.json`), beside this folder's own.
+    pub fn with_rtcloud_layout(mut self, on: bool) -> Self {
+        self.rtcloud_layout = on;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -134,6 +144,11 @@ impl Output {
         let json = serde_json::to_vec_pretty(result).unwrap_or_default();
         let path = self.result_path(result.run, result.tr);
         filestore::publish(&path, &json).map_err(io(&path))?;
+        if self.rtcloud_layout {
+            if let Some((path, bytes)) = crate::rtcloud_layout::file_for(&self.dir, result) {
+                filestore::publish(&path, &bytes).map_err(io(&path))?;
+            }
+        }
         on_visible();
         let tsv = self
             .dir

@@ -289,7 +289,8 @@ impl pb::data_server::Data for Shared {
                 &r.pattern,
                 r.min_size,
                 r.anonymize,
-                r.start_index.max(1),
+                // 0 is a volume like any other: RT-Cloud's streams start there.
+                r.start_index,
             )
             .await
             .map_err(status)?;

@@ -87,12 +87,34 @@ pub struct ProjectArgs {
     pub port: PortArgs,
 }
 
+impl ProjectArgs {
+    /// Every path resolved once against the folder the analyser was started in, its
+    /// documented base, before any of them is used or handed to a script: the script
+    /// runs in its project's folder, where a relative `--projects`, `--sessions-dir`,
+    /// `--config` or `--python` would name something else. Script overrides stay
+    /// relative to the project folder (documented so), which becomes absolute here.
+    fn resolved(mut self) -> Result<Self> {
+        self.projects = absolute(&self.projects)?;
+        self.sessions_dir = absolute(&self.sessions_dir)?;
+        self.config = self.config.as_deref().map(absolute).transpose()?;
+        // A bare name (python3) is looked up in PATH; a path with a folder is a file.
+        if self.python.components().count() > 1 {
+            self.python = absolute(&self.python)?;
+        }
+        self.allowed_dirs = self
+            .allowed_dirs
+            .iter()
+            .map(|dir| absolute(dir))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+}
+
 pub fn run(args: ProjectArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve_project(args))
 }
 
-/// The service until Ctrl-C / SIGTERM (or the end of the run with --exit-after-run).
 /// What a caller running the analyser in-process (the demo) hooks into it.
 #[derive(Default)]
 pub struct Hooks {
@@ -112,12 +134,14 @@ impl std::fmt::Debug for Hooks {
     }
 }
 
+/// The service until Ctrl-C / SIGTERM (or the end of the run with --exit-after-run).
 pub async fn serve_project(args: ProjectArgs) -> Result<()> {
     serve_project_with(args, Hooks::default()).await
 }
 
 /// [`serve_project`] with [`Hooks`].
 pub async fn serve_project_with(args: ProjectArgs, hooks: Hooks) -> Result<()> {
+    let args = args.resolved()?;
     let Some(name) = args.project.clone() else {
         bail!(
             "no project: start with --project NAME (a folder in --projects {}, or a built-in: {})",
@@ -345,14 +369,14 @@ fn find_project(args: &ProjectArgs, name: &str, session: &Session) -> Result<Pro
         builtin(args, name, session)?
     };
     if let Some(config) = &args.config {
-        project.config_path = absolute(config)?;
+        project.config_path = config.clone();
     }
     Ok(project)
 }
 
 fn builtin(args: &ProjectArgs, name: &str, session: &Session) -> Result<Project> {
     let config = match &args.config {
-        Some(config) => absolute(config)?,
+        Some(config) => config.clone(),
         None => {
             // The built-in settings, as a file the experimenter can look at and edit.
             let path = session.dir().join(format!("{name}.toml"));

@@ -182,6 +182,16 @@ fn projects_are_found_as_rt_cloud_lays_them_out() {
         args,
         ["--config", "/s/c.toml", "--runs", "1,2", "--scans", "13,14"]
     );
+    // Initialize gets the settings only, as RT-Cloud starts it.
+    let init = project
+        .launch(
+            projects::Script::Initialize,
+            Path::new("/s/c.toml"),
+            &config.runs(),
+            &config.scans(),
+        )
+        .expect("has an initialize script");
+    assert_eq!(init.args, ["--config", "/s/c.toml"]);
 
     for (name, expected) in [
         ("nope", "there is no folder"),
