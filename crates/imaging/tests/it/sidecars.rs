@@ -52,10 +52,12 @@ fn differs(ours: &Value, reference: &Value, tolerance: Option<f64>) -> Option<St
     }
 }
 
-/// Every field of `reference` that `ours` lacks or gets wrong, one line each.
+/// Every field of `reference` that `ours` lacks or gets wrong, one line each; beyond
+/// compare_sidecars.py, Manufacturer too (dcm2niix's short names, "Siemens").
 fn compare(ours: &Value, reference: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    for (field, tolerance) in FIELDS {
+    let checked = FIELDS.into_iter().chain([("Manufacturer", None)]);
+    for (field, tolerance) in checked {
         let Some(theirs) = reference.get(field) else {
             continue;
         };
