@@ -11,9 +11,8 @@
 # service's log. The web port is a free one on 127.0.0.1, printed when up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 1 ] || { echo "usage: scripts/compose_demo.sh OUT" >&2; exit 2; }
-out=$(realpath -m "$1")
-export CONTAINERS_CONF="$PWD/docker/containers.conf"
+. docker/demo_lib.sh
+demo_start compose_demo "$@"
 project=rtcloud-demo
 trs=$(sed -n 's/^numTRs *= *//p' docker/roi-feedback.toml)
 timeout_s="${DEMO_TIMEOUT:-300}"
@@ -31,10 +30,6 @@ if [ -n "$(leftovers)" ]; then
     exit 1
 fi
 
-if [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-    echo "compose_demo: $out is not empty: give a new folder (results are never mixed)" >&2
-    exit 2
-fi
 mkdir -p "$out/logs"
 down() {
     local status=$?
@@ -42,13 +37,7 @@ down() {
         podman logs "${project}_${service}_1" > "$out/logs/$service.log" 2>&1 || true
     done
     "${compose[@]}" down -v > "$out/logs/compose-down.log" 2>&1 || true
-    if [ -n "$(leftovers)" ]; then
-        echo "compose_demo: left behind after down:" >&2
-        leftovers >&2
-        status=1
-    fi
-    [ $status -eq 0 ] || echo "compose_demo: FAILED (logs in $out/logs)" >&2
-    exit $status
+    demo_finish "$status"
 }
 trap down EXIT
 
@@ -63,17 +52,7 @@ podman wait "${project}_certs_1" > /dev/null
 address=$(podman port "${project}_analyser_1" 8888/tcp)
 echo "compose_demo: analyser at https://$address (CA: $out/ca.crt)" >&2
 
-deadline=$((SECONDS + timeout_s))
-count=0
-while [ "$count" -lt "$trs" ]; do
-    if [ $SECONDS -gt $deadline ]; then
-        echo "compose_demo: only $count of $trs results after ${timeout_s}s" >&2
-        exit 1
-    fi
-    sleep 2
-    count=$(find "$out" -name 'tr-*.json' | wc -l)
-done
-echo "compose_demo: all $trs results in $out" >&2
+demo_wait_results "$out" "$trs" "$timeout_s"
 
 # The web page from this machine, over TLS against the demo's CA.
 curl --fail --silent --show-error --cacert "$out/ca.crt" -o "$out/web-login.html" "https://$address/login"

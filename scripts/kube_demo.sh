@@ -14,13 +14,8 @@
 # secret, host processes), also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 1 ] || { echo "usage: scripts/kube_demo.sh OUT" >&2; exit 2; }
-out=$(realpath -m "$1")
-if [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-    echo "kube_demo: $out is not empty: give a new folder (results are never mixed)" >&2
-    exit 2
-fi
-export CONTAINERS_CONF="$PWD/docker/containers.conf"
+. docker/demo_lib.sh
+demo_start kube_demo "$@"
 bin="$PWD/target/docker-out"
 source_run="${KUBE_DEMO_RUN:-$(realpath -m ../shared/testdata/siemens-mosaic-skyra-e11)}"
 [ -d "$source_run" ] || { echo "kube_demo: no recorded run at $source_run (../shared)" >&2; exit 1; }
@@ -61,13 +56,8 @@ down() {
     podman volume rm -f "${volumes[@]}" > /dev/null 2>&1 || true
     podman secret rm "$secret" > /dev/null 2>&1 || true
     rm -rf "$scanner_dir"
-    if [ -n "$(leftovers)" ]; then
-        echo "kube_demo: left behind after down:" >&2
-        leftovers >&2
-        status=1
-    fi
-    [ $status -eq 0 ] || echo "kube_demo: FAILED (logs in $out/logs)" >&2
-    exit $status
+    rmdir "$(dirname "$scanner_dir")" 2>/dev/null || true
+    demo_finish "$status"
 }
 trap down EXIT
 
@@ -127,16 +117,6 @@ rm -f "$jar"
 "$bin/data_streamer" replay --source "$source_run" --into "$scanner_dir" --tr 0.5 \
     > "$out/logs/replay.log" 2>&1
 
-deadline=$((SECONDS + timeout_s))
-count=0
-while [ "$count" -lt "$trs" ]; do
-    if [ $SECONDS -gt $deadline ]; then
-        echo "kube_demo: only $count of $trs results after ${timeout_s}s" >&2
-        exit 1
-    fi
-    sleep 1
-    count=$(find "$out/feedback" -name 'tr-*.json' 2>/dev/null | wc -l)
-done
-echo "kube_demo: all $trs results in $out/feedback" >&2
+demo_wait_results "$out/feedback" "$trs" "$timeout_s"
 # The session as kept on the pod's volume (results, settings, logs).
 podman cp "$pod-analyser:/var/lib/rtcloud/sessions" "$out/session"
