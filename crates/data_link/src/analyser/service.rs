@@ -181,11 +181,13 @@ impl Reader {
             match inbound.message().await {
                 Ok(Some(msg)) => {
                     if let Err(e) = self.handle(msg) {
-                        break format!("protocol error: {e}");
+                        break Some(format!("protocol error: {e}"));
                     }
                 }
-                Ok(None) => break "the streamer closed the link".to_owned(),
-                Err(status) => break format!("link lost: {}", status.message()),
+                Ok(None) => break None,
+                // The streamer hung up (it was stopped): it left, nothing broke.
+                Err(status) if status.code() == tonic::Code::Cancelled => break None,
+                Err(status) => break Some(format!("link lost: {}", status.message())),
             }
         };
         let mut link = self.station.lock_link();
@@ -197,7 +199,12 @@ impl Reader {
             *link = None;
             drop(link);
             self.streamers.notify_changed();
-            tracing::warn!(station = %self.station.name, "streamer disconnected: {end}");
+            match end {
+                Some(why) => {
+                    tracing::warn!(station = %self.station.name, "streamer disconnected: {why}")
+                }
+                None => tracing::info!(station = %self.station.name, "the streamer left"),
+            }
         }
     }
 
