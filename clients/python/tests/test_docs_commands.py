@@ -151,7 +151,7 @@ class Typist:
         self.reader.start()
 
     def _read(self) -> None:
-        output, answered = b"", 0
+        output, answered_to = b"", 0
         with open(self.log, "wb") as log:
             while True:
                 try:
@@ -163,11 +163,12 @@ class Typist:
                 output += chunk
                 log.write(chunk)
                 log.flush()
-                # One answer per password prompt, each once its prompt has appeared.
-                prompts = len(re.findall(rb"password[^\r\n]*: ?(?=\r|\n|$)", output, re.I))
-                while answered < prompts and self.answers:
+                # A prompt is what the output ends with while the program waits; each
+                # gets one answer (what it echoes back is not a prompt).
+                waiting = re.search(rb"password[^\r\n]*: ?\Z", output[answered_to:], re.I)
+                if waiting and self.answers:
                     os.write(self.fd, self.answers.pop(0).encode() + b"\n")
-                    answered += 1
+                    answered_to = len(output)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
