@@ -126,7 +126,7 @@ pub fn ras_reorientation(affine: &[[f64; 4]; 4], dims: [usize; 3]) -> Option<Reo
             }
         })
     });
-    if canonical || dims.iter().any(|&d| d == 0) {
+    if canonical || dims.contains(&0) {
         return None;
     }
     let position = |ijk: [f64; 3]| -> Vec3 {

@@ -37,7 +37,7 @@ impl Run {
         if volume.scaling != self.first.scaling
             || float(&volume.voxels) != float(&self.first.voxels)
         {
-            self.to_real_values();
+            self.switch_to_real_values();
             volume.voxels = volume.real_voxels().into_owned();
             volume.scaling = Scaling::IDENTITY;
         }
@@ -70,7 +70,7 @@ impl Run {
     }
 
     /// Turns every volume into float32 real values (scaling applied, identity after).
-    fn to_real_values(&mut self) {
+    fn switch_to_real_values(&mut self) {
         let scaling = self.first.scaling;
         if scaling.is_identity() && matches!(self.first.voxels, Voxels::F32(_)) {
             return;
