@@ -3,6 +3,7 @@
 mod deid;
 mod mosaic;
 mod nifti;
+mod privacy;
 mod reference;
 mod robustness;
 mod synth;
