@@ -45,21 +45,22 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
 
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::deid_profile::{action_for, Action, ENHANCED_TYPE1};
+use crate::deid_profile::{action_for, kept_unlisted, Action, ENHANCED_TYPE1};
 use crate::dicom::parse;
 use crate::error::{ImagingError, Result};
 
 mod private;
 
 use private::{
-    is_ge_protocol_block, keep_element, kept_private_blocks, note_values, scrub_gzip_header,
-    scrub_numeric_tokens,
+    is_csa_element, is_csa_header, is_ge_protocol_block, keep_element, kept_private_blocks,
+    note_values, scrub_gzip_header, scrub_numeric_tokens,
 };
 
 /// The registered root of DICOM-defined UIDs (SOP classes, transfer syntaxes, codes).
@@ -102,7 +103,8 @@ impl Deidentifier {
         }
     }
 
-    /// De-identifies one DICOM Part 10 file and returns the new file's bytes.
+    /// De-identifies one DICOM file (Part 10 or headerless, see [`crate::parse`]) and
+    /// returns the new Part 10 file's bytes.
     pub fn deidentify(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
         let mut obj = parse(bytes)?.into_object();
         self.removed.clear();
@@ -191,6 +193,13 @@ impl Deidentifier {
             } else {
                 action_for(tag)
             };
+            // What the table does not list goes unless it is known to be safe.
+            let action = match action {
+                None if !kept_unlisted(tag, vr) || !numbers_are_numbers(ds, tag, vr) => {
+                    Some(Action::Remove)
+                }
+                other => other,
+            };
             if matches!(
                 action,
                 Some(Action::Remove | Action::Empty | Action::Dummy | Action::Uid)
@@ -223,6 +232,11 @@ impl Deidentifier {
         for &(tag, vr) in tags.iter().filter(|(tag, _)| tag.group() % 2 == 1) {
             if vr == VR::SQ {
                 self.clean_items(ds, tag, depth)?;
+                continue;
+            }
+            if is_csa_element(tag, &kept_blocks) && !ds.get(tag).is_some_and(is_csa_header) {
+                // A block that claims to be the CSA header but does not parse as one.
+                ds.remove_element(tag);
                 continue;
             }
             let ge_block = is_ge_protocol_block(tag, &kept_blocks);
@@ -280,6 +294,26 @@ impl Deidentifier {
     }
 }
 
+/// The bytes of a file named `name` as they may leave the console: DICOM (by name or
+/// content, [`crate::dicom::is_dicom`], headerless data sets included) de-identified
+/// by `deid`, anything else as it is. `deid` is `None` only where the console itself was
+/// told to send identified data; then everything goes as stored.
+///
+/// Errors: a file that is DICOM by name or content but cannot be de-identified (cut
+/// short, damaged, not DICOM after all) is an error, never sent as stored.
+pub fn outgoing(name: &Path, bytes: Vec<u8>, deid: Option<&mut Deidentifier>) -> Result<Vec<u8>> {
+    match deid {
+        Some(deid) if crate::dicom::is_dicom(name, &bytes) => {
+            deid.deidentify(&bytes)
+                .map_err(|e| ImagingError::NotDeidentified {
+                    name: name.display().to_string(),
+                    reason: e.to_string(),
+                })
+        }
+        _ => Ok(bytes),
+    }
+}
+
 /// DeidentificationMethodCodeSequence: the profile and option applied (CID 7050).
 /// GE's raw image header (0043,102A) goes (it holds the scan date), but the
 /// phase-encoding polarity conversion reads from it stays: as the standard
@@ -329,6 +363,18 @@ fn method_code_sequence() -> DataElement<InMemDicomObject> {
         VR::SQ,
         DataSetSequence::new(items, dicom_core::Length::UNDEFINED),
     )
+}
+
+/// A kept numeric string (DS, IS) must hold numbers only: a name written into a
+/// numeric attribute goes like any unlisted text.
+fn numbers_are_numbers(ds: &InMemDicomObject, tag: Tag, vr: VR) -> bool {
+    if !matches!(vr, VR::DS | VR::IS) {
+        return true;
+    }
+    let Some(e) = ds.get(tag) else { return true };
+    let Ok(text) = e.to_str() else { return false };
+    text.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E' | ' ' | '\\' | '\0'))
 }
 
 fn put_empty(ds: &mut InMemDicomObject, tag: Tag, vr: VR) {

@@ -4,6 +4,7 @@ mod deid;
 mod faults;
 mod mosaic;
 mod nifti;
+mod privacy;
 mod reference;
 mod robustness;
 mod sidecars;
