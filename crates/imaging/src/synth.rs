@@ -39,6 +39,47 @@ pub struct SynthSpec {
     pub activation_percent: f64,
     /// Thermal noise standard deviation, in stored units.
     pub noise_sd: f64,
+    /// Rigid head motion with known parameters (replaces the default sub-voxel sway);
+    /// `None`: the default sway, as before.
+    pub motion: Option<SynthMotion>,
+}
+
+/// Rigid head motion of the synthetic head, in the `realtime` crate's convention:
+/// `[tx, ty, tz]` mm along RAS+ x, y, z and `[rx, ry, rz]` degrees about them,
+/// `R = Rz · Ry · Rx` about the grid centre, mapping the head at rest to where it is in
+/// the volume (`y = R (x - c) + c + t`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthMotion {
+    /// Largest translation, mm (reached on x; y and z move 0.8 and 0.6 of it).
+    pub max_translation_mm: f64,
+    /// Largest rotation, degrees (reached about z; x and y 0.6 and 0.8 of it).
+    pub max_rotation_deg: f64,
+    /// 0: slow sways only; 1: motion entirely locked to the task design (the head
+    /// moves during "on" blocks), the confound a preprocessing step must remove.
+    pub task_locked: f64,
+}
+
+impl SynthMotion {
+    /// The six parameters `[tx, ty, tz, rx, ry, rz]` at time `t_s` with design value
+    /// `design` (0 or 1).
+    pub fn params(&self, t_s: f64, design: u8) -> [f64; 6] {
+        let w = self.task_locked.clamp(0.0, 1.0);
+        // Every sway starts at 0, so the first volume (an "off" TR) is the head at rest.
+        let sway = |period: f64| (std::f64::consts::TAU * t_s / period).sin();
+        let scale = [1.0, 0.8, 0.6, 0.6, 0.8, 1.0];
+        let periods = [53.0, 67.0, 79.0, 61.0, 73.0, 47.0];
+        let mut p = [0.0; 6];
+        for a in 0..6 {
+            let max = if a < 3 {
+                self.max_translation_mm
+            } else {
+                self.max_rotation_deg
+            };
+            let slow = sway(periods[a]);
+            p[a] = max * scale[a] * ((1.0 - w) * slow + w * f64::from(design));
+        }
+        p
+    }
 }
 
 impl Default for SynthSpec {
@@ -56,6 +97,7 @@ impl Default for SynthSpec {
             block_s: 20.0,
             activation_percent: 2.0,
             noise_sd: 8.0,
+            motion: None,
         }
     }
 }
@@ -83,6 +125,10 @@ pub struct GroundTruth {
     pub roi_mean: Vec<f64>,
     /// Slice acquisition onsets in seconds, slice storage (NIfTI k) order.
     pub slice_timing_s: Vec<f64>,
+    /// With [`SynthSpec::motion`]: each volume's true rigid parameters
+    /// `[tx, ty, tz, rx, ry, rz]` (mm, degrees; see [`SynthMotion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Vec<[f64; 6]>>,
 }
 
 /// One generated volume: the name the scanner would give it and its DICOM bytes.
@@ -186,6 +232,11 @@ impl Synth {
             roi_half_size_mm: [0, 1, 2].map(|a| (roi.max[a] - roi.min[a]) as f64 * sizes[a] / 2.0),
             roi_mean: (0..s.volumes).map(|i| self.volume_values(i).1).collect(),
             slice_timing_s: self.slice_timing_s(),
+            motion: s.motion.as_ref().map(|m| {
+                (0..s.volumes)
+                    .map(|i| m.params(i as f64 * s.tr_s, self.design(i)))
+                    .collect()
+            }),
         }
     }
 

@@ -40,3 +40,26 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p.clamp(0.0, 1.0)).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// The Python of the tests' venv (target/pyenv, made by scripts/setup_python.sh) when
+/// `module` imports there, or `None` so the test skips. Under CI=true a missing venv or
+/// module is a failure: CI runs scripts/setup_python.sh first.
+pub fn test_python_with(module: &str) -> Option<PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python");
+    let ok = python.exists()
+        && std::process::Command::new(&python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} cannot import {module}: CI runs scripts/setup_python.sh first",
+            python.display()
+        );
+    }
+    eprintln!("skipping: {} cannot import {module} (run scripts/setup_python.sh)", python.display());
+    None
+}
