@@ -375,6 +375,8 @@ pub struct RoiGlm {
     row: DVector<f64>,
     betas: DVector<f64>,
     contrast: DVector<f64>,
+    /// Sum of the design rows so far (for the nuisance columns' running means).
+    row_sum: DVector<f64>,
     tr: usize,
 }
 
@@ -383,11 +385,12 @@ pub struct RoiGlm {
 pub struct RoiResult {
     /// The ROI mean as measured.
     pub raw: f64,
-    /// `raw` minus the fitted nuisance part (drift, motion, tissue) with the current
-    /// betas: task effect plus noise plus the intercept. Equal to `raw` until there
-    /// are twice as many TRs as design columns.
+    /// `raw` minus the fitted nuisance part (drift, motion, tissue; each column relative
+    /// to its mean so far) with the current betas: the signal's level, task effect and
+    /// noise. Equal to `raw` until there are twice as many TRs as design columns.
     pub cleaned: f64,
-    /// `100 · (cleaned − β₀) / β₀`, percent change from the fitted baseline.
+    /// `100 · (cleaned − b) / b`, percent change from the fitted baseline
+    /// `b = β₀ + Σ mean(x_n) β_n` (task off, nuisance at its mean).
     pub percent_signal_change: f64,
     /// The first condition's beta and t (NaN for t before there are residual dof).
     pub task_beta: f64,
@@ -406,6 +409,7 @@ impl RoiGlm {
             glm: IncrementalGlm::new(p, 1)?,
             row: DVector::zeros(p),
             betas: DVector::zeros(p),
+            row_sum: DVector::zeros(p),
             contrast,
             design,
             tr: 0,
@@ -422,10 +426,16 @@ impl RoiGlm {
         self.glm.update(&self.row, &[roi_mean])?;
         self.tr += 1;
         self.glm.betas(0, &mut self.betas)?;
-        let nuisance: f64 = (0..self.design.columns())
-            .filter(|&c| self.design.is_nuisance(c))
-            .map(|c| self.row[c] * self.betas[c])
-            .sum();
+        self.row_sum += &self.row;
+        // Nuisance relative to its mean so far: removing it leaves the signal's level
+        // alone (motion parameters are not zero-mean; their offset is not "signal").
+        let n = self.tr as f64;
+        let (mut nuisance, mut nuisance_mean) = (0.0, 0.0);
+        for c in (0..self.design.columns()).filter(|&c| self.design.is_nuisance(c)) {
+            let mean = self.row_sum[c] / n;
+            nuisance += (self.row[c] - mean) * self.betas[c];
+            nuisance_mean += mean * self.betas[c];
+        }
         // Until there are twice as many TRs as columns the nuisance fit is mostly noise
         // (it can explain any signal), so the signal passes unchanged.
         let cleaned = if self.glm.observations() >= 2 * self.design.columns() {
@@ -433,7 +443,7 @@ impl RoiGlm {
         } else {
             roi_mean
         };
-        let baseline = self.betas[0];
+        let baseline = self.betas[0] + nuisance_mean;
         let task_t = if self.design.spec().conditions.is_empty() {
             f64::NAN
         } else {

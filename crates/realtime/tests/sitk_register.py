@@ -34,9 +34,22 @@ def image(path, shape, affine_lps):
     return img
 
 
+def edge_mask(fixed, edge=2):
+    """Fixed-image voxels at least `edge` voxels from every face: where the moved head
+    leaves the field of view the moving volume has no data, and neither method should
+    fit that (the realtime crate leaves the same band out, like AFNI's -edging)."""
+    nx, ny, nz = fixed.GetSize()
+    mask = np.zeros((nz, ny, nx), dtype=np.uint8)
+    mask[edge:nz - edge, edge:ny - edge, edge:nx - edge] = 1
+    img = sitk.GetImageFromArray(mask)
+    img.CopyInformation(fixed)
+    return img
+
+
 def register(fixed, moving, centre_lps):
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMeanSquares()
+    reg.SetMetricFixedMask(edge_mask(fixed))
     reg.SetMetricSamplingStrategy(reg.NONE)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(

@@ -55,7 +55,7 @@ impl Phantom {
 
     /// Stored values of volume `index` (i fastest, then j, then k) and the exact mean of
     /// the ROI voxels.
-    pub fn render(&self, spec: &SynthSpec, index: usize, design: u8, seed: u64) -> (Vec<u16>, f64) {
+    pub fn render(&self, spec: &SynthSpec, index: usize, activation: f64, seed: u64) -> (Vec<u16>, f64) {
         let (n, nz) = (spec.matrix, spec.slices);
         let t = index as f64 * spec.tr_s;
         let run = (spec.volumes.max(1) as f64) * spec.tr_s;
@@ -67,7 +67,7 @@ impl Phantom {
             0.15 * spec.pixel_mm * (std::f64::consts::TAU * t / 71.0).sin(),
             0.10 * spec.slice_spacing_mm * (std::f64::consts::TAU * t / 89.0).sin(),
         ];
-        let gain = 1.0 + spec.activation_percent / 100.0 * f64::from(design);
+        let gain = 1.0 + spec.activation_percent / 100.0 * activation;
         let mut rng =
             StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64);
         let centre = [
@@ -83,7 +83,7 @@ impl Phantom {
         let rigid = spec
             .motion
             .as_ref()
-            .map(|m| HeadPose::new(m.params(t, design)));
+            .map(|m| HeadPose::new(m.params(t, spec.block_s)));
         for k in 0..nz {
             for j in 0..n {
                 for i in 0..n {

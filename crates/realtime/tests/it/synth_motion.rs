@@ -11,8 +11,8 @@ fn synthetic_run_with_two_mm_and_two_degree_motion_is_tracked_within_a_tenth() {
     let (volumes, grid, truth) = synth_run(SynthSpec {
         volumes: 24,
         motion: Some(SynthMotion {
-            max_translation_mm: 2.5,
-            max_rotation_deg: 2.5,
+            max_translation_mm: 3.0,
+            max_rotation_deg: 3.0,
             task_locked: 0.3,
         }),
         ..SynthSpec::default()
