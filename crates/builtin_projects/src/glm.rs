@@ -48,7 +48,9 @@ pub(crate) async fn run(
     let tr_setting = settings.float_or("repetitionTimeS", 0.0)?;
     let delay = settings.float_or("onsetDelayMs", 0.0)?;
     let thresholds = settings_thresholds(settings)?;
-    let design_blocks: Vec<u8> = (0..num_trs as usize).map(|t| ((t / block) % 2) as u8).collect();
+    let design_blocks: Vec<u8> = (0..num_trs as usize)
+        .map(|t| ((t / block) % 2) as u8)
+        .collect();
     for (&run, &scan) in runs.iter().zip(scans) {
         client.web.clear_run_plot(run).await?;
         let stream = ScanStream::open(client, settings, scan, first_tr).await?;
@@ -67,7 +69,11 @@ pub(crate) async fn run(
                     let design = Design::new(DesignSpec {
                         tr_s,
                         volumes: num_trs as usize,
-                        conditions: vec![Condition { name: "task".into(), onsets_s, durations_s }],
+                        conditions: vec![Condition {
+                            name: "task".into(),
+                            onsets_s,
+                            durations_s,
+                        }],
                         drift: Drift::Cosine { cutoff_s },
                         motion: motion_regressors,
                         motion_derivatives: false,
@@ -97,11 +103,17 @@ pub(crate) async fn run(
             for (v, &i) in s.y.iter_mut().zip(&s.brain.indices) {
                 *v = f64::from(out.volume[i]);
             }
-            s.design.row(t, &out.motion.params, &[], &mut s.row).map_err(glm_err)?;
+            s.design
+                .row(t, &out.motion.params, &[], &mut s.row)
+                .map_err(glm_err)?;
             s.glm.update(&s.row, &s.y).map_err(glm_err)?;
             let fd = out.quality.fd_mm;
             let tmap = s.glm.t_values(&s.contrast).map_err(glm_err)?;
-            let max_t = tmap.iter().copied().filter(|t| t.is_finite()).fold(f32::NAN, f32::max);
+            let max_t = tmap
+                .iter()
+                .copied()
+                .filter(|t| t.is_finite())
+                .fold(f32::NAN, f32::max);
             let over = tmap.iter().filter(|&&t| t > threshold).count();
             let roi_t = s.roi.as_ref().map(|roi| {
                 let (sum, n) = s
@@ -111,7 +123,11 @@ pub(crate) async fn run(
                     .zip(tmap)
                     .filter(|(i, t)| roi.contains(**i) && t.is_finite())
                     .fold((0.0, 0usize), |(a, n), (_, &t)| (a + f64::from(t), n + 1));
-                if n == 0 { f64::NAN } else { sum / n as f64 }
+                if n == 0 {
+                    f64::NAN
+                } else {
+                    sum / n as f64
+                }
             });
             let result = json!({
                 "run": run, "tr": tr, "max_t": finite(f64::from(max_t)),
@@ -119,7 +135,10 @@ pub(crate) async fn run(
                 "fd_mm": fd,
             });
             client.subject.set_result_dict(&result, delay).await?;
-            client.web.plot_data_point(run, tr.into(), finite(f64::from(max_t)).unwrap_or(0.0)).await?;
+            client
+                .web
+                .plot_data_point(run, tr.into(), finite(f64::from(max_t)).unwrap_or(0.0))
+                .await?;
             client
                 .web
                 .user_log(&format!(

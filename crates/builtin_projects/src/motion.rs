@@ -59,7 +59,10 @@ pub(crate) async fn run(
                 "run {run} TR {tr}: FD {fd:.3} mm, t [{tx:+.2} {ty:+.2} {tz:+.2}] mm, r [{rx:+.2} {ry:+.2} {rz:+.2}] deg"
             );
             if !out.quality.warnings.is_empty() {
-                text.push_str(&format!(" MOTION WARNING: {}", out.quality.warnings.join("; ")));
+                text.push_str(&format!(
+                    " MOTION WARNING: {}",
+                    out.quality.warnings.join("; ")
+                ));
             }
             client.web.user_log(&text).await?;
         }

@@ -34,12 +34,19 @@ fn roi_err(e: realtime::RealtimeError) -> BuiltinError {
 
 impl Preprocess {
     /// `correct`: register to `first` (else only the quality measures, with zero motion).
-    pub fn new(first: &imaging::Volume, correct: bool, thresholds: MotionThresholds) -> Result<Preprocess, BuiltinError> {
+    pub fn new(
+        first: &imaging::Volume,
+        correct: bool,
+        thresholds: MotionThresholds,
+    ) -> Result<Preprocess, BuiltinError> {
         let grid = Grid::of(first).map_err(roi_err)?;
         let reference = volume_f32(first);
         let brain = Mask::brain(&reference, &grid, 0.15).map_err(roi_err)?;
         let corrector = if correct {
-            Some(MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).map_err(roi_err)?)
+            Some(
+                MotionCorrector::new(&reference, grid.clone(), MotionConfig::default())
+                    .map_err(roi_err)?,
+            )
         } else {
             None
         };
@@ -80,7 +87,10 @@ impl Preprocess {
                 &self.raw[..],
             ),
         };
-        let quality = self.quality.push(&motion.params, corrected).map_err(roi_err)?;
+        let quality = self
+            .quality
+            .push(&motion.params, corrected)
+            .map_err(roi_err)?;
         Ok(Preprocessed {
             motion,
             quality,

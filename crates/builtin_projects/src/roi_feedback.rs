@@ -98,13 +98,18 @@ pub(crate) async fn run(
                 if tissue_first.len() <= n {
                     tissue_first.push(v);
                 }
-                tissue[n] = if tissue_first[n] != 0.0 { v / tissue_first[n] - 1.0 } else { 0.0 };
+                tissue[n] = if tissue_first[n] != 0.0 {
+                    v / tissue_first[n] - 1.0
+                } else {
+                    0.0
+                };
             }
             let signal = match &mut roi_glm {
-                Some(glm) => glm
-                    .push(mean, &out.motion.params, &tissue)
-                    .map_err(|e| BuiltinError::Roi(e.to_string()))?
-                    .cleaned,
+                Some(glm) => {
+                    glm.push(mean, &out.motion.params, &tissue)
+                        .map_err(|e| BuiltinError::Roi(e.to_string()))?
+                        .cleaned
+                }
                 None => mean,
             };
             let warnings = out.quality.warnings.join("; ");

@@ -60,7 +60,11 @@ fn float_volume(data: &[f32], grid: &Grid) -> pb::Volume {
     pb::Volume {
         shape: grid.shape.iter().map(|&n| n as u32).collect(),
         dtype: "float32".into(),
-        data: data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into(),
+        data: data
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<u8>>()
+            .into(),
         affine: (0..16).map(|i| grid.affine[(i / 4, i % 4)]).collect(),
         voxel_size: grid.voxel_size_mm().to_vec(),
         tr_s: 0.0,
@@ -75,13 +79,19 @@ fn invalid(e: realtime::RealtimeError) -> Status {
 impl PreprocessStates {
     #[allow(clippy::result_large_err)]
     fn insert(&self, state: State) -> Result<String, Status> {
-        let mut states = self.states.lock().map_err(|_| Status::internal("preprocess state poisoned"))?;
+        let mut states = self
+            .states
+            .lock()
+            .map_err(|_| Status::internal("preprocess state poisoned"))?;
         if states.len() >= MAX_STATES {
             return Err(Status::resource_exhausted(format!(
                 "{MAX_STATES} preprocessing states are open: close some with ClosePreprocess"
             )));
         }
-        let id = format!("pre-{}", self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+        let id = format!(
+            "pre-{}",
+            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+        );
         states.insert(id.clone(), state);
         Ok(id)
     }
@@ -94,7 +104,9 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         request: Request<pb::InitMotionRequest>,
     ) -> Result<Response<pb::PreprocessId>, Status> {
         let r = request.into_inner();
-        let reference = r.reference.ok_or_else(|| Status::invalid_argument("no reference volume"))?;
+        let reference = r
+            .reference
+            .ok_or_else(|| Status::invalid_argument("no reference volume"))?;
         let (data, grid) = volume_f32(reference, "reference")?;
         let interpolation = match r.interpolation.as_str() {
             "" | "trilinear" => Interpolation::Trilinear,
@@ -118,10 +130,11 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
             ..MotionConfig::default()
         };
         // Building the pyramids takes milliseconds of CPU: off the async threads.
-        let corrector = tokio::task::spawn_blocking(move || MotionCorrector::new(&data, grid, config))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(invalid)?;
+        let corrector =
+            tokio::task::spawn_blocking(move || MotionCorrector::new(&data, grid, config))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(invalid)?;
         let id = self.insert(State::Motion {
             corrector: Box::new(corrector),
             quality: QualityTracker::new(brain.indices, thresholds),
@@ -134,11 +147,19 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         request: Request<pb::CorrectMotionRequest>,
     ) -> Result<Response<pb::CorrectMotionReply>, Status> {
         let r = request.into_inner();
-        let volume = r.volume.ok_or_else(|| Status::invalid_argument("no volume"))?;
+        let volume = r
+            .volume
+            .ok_or_else(|| Status::invalid_argument("no volume"))?;
         let (data, grid) = volume_f32(volume, "volume")?;
-        let mut states = self.states.lock().map_err(|_| Status::internal("preprocess state poisoned"))?;
+        let mut states = self
+            .states
+            .lock()
+            .map_err(|_| Status::internal("preprocess state poisoned"))?;
         let Some(State::Motion { corrector, quality }) = states.get_mut(&r.id) else {
-            return Err(Status::not_found(format!("no motion-correction state {:?}", r.id)));
+            return Err(Status::not_found(format!(
+                "no motion-correction state {:?}",
+                r.id
+            )));
         };
         let reference_grid = corrector.grid().clone();
         let (estimate, corrected) = corrector.correct(&data, &grid).map_err(invalid)?;
@@ -149,20 +170,29 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
             dvars: q.dvars,
             warnings: q.warnings,
             iterations: estimate.iterations as u32,
-            corrected: r.return_volume.then(|| float_volume(corrected, &reference_grid)),
+            corrected: r
+                .return_volume
+                .then(|| float_volume(corrected, &reference_grid)),
         }))
     }
 
-    async fn init_glm(&self, request: Request<pb::InitGlmRequest>) -> Result<Response<pb::PreprocessId>, Status> {
+    async fn init_glm(
+        &self,
+        request: Request<pb::InitGlmRequest>,
+    ) -> Result<Response<pb::PreprocessId>, Status> {
         let r = request.into_inner();
-        let mask_volume = r.mask.ok_or_else(|| Status::invalid_argument("no mask volume"))?;
+        let mask_volume = r
+            .mask
+            .ok_or_else(|| Status::invalid_argument("no mask volume"))?;
         let (values, grid) = volume_f32(mask_volume, "mask")?;
         let mask = Mask::resampled(&values, &grid, &grid).map_err(invalid)?;
         let drift = match r.drift.as_str() {
             "" | "cosine" => Drift::Cosine {
                 cutoff_s: if r.cutoff_s > 0.0 { r.cutoff_s } else { 128.0 },
             },
-            "polynomial" => Drift::Polynomial { degree: r.degree as usize },
+            "polynomial" => Drift::Polynomial {
+                degree: r.degree as usize,
+            },
             "none" => Drift::None,
             other => {
                 return Err(Status::invalid_argument(format!(
@@ -171,7 +201,9 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
             }
         };
         if r.conditions.is_empty() {
-            return Err(Status::invalid_argument("a GLM needs at least one condition for its t-map"));
+            return Err(Status::invalid_argument(
+                "a GLM needs at least one condition for its t-map",
+            ));
         }
         let design = Design::new(DesignSpec {
             tr_s: r.tr_s,
@@ -207,12 +239,30 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         Ok(Response::new(pb::PreprocessId { id }))
     }
 
-    async fn update_glm(&self, request: Request<pb::UpdateGlmRequest>) -> Result<Response<pb::UpdateGlmReply>, Status> {
+    async fn update_glm(
+        &self,
+        request: Request<pb::UpdateGlmRequest>,
+    ) -> Result<Response<pb::UpdateGlmReply>, Status> {
         let r = request.into_inner();
-        let volume = r.volume.ok_or_else(|| Status::invalid_argument("no volume"))?;
+        let volume = r
+            .volume
+            .ok_or_else(|| Status::invalid_argument("no volume"))?;
         let (data, vgrid) = volume_f32(volume, "volume")?;
-        let mut states = self.states.lock().map_err(|_| Status::internal("preprocess state poisoned"))?;
-        let Some(State::Glm { design, glm, mask, grid, row, contrast, y, tr }) = states.get_mut(&r.id) else {
+        let mut states = self
+            .states
+            .lock()
+            .map_err(|_| Status::internal("preprocess state poisoned"))?;
+        let Some(State::Glm {
+            design,
+            glm,
+            mask,
+            grid,
+            row,
+            contrast,
+            y,
+            tr,
+        }) = states.get_mut(&r.id)
+        else {
             return Err(Status::not_found(format!("no GLM state {:?}", r.id)));
         };
         if vgrid.shape != grid.shape {
@@ -224,7 +274,11 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         let motion = match r.motion_params.len() {
             0 => RigidParams::default(),
             6 => RigidParams::from_array(r.motion_params[..6].try_into().unwrap_or([0.0; 6])),
-            n => return Err(Status::invalid_argument(format!("{n} motion parameters (need 6 or none)"))),
+            n => {
+                return Err(Status::invalid_argument(format!(
+                    "{n} motion parameters (need 6 or none)"
+                )))
+            }
         };
         for (v, &i) in y.iter_mut().zip(&mask.indices) {
             *v = f64::from(data[i]);
@@ -243,9 +297,15 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         }))
     }
 
-    async fn close_preprocess(&self, request: Request<pb::PreprocessId>) -> Result<Response<pb::Empty>, Status> {
+    async fn close_preprocess(
+        &self,
+        request: Request<pb::PreprocessId>,
+    ) -> Result<Response<pb::Empty>, Status> {
         let id = request.into_inner().id;
-        let mut states = self.states.lock().map_err(|_| Status::internal("preprocess state poisoned"))?;
+        let mut states = self
+            .states
+            .lock()
+            .map_err(|_| Status::internal("preprocess state poisoned"))?;
         states
             .remove(&id)
             .map(|_| Response::new(pb::Empty {}))

@@ -32,9 +32,14 @@ fn main() {
     };
     let iterations = test_support::env_or("BENCH_ITERATIONS", ITERATIONS);
     let volumes = moving_volumes(&reference, &grid);
-    println!("volume shape {:?}, {} moving volumes", grid.shape, volumes.len());
+    println!(
+        "volume shape {:?}, {} moving volumes",
+        grid.shape,
+        volumes.len()
+    );
 
-    let mut corrector = MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
+    let mut corrector =
+        MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
     println!("registration mask: {} voxels", corrector.points());
     let mut n = 0;
     let mc = measure(iterations, || {
@@ -49,7 +54,11 @@ fn main() {
     let spec = DesignSpec {
         tr_s: 2.0,
         volumes: iterations * 2 + iterations / 10 + 10,
-        conditions: vec![Condition { name: "task".into(), onsets_s: (0..100).map(|b| b as f64 * 40.0 + 20.0).collect(), durations_s: vec![20.0; 100] }],
+        conditions: vec![Condition {
+            name: "task".into(),
+            onsets_s: (0..100).map(|b| b as f64 * 40.0 + 20.0).collect(),
+            durations_s: vec![20.0; 100],
+        }],
         drift: Drift::Cosine { cutoff_s: 128.0 },
         motion: true,
         motion_derivatives: true,
@@ -60,17 +69,22 @@ fn main() {
     let mut glm = IncrementalGlm::new(design.columns(), brain.len()).expect("glm");
     let mut row = DVector::zeros(design.columns());
     let mut y = vec![0.0; brain.len()];
-    let mut corrector = MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
+    let mut corrector =
+        MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
     let mut tr = 0;
     let chain = measure(iterations, || {
         let v = &volumes[tr % volumes.len()];
         let (estimate, corrected) = corrector.correct(v, &grid).expect("correct");
-        design.row(tr, &estimate.params, &[], &mut row).expect("row");
+        design
+            .row(tr, &estimate.params, &[], &mut row)
+            .expect("row");
         for (o, &i) in y.iter_mut().zip(&brain.indices) {
             *o = f64::from(corrected[i]);
         }
         glm.update(&row, &y).expect("update");
-        let result = roi_glm.push(roi.mean(corrected), &estimate.params, &[]).expect("roi");
+        let result = roi_glm
+            .push(roi.mean(corrected), &estimate.params, &[])
+            .expect("roi");
         std::hint::black_box(result);
         tr += 1;
     });
@@ -80,28 +94,45 @@ fn main() {
     let tmap = measure(iterations / 3, || {
         std::hint::black_box(glm.t_values(&contrast).expect("t").len());
     });
-    report(&format!("t-map ({} voxels, {} columns)", brain.len(), design.columns()), &tmap);
+    report(
+        &format!(
+            "t-map ({} voxels, {} columns)",
+            brain.len(),
+            design.columns()
+        ),
+        &tmap,
+    );
 
     match test_support::test_python_with("SimpleITK") {
         Some(python) => {
             let sample: Vec<Vec<f32>> = volumes.iter().take(SIMPLEITK_RUNS).cloned().collect();
-            let mut seconds: Vec<Duration> = sitk_runner::simpleitk_register(&python, &reference, &grid, &sample)
-                .into_iter()
-                .map(|(_, s)| Duration::from_secs_f64(s))
-                .collect();
+            let mut seconds: Vec<Duration> =
+                sitk_runner::simpleitk_register(&python, &reference, &grid, &sample)
+                    .into_iter()
+                    .map(|(_, s)| Duration::from_secs_f64(s))
+                    .collect();
             seconds.sort();
             report("SimpleITK registration", &seconds);
-            let ratio = percentile(&seconds, 50.0).as_secs_f64() / percentile(&mc, 50.0).as_secs_f64();
+            let ratio =
+                percentile(&seconds, 50.0).as_secs_f64() / percentile(&mc, 50.0).as_secs_f64();
             println!("ratio SimpleITK p50 / motion correction p50: {ratio:.0}x");
         }
-        None => println!("SimpleITK: not in target/pyenv, skipped (scripts/bench_preproc.sh installs it)"),
+        None => println!(
+            "SimpleITK: not in target/pyenv, skipped (scripts/bench_preproc.sh installs it)"
+        ),
     }
 }
 
 /// The series' other real volumes, then the reference moved by known transforms.
 fn moving_volumes(reference: &[f32], grid: &Grid) -> Vec<Vec<f32>> {
-    let dir = test_support::shared_testdata().expect("testdata").join("siemens-mosaic-skyra-e11");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("series folder").flatten().map(|e| e.path()).collect();
+    let dir = test_support::shared_testdata()
+        .expect("testdata")
+        .join("siemens-mosaic-skyra-e11");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("series folder")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     let mut volumes: Vec<Vec<f32>> = files
         .iter()

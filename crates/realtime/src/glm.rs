@@ -27,9 +27,13 @@ pub enum Drift {
     None,
     /// SPM's discrete cosine set up to the high-pass cutoff (spm_dctmtx with
     /// `fix(2 N TR / cutoff)` terms, the constant excluded), amplitude 1.
-    Cosine { cutoff_s: f64 },
+    Cosine {
+        cutoff_s: f64,
+    },
     /// Legendre polynomials of degree 1..=degree over the run mapped to [-1, 1].
-    Polynomial { degree: usize },
+    Polynomial {
+        degree: usize,
+    },
 }
 
 /// One task condition: onsets and durations in seconds from the first volume.
@@ -169,7 +173,13 @@ impl Design {
 
     /// Fills `row` with TR `t`'s design row (0-based). Call once per TR, in order: the
     /// motion derivative is the change since the previous call.
-    pub fn row(&mut self, t: usize, motion: &RigidParams, tissue: &[f64], row: &mut DVector<f64>) -> Result<()> {
+    pub fn row(
+        &mut self,
+        t: usize,
+        motion: &RigidParams,
+        tissue: &[f64],
+        row: &mut DVector<f64>,
+    ) -> Result<()> {
         if t >= self.spec.volumes {
             return Err(RealtimeError::Invalid(format!(
                 "TR index {t} is past the design's {} volumes",
@@ -243,7 +253,9 @@ impl IncrementalGlm {
     /// A model of `columns` regressors for `series` time courses (voxels or ROIs).
     pub fn new(columns: usize, series: usize) -> Result<IncrementalGlm> {
         if columns == 0 {
-            return Err(RealtimeError::Invalid("a GLM needs at least one column".into()));
+            return Err(RealtimeError::Invalid(
+                "a GLM needs at least one column".into(),
+            ));
         }
         let factor = Cholesky::new(DMatrix::<f64>::identity(columns, columns) * RIDGE)
             .ok_or_else(|| RealtimeError::Invalid("ridge matrix not positive".into()))?;
@@ -421,7 +433,12 @@ impl RoiGlm {
     }
 
     /// Adds the next TR's ROI mean with its motion estimate and tissue signals.
-    pub fn push(&mut self, roi_mean: f64, motion: &RigidParams, tissue: &[f64]) -> Result<RoiResult> {
+    pub fn push(
+        &mut self,
+        roi_mean: f64,
+        motion: &RigidParams,
+        tissue: &[f64],
+    ) -> Result<RoiResult> {
         self.design.row(self.tr, motion, tissue, &mut self.row)?;
         self.glm.update(&self.row, &[roi_mean])?;
         self.tr += 1;
@@ -481,10 +498,14 @@ mod tests {
         let y: Vec<f64> = x.iter().map(|r| 5.0 + 2.0 * r[1] - 0.5 * r[2]).collect();
         let mut glm = IncrementalGlm::new(3, 1).expect("model");
         for (r, &v) in x.iter().zip(&y) {
-            glm.update(&DVector::from_row_slice(r), &[v]).expect("update");
+            glm.update(&DVector::from_row_slice(r), &[v])
+                .expect("update");
         }
         let mut b = DVector::zeros(3);
         glm.betas(0, &mut b).expect("betas");
-        assert!((b[0] - 5.0).abs() < 1e-4 && (b[1] - 2.0).abs() < 1e-4 && (b[2] + 0.5).abs() < 1e-4, "{b}");
+        assert!(
+            (b[0] - 5.0).abs() < 1e-4 && (b[1] - 2.0).abs() < 1e-4 && (b[2] + 0.5).abs() < 1e-4,
+            "{b}"
+        );
     }
 }

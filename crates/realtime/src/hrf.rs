@@ -32,7 +32,12 @@ pub fn canonical_hrf(dt_s: f64) -> Vec<f64> {
 /// A task regressor for `volumes` TRs: boxcars at `onsets_s` lasting `durations_s`
 /// (0 = an event of one microtime bin), convolved with the canonical HRF. Times are
 /// from the start of the first volume. A block regressor's plateau is 1.
-pub fn task_regressor(onsets_s: &[f64], durations_s: &[f64], tr_s: f64, volumes: usize) -> Vec<f64> {
+pub fn task_regressor(
+    onsets_s: &[f64],
+    durations_s: &[f64],
+    tr_s: f64,
+    volumes: usize,
+) -> Vec<f64> {
     let dt = tr_s / MICROTIME as f64;
     let bins = volumes * MICROTIME;
     let mut boxcar = vec![0.0; bins];
@@ -40,7 +45,11 @@ pub fn task_regressor(onsets_s: &[f64], durations_s: &[f64], tr_s: f64, volumes:
         let duration = durations_s.get(n).copied().unwrap_or(0.0).max(0.0);
         let start = (onset / dt).round().max(0.0) as usize;
         let end = ((onset + duration) / dt).round().max(0.0) as usize;
-        for b in boxcar.iter_mut().take(end.max(start + 1).min(bins)).skip(start) {
+        for b in boxcar
+            .iter_mut()
+            .take(end.max(start + 1).min(bins))
+            .skip(start)
+        {
             *b = 1.0;
         }
     }

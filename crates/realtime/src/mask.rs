@@ -95,7 +95,9 @@ impl Mask {
             .map(|(i, _)| i)
             .collect();
         if indices.is_empty() {
-            return Err(RealtimeError::Invalid("the volume has no voxel with signal".into()));
+            return Err(RealtimeError::Invalid(
+                "the volume has no voxel with signal".into(),
+            ));
         }
         Ok(Mask {
             shape: grid.shape,
@@ -136,14 +138,24 @@ mod tests {
     fn a_mask_on_a_coarser_shifted_grid_lands_on_the_right_voxels() {
         let target = Grid::new(
             [8, 8, 4],
-            [[2.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 1.0]],
+            [
+                [2.0, 0.0, 0.0, 0.0],
+                [0.0, 2.0, 0.0, 0.0],
+                [0.0, 0.0, 2.0, 0.0],
+                [0.0, 0.0, 0.0, 1.0],
+            ],
         )
         .expect("grid");
         // 4 mm voxels, shifted by one 4 mm voxel: mask voxel (1, 1, 0) covers world
         // x, y in [2, 6] mm -> target voxels 1..=2 (centres 2 and 4 mm; 6 rounds up).
         let mask_grid = Grid::new(
             [4, 4, 2],
-            [[4.0, 0.0, 0.0, -4.0], [0.0, 4.0, 0.0, -4.0], [0.0, 0.0, 4.0, 0.0], [0.0, 0.0, 0.0, 1.0]],
+            [
+                [4.0, 0.0, 0.0, -4.0],
+                [0.0, 4.0, 0.0, -4.0],
+                [0.0, 0.0, 4.0, 0.0],
+                [0.0, 0.0, 0.0, 1.0],
+            ],
         )
         .expect("grid");
         let mut values = vec![0.0f32; 32];

@@ -125,7 +125,13 @@ impl MotionCorrector {
                 factor = level_grid.shape.map(|n| if n >= 16 { 2 } else { 1 });
                 let coarse = level_grid.downsampled(factor);
                 let mut data = vec![0.0; coarse.len()];
-                downsample(&level_data, level_grid.shape, factor, coarse.shape, &mut data);
+                downsample(
+                    &level_data,
+                    level_grid.shape,
+                    factor,
+                    coarse.shape,
+                    &mut data,
+                );
                 level_grid = coarse;
                 level_data = data;
             }
@@ -197,9 +203,18 @@ impl MotionCorrector {
                 self.smoothed = vec![0.0; moving.len()];
                 self.scratch = vec![0.0; moving.len()];
             }
-            smooth(moving, moving_grid.shape, &mut self.smoothed, &mut self.scratch);
+            smooth(
+                moving,
+                moving_grid.shape,
+                &mut self.smoothed,
+                &mut self.scratch,
+            );
         }
-        let finest: &[f32] = if self.config.presmooth { &self.smoothed } else { moving };
+        let finest: &[f32] = if self.config.presmooth {
+            &self.smoothed
+        } else {
+            moving
+        };
         let mut transform = if self.config.warm_start {
             self.previous
         } else {
@@ -234,19 +249,33 @@ impl MotionCorrector {
                 }
             }
         }
-        let (_, sse, n) = gradient_step(&self.levels[0], finest, moving_grid, &transform, &self.centre);
+        let (_, sse, n) = gradient_step(
+            &self.levels[0],
+            finest,
+            moving_grid,
+            &transform,
+            &self.centre,
+        );
         self.previous = transform;
         Ok(MotionEstimate {
             params: RigidParams::from_isometry(&transform, &self.centre),
             iterations,
             converged,
-            rms_residual: if n == 0 { f64::NAN } else { (sse / n as f64).sqrt() },
+            rms_residual: if n == 0 {
+                f64::NAN
+            } else {
+                (sse / n as f64).sqrt()
+            },
         })
     }
 
     /// Estimates the motion and resamples `moving` into the reference grid with the
     /// configured interpolation. The slice is valid until the next call.
-    pub fn correct(&mut self, moving: &[f32], moving_grid: &Grid) -> Result<(MotionEstimate, &[f32])> {
+    pub fn correct(
+        &mut self,
+        moving: &[f32],
+        moving_grid: &Grid,
+    ) -> Result<(MotionEstimate, &[f32])> {
         let estimate = self.estimate(moving, moving_grid)?;
         resample(
             moving,
@@ -274,7 +303,11 @@ impl MotionCorrector {
             if level.moving_grid.as_ref().map(|g| g.shape) != Some(coarse.shape) {
                 level.moving = vec![0.0; coarse.len()];
             }
-            let source: &[f32] = if index == 1 { moving } else { &finer[index - 1].moving };
+            let source: &[f32] = if index == 1 {
+                moving
+            } else {
+                &finer[index - 1].moving
+            };
             downsample(source, grid.shape, factor, coarse.shape, &mut level.moving);
             level.moving_grid = Some(coarse.clone());
             grid = coarse;
@@ -422,7 +455,13 @@ fn build_level(
 
 /// Box average of `factor` voxels per axis (trailing voxels that do not fill a box are
 /// dropped), from `shape` into `out` of `coarse` shape.
-fn downsample(data: &[f32], shape: [usize; 3], factor: [usize; 3], coarse: [usize; 3], out: &mut [f32]) {
+fn downsample(
+    data: &[f32],
+    shape: [usize; 3],
+    factor: [usize; 3],
+    coarse: [usize; 3],
+    out: &mut [f32],
+) {
     let [fx, fy, fz] = factor;
     let scale = 1.0 / (fx * fy * fz) as f32;
     let mut o = 0;
@@ -453,7 +492,11 @@ fn smooth(data: &[f32], shape: [usize; 3], out: &mut [f32], scratch: &mut [f32])
         for (idx, d) in dst.iter_mut().enumerate() {
             let pos = (idx / stride) % n;
             let lo = if pos > 0 { src[idx - stride] } else { src[idx] };
-            let hi = if pos + 1 < n { src[idx + stride] } else { src[idx] };
+            let hi = if pos + 1 < n {
+                src[idx + stride]
+            } else {
+                src[idx]
+            };
             *d = 0.25 * lo + 0.5 * src[idx] + 0.25 * hi;
         }
     };

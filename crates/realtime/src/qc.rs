@@ -128,14 +128,20 @@ impl QualityTracker {
             self.fd_over_threshold += 1;
             warnings.push(format!("FD {fd_mm:.2} mm > {:.2} mm", th.fd_mm));
         }
-        let max_t = params.translation_mm.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_t = params
+            .translation_mm
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         if max_t > th.translation_mm {
             warnings.push(format!(
                 "translation {max_t:.2} mm > {:.2} mm",
                 th.translation_mm
             ));
         }
-        let max_r = params.rotation_deg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let max_r = params
+            .rotation_deg
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
         if max_r > th.rotation_deg {
             warnings.push(format!(
                 "rotation {max_r:.2} deg > {:.2} deg",

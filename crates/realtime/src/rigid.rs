@@ -44,9 +44,8 @@ impl RigidParams {
     /// The map `x -> R (x - c) + c + t` as an isometry of world space.
     pub fn to_isometry(&self, centre: &Vector3<f64>) -> Isometry3<f64> {
         let [rx, ry, rz] = self.rotation_deg.map(f64::to_radians);
-        let rotation = UnitQuaternion::from_rotation_matrix(&Rotation3::from_euler_angles(
-            rx, ry, rz,
-        ));
+        let rotation =
+            UnitQuaternion::from_rotation_matrix(&Rotation3::from_euler_angles(rx, ry, rz));
         let t = Vector3::from(self.translation_mm);
         let shift = centre - rotation * centre + t;
         Isometry3::from_parts(Translation3::from(shift), rotation)

@@ -48,7 +48,9 @@ impl PreprocessClient {
             PreprocessClient::Remote(api) => Ok(api),
             PreprocessClient::Local => Err(ClientError::Invalid {
                 call,
-                detail: "preprocessing runs in the analyser; run alone, use crate realtime in-process".into(),
+                detail:
+                    "preprocessing runs in the analyser; run alone, use crate realtime in-process"
+                        .into(),
             }),
         }
     }
@@ -69,7 +71,12 @@ impl PreprocessClient {
     }
 
     /// Registers `volume` to the reference of state `id`.
-    pub async fn correct_motion(&self, id: &str, volume: &imaging::Volume, return_volume: bool) -> Result<MotionResult> {
+    pub async fn correct_motion(
+        &self,
+        id: &str,
+        volume: &imaging::Volume,
+        return_volume: bool,
+    ) -> Result<MotionResult> {
         let api = self.api("correct_motion")?;
         let request = pb::CorrectMotionRequest {
             id: id.to_owned(),
@@ -82,10 +89,13 @@ impl PreprocessClient {
             .await
             .map_err(api_err("correct_motion"))?
             .into_inner();
-        let params: [f64; 6] = r.params.try_into().map_err(|p: Vec<f64>| ClientError::Invalid {
-            call: "correct_motion",
-            detail: format!("{} motion parameters, not 6", p.len()),
-        })?;
+        let params: [f64; 6] = r
+            .params
+            .try_into()
+            .map_err(|p: Vec<f64>| ClientError::Invalid {
+                call: "correct_motion",
+                detail: format!("{} motion parameters, not 6", p.len()),
+            })?;
         Ok(MotionResult {
             params,
             fd_mm: r.fd_mm,
@@ -117,19 +127,33 @@ impl PreprocessClient {
             motion_derivatives: spec.motion_derivatives,
             mask: Some(volume_message(mask)),
         };
-        let reply = api.preprocess().init_glm(request).await.map_err(api_err("init_glm"))?;
+        let reply = api
+            .preprocess()
+            .init_glm(request)
+            .await
+            .map_err(api_err("init_glm"))?;
         Ok(reply.into_inner().id)
     }
 
     /// Adds a TR to GLM `id`; returns the first condition's t-map so far.
-    pub async fn update_glm(&self, id: &str, volume: &imaging::Volume, motion: Option<[f64; 6]>) -> Result<imaging::Volume> {
+    pub async fn update_glm(
+        &self,
+        id: &str,
+        volume: &imaging::Volume,
+        motion: Option<[f64; 6]>,
+    ) -> Result<imaging::Volume> {
         let api = self.api("update_glm")?;
         let request = pb::UpdateGlmRequest {
             id: id.to_owned(),
             volume: Some(volume_message(volume)),
             motion_params: motion.map(|m| m.to_vec()).unwrap_or_default(),
         };
-        let r = api.preprocess().update_glm(request).await.map_err(api_err("update_glm"))?.into_inner();
+        let r = api
+            .preprocess()
+            .update_glm(request)
+            .await
+            .map_err(api_err("update_glm"))?
+            .into_inner();
         let map = r.t_map.ok_or(ClientError::Invalid {
             call: "update_glm",
             detail: "no t-map in the reply".into(),

@@ -60,6 +60,9 @@ pub fn test_python_with(module: &str) -> Option<PathBuf> {
             python.display()
         );
     }
-    eprintln!("skipping: {} cannot import {module} (run scripts/setup_python.sh)", python.display());
+    eprintln!(
+        "skipping: {} cannot import {module} (run scripts/setup_python.sh)",
+        python.display()
+    );
     None
 }

@@ -6,7 +6,6 @@ mod convert;
 mod demo;
 mod link;
 mod listener;
-mod preproc;
 mod projects;
 mod scripts;
 mod site;

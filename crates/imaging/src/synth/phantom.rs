@@ -55,7 +55,13 @@ impl Phantom {
 
     /// Stored values of volume `index` (i fastest, then j, then k) and the exact mean of
     /// the ROI voxels.
-    pub fn render(&self, spec: &SynthSpec, index: usize, activation: f64, seed: u64) -> (Vec<u16>, f64) {
+    pub fn render(
+        &self,
+        spec: &SynthSpec,
+        index: usize,
+        activation: f64,
+        seed: u64,
+    ) -> (Vec<u16>, f64) {
         let (n, nz) = (spec.matrix, spec.slices);
         let t = index as f64 * spec.tr_s;
         let run = (spec.volumes.max(1) as f64) * spec.tr_s;

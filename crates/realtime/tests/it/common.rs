@@ -18,10 +18,23 @@ pub fn skyra_volume() -> Option<(Vec<f32>, Grid)> {
 /// `reference` moved by `params` (the head moved, so the moved volume at world y shows
 /// the reference at T⁻¹(y)), resampled with cubic interpolation, plus Gaussian noise of
 /// `noise_sd`; 0 where the moved head left the field of view.
-pub fn moved(reference: &[f32], grid: &Grid, params: &RigidParams, noise_sd: f32, seed: u64) -> Vec<f32> {
+pub fn moved(
+    reference: &[f32],
+    grid: &Grid,
+    params: &RigidParams,
+    noise_sd: f32,
+    seed: u64,
+) -> Vec<f32> {
     let transform = params.to_isometry(&grid.centre());
     let mut out = vec![0.0; grid.len()];
-    resample(reference, grid, &transform.inverse(), grid, Interpolation::Cubic, &mut out);
+    resample(
+        reference,
+        grid,
+        &transform.inverse(),
+        grid,
+        Interpolation::Cubic,
+        &mut out,
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     for v in out.iter_mut() {
         // Box-Muller, so no extra crate is needed.
@@ -79,12 +92,21 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
 
 /// The synthetic scanner's run as f32 volumes (NIfTI order) on their grid, with the
 /// ground truth.
-pub fn synth_run(spec: imaging::synth::SynthSpec) -> (Vec<Vec<f32>>, Grid, imaging::synth::GroundTruth) {
+pub fn synth_run(
+    spec: imaging::synth::SynthSpec,
+) -> (Vec<Vec<f32>>, Grid, imaging::synth::GroundTruth) {
     let synth = imaging::synth::Synth::new(spec).expect("valid synthetic spec");
     let truth = synth.ground_truth();
     let grid = Grid::new(truth.shape, synth.ras_affine()).expect("synthetic affine");
     let volumes = (0..truth.volumes)
-        .map(|i| synth.volume_values(i).0.into_iter().map(f32::from).collect())
+        .map(|i| {
+            synth
+                .volume_values(i)
+                .0
+                .into_iter()
+                .map(f32::from)
+                .collect()
+        })
         .collect();
     (volumes, grid, truth)
 }

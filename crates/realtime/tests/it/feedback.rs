@@ -51,8 +51,8 @@ fn preprocessed_roi_feedback_beats_the_raw_mean_and_the_t_map_finds_the_roi() {
     let (volumes, grid, truth) = synth_run(task_locked_run());
     let roi = Mask::from_box(truth.roi_voxel_min, truth.roi_voxel_max, &grid).expect("ROI box");
     let brain = Mask::brain(&volumes[0], &grid, 0.15).expect("brain mask");
-    let mut corrector =
-        MotionCorrector::new(&volumes[0], grid.clone(), MotionConfig::default()).expect("reference");
+    let mut corrector = MotionCorrector::new(&volumes[0], grid.clone(), MotionConfig::default())
+        .expect("reference");
     let mut roi_glm = RoiGlm::new(design_spec(&truth)).expect("ROI design");
     let mut design = Design::new(design_spec(&truth)).expect("design");
     let mut voxel_glm = IncrementalGlm::new(design.columns(), brain.len()).expect("voxel GLM");
@@ -63,7 +63,9 @@ fn preprocessed_roi_feedback_beats_the_raw_mean_and_the_t_map_finds_the_roi() {
         raw.push(roi.mean(volume));
         let (estimate, corrected) = corrector.correct(volume, &grid).expect("correct");
         corrected_only.push(roi.mean(corrected));
-        let result = roi_glm.push(roi.mean(corrected), &estimate.params, &[]).expect("ROI GLM");
+        let result = roi_glm
+            .push(roi.mean(corrected), &estimate.params, &[])
+            .expect("ROI GLM");
         cleaned.push(result.cleaned);
         design.row(t, &estimate.params, &[], &mut row).expect("row");
         for (v, &i) in y.iter_mut().zip(&brain.indices) {
@@ -79,7 +81,10 @@ fn preprocessed_roi_feedback_beats_the_raw_mean_and_the_t_map_finds_the_roi() {
         "correlation with the true activation: raw ROI mean r = {r_raw:.3}, preprocessed r = {r_pre:.3} \
          (motion correction alone {r_mc:.3})"
     );
-    assert!(r_pre > r_raw, "preprocessed r {r_pre} is not above raw r {r_raw}");
+    assert!(
+        r_pre > r_raw,
+        "preprocessed r {r_pre} is not above raw r {r_raw}"
+    );
 
     let mut contrast = DVector::zeros(design.columns());
     contrast[design.condition_column(0)] = 1.0;
@@ -93,6 +98,11 @@ fn preprocessed_roi_feedback_beats_the_raw_mean_and_the_t_map_finds_the_roi() {
         .collect();
     let overlap = found.iter().filter(|&&i| roi.contains(i)).count();
     let dice = 2.0 * overlap as f64 / (found.len() + roi.len()) as f64;
-    println!("t-map: {} voxels over t {T_THRESHOLD}, {} in the {}-voxel ROI: Dice {dice:.3}", found.len(), overlap, roi.len());
+    println!(
+        "t-map: {} voxels over t {T_THRESHOLD}, {} in the {}-voxel ROI: Dice {dice:.3}",
+        found.len(),
+        overlap,
+        roi.len()
+    );
     assert!(dice >= 0.8, "Dice {dice} < 0.8");
 }

@@ -23,12 +23,20 @@ fn real_epi_moved_by_known_transforms_is_registered_within_a_tenth_of_a_mm_and_d
         let e = corrector.estimate(&volume, &grid).expect("estimate");
         println!(
             "volume {n}: truth {:?} {:?}\n          estimate {:?} {:?} ({} iterations)",
-            truth.translation_mm, truth.rotation_deg, e.params.translation_mm, e.params.rotation_deg, e.iterations
+            truth.translation_mm,
+            truth.rotation_deg,
+            e.params.translation_mm,
+            e.params.rotation_deg,
+            e.iterations
         );
         estimates.push(e.params);
     }
     let (t_rms, r_rms) = rms_errors(&estimates, &truths);
-    println!("shape {:?}, {} mask voxels: RMS error {t_rms:.4} mm, {r_rms:.4} deg", grid.shape, corrector.points());
+    println!(
+        "shape {:?}, {} mask voxels: RMS error {t_rms:.4} mm, {r_rms:.4} deg",
+        grid.shape,
+        corrector.points()
+    );
     assert!(t_rms <= 0.1, "translation RMS error {t_rms} mm > 0.1 mm");
     assert!(r_rms <= 0.1, "rotation RMS error {r_rms} deg > 0.1 deg");
 }

@@ -35,7 +35,10 @@ fn motion_estimates_agree_with_simpleitk_within_a_fifth_of_a_mm_and_degree() {
         println!("          SimpleITK {:?} ({seconds:.3} s)", s.as_array());
         for a in 0..6 {
             let d = (o.as_array()[a] - s.as_array()[a]).abs();
-            assert!(d <= 0.2, "volume {n} parameter {a}: ours {o:?} SimpleITK {s:?} differ by {d}");
+            assert!(
+                d <= 0.2,
+                "volume {n} parameter {a}: ours {o:?} SimpleITK {s:?} differ by {d}"
+            );
         }
     }
 }
