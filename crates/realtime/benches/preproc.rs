@@ -4,8 +4,9 @@
 //! makes the Python venv with SimpleITK) prints p50/p99 of
 //! - motion correction (registration + trilinear resampling into the reference grid),
 //! - motion correction + GLM update (every brain voxel and the ROI) + ROI feedback,
-//! - the voxelwise t-map (computed when a page wants it, not every TR necessarily),
-//! then SimpleITK's time for the same registrations in the same run, and the ratio.
+//! - the voxelwise t-map (computed when a page wants it, not every TR necessarily).
+//!
+//! Then SimpleITK's time for the same registrations in the same run, and the ratio.
 //! The moving volumes are the series' other real volumes and copies of the reference
 //! moved by known transforms up to 2 mm / 2 degrees.
 

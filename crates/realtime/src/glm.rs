@@ -74,7 +74,7 @@ pub struct Design {
 
 impl Design {
     pub fn new(spec: DesignSpec) -> Result<Design> {
-        if spec.volumes == 0 || !(spec.tr_s > 0.0) {
+        if spec.volumes == 0 || spec.tr_s.is_nan() || spec.tr_s <= 0.0 {
             return Err(RealtimeError::Invalid(format!(
                 "a design needs volumes > 0 and TR > 0 s (got {} volumes, TR {} s)",
                 spec.volumes, spec.tr_s

@@ -26,7 +26,7 @@ impl Grid {
         let m = Matrix4::from_fn(|r, c| affine[r][c]);
         let inverse = m
             .try_inverse()
-            .ok_or(RealtimeError::SingularAffine(affine))?;
+            .ok_or_else(|| RealtimeError::SingularAffine(format!("{affine:?}")))?;
         Ok(Grid {
             shape,
             affine: m,

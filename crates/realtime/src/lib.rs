@@ -38,8 +38,8 @@ pub enum RealtimeError {
     #[error("{0}")]
     Invalid(String),
     /// A grid's affine cannot be inverted (zero voxel size or collinear axes).
-    #[error("the voxel-to-world affine {0:?} is singular")]
-    SingularAffine([[f64; 4]; 4]),
+    #[error("the voxel-to-world affine {0} is singular")]
+    SingularAffine(String),
 }
 
 pub type Result<T> = std::result::Result<T, RealtimeError>;

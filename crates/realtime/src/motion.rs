@@ -412,7 +412,8 @@ fn build_level(
             for i in 0..nx {
                 let idx = grid.index(i, j, k);
                 let inside = |p: usize, n: usize| n <= 2 * edge + 2 || (p >= edge && p + edge < n);
-                if !mask[idx] || !(inside(i, nx) && inside(j, ny) && inside(k, nz)) {
+                let in_band = inside(i, nx) && inside(j, ny) && inside(k, nz);
+                if !(mask[idx] && in_band) {
                     continue;
                 }
                 let g_vox = Vector3::new(

@@ -335,25 +335,9 @@ impl DataClient {
     }
 }
 
-/// A volume as the project API carries it (see `Volume` in the proto).
-pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
-    let shape = volume.voxels.shape();
-    let mut data = Vec::new();
-    volume.voxels.write_le(&mut data);
-    pb::Volume {
-        shape: shape.iter().map(|&n| n as u32).collect(),
-        dtype: volume.voxels.dtype_name().to_owned(),
-        data: data.into(),
-        affine: volume.affine.iter().flatten().copied().collect(),
-        voxel_size: volume.voxel_size.to_vec(),
-        tr_s: volume.tr_s.unwrap_or(0.0),
-        slice_timing_s: volume.slice_timing_s.clone(),
-    }
-}
-
 /// The volume the analyser decoded, back into an [`imaging::Volume`] (header metadata
 /// stays behind: ask for the DICOM when you need it).
-pub fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
+fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
     let invalid = |detail: String| ClientError::Invalid {
         call: "get_image_data",
         detail,

@@ -22,15 +22,13 @@
 //! Must never: reach anything but the analyser it was given (or the local disk).
 
 mod data;
-mod preprocess;
 mod remote;
 mod subject;
 mod web;
 
 use std::path::Path;
 
-pub use data::{volume_from_message, volume_message, DataClient};
-pub use preprocess::{GlmSpec, MotionResult, PreprocessClient};
+pub use data::DataClient;
 pub use subject::{Response, SubjectClient};
 pub use web::WebClient;
 
@@ -77,8 +75,6 @@ pub struct ClientInterface {
     pub data: DataClient,
     pub subject: SubjectClient,
     pub web: WebClient,
-    /// Real-time preprocessing in the analyser (motion correction, incremental GLM).
-    pub preprocess: PreprocessClient,
     subject_remote: bool,
 }
 
@@ -105,8 +101,7 @@ impl ClientInterface {
                 remote: info.data_remote,
             },
             subject: SubjectClient::Remote(api.clone()),
-            web: WebClient::Remote(api.clone()),
-            preprocess: PreprocessClient::Remote(api),
+            web: WebClient::Remote(api),
             subject_remote: info.subject_remote,
         })
     }
@@ -119,7 +114,6 @@ impl ClientInterface {
             data: DataClient::Local(data_link::DataInterface::local(rules)),
             subject: SubjectClient::Local(subject::LocalResponses::default()),
             web: WebClient::Local,
-            preprocess: PreprocessClient::Local,
             subject_remote: false,
         })
     }
