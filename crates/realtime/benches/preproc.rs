@@ -16,7 +16,7 @@ mod common;
 #[path = "../tests/it/sitk_runner.rs"]
 mod sitk_runner;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nalgebra::DVector;
 use realtime::glm::{Condition, Design, DesignSpec, Drift, IncrementalGlm, RoiGlm};
@@ -43,7 +43,7 @@ fn main() {
         MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
     println!("registration mask: {} voxels", corrector.points());
     let mut n = 0;
-    let mc = measure(iterations, || {
+    let mc = test_support::time_runs(iterations, || {
         let v = &volumes[n % volumes.len()];
         n += 1;
         std::hint::black_box(corrector.correct(v, &grid).expect("correct").0);
@@ -73,7 +73,7 @@ fn main() {
     let mut corrector =
         MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
     let mut tr = 0;
-    let chain = measure(iterations, || {
+    let chain = test_support::time_runs(iterations, || {
         let v = &volumes[tr % volumes.len()];
         let (estimate, corrected) = corrector.correct(v, &grid).expect("correct");
         design
@@ -92,7 +92,7 @@ fn main() {
     report("MC + GLM update + ROI", &chain);
     let mut contrast = DVector::zeros(design.columns());
     contrast[design.condition_column(0)] = 1.0;
-    let tmap = measure(iterations / 3, || {
+    let tmap = test_support::time_runs(iterations / 3, || {
         std::hint::black_box(glm.t_values(&contrast).expect("t").len());
     });
     report(
@@ -146,21 +146,6 @@ fn moving_volumes(reference: &[f32], grid: &Grid) -> Vec<Vec<f32>> {
         volumes.push(common::moved(reference, grid, pose, 10.0, n as u64));
     }
     volumes
-}
-
-fn measure(iterations: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    for _ in 0..iterations / 10 {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -66,3 +66,30 @@ pub fn test_python_with(module: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// Pearson correlation of two series of the same length.
+pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+/// Benchmarks: runs `f` a tenth of `iterations` times to warm caches and the allocator,
+/// then `iterations` times timed; the durations, sorted.
+pub fn time_runs(iterations: usize, mut f: impl FnMut()) -> Vec<std::time::Duration> {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let mut times: Vec<std::time::Duration> = (0..iterations)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}

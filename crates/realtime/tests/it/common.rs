@@ -80,16 +80,6 @@ pub fn rms_errors(estimates: &[RigidParams], truths: &[RigidParams]) -> (f64, f6
     ((t / n).sqrt(), (r / n).sqrt())
 }
 
-/// Pearson correlation.
-pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
-
 /// The synthetic scanner's run as f32 volumes (NIfTI order) on their grid, with the
 /// ground truth.
 pub fn synth_run(

@@ -10,7 +10,9 @@ use realtime::hrf::blocks_from_design;
 use realtime::mask::Mask;
 use realtime::{MotionConfig, MotionCorrector};
 
-use crate::common::{correlation, synth_run};
+use test_support::correlation;
+
+use crate::common::synth_run;
 
 /// Bonferroni over about 40 000 brain voxels at p < 0.05 one-sided: z ≈ 4.9.
 const T_THRESHOLD: f32 = 4.9;
