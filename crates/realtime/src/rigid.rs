@@ -62,7 +62,7 @@ impl RigidParams {
     }
 
     /// `[tx, ty, tz, rx, ry, rz]` (mm, degrees): the column order of the motion
-    /// regressors and of the project API.
+    /// regressors.
     pub fn as_array(&self) -> [f64; 6] {
         let [tx, ty, tz] = self.translation_mm;
         let [rx, ry, rz] = self.rotation_deg;
