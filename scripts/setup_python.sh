@@ -36,4 +36,6 @@ fi
     -e "$root/clients/python[dicom,nifti,test,dev]"
 # Repository tooling: docker/test_containers.py reads the Kubernetes manifests.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyyaml
+# The realtime crate's tests compare its motion correction with SimpleITK's (issue 10).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "SimpleITK>=2.3"
 echo "$want" >"$stamp"
