@@ -141,6 +141,7 @@ class Typist:
 
     def __init__(self, site: Site, command: str, typed: Sequence[str], log: Path) -> None:
         self.log = log
+        log.write_bytes(b"")  # readable at once; the reader appends
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the user's shell, in a session of its own
             os.chdir(site.root)
@@ -152,7 +153,7 @@ class Typist:
 
     def _read(self) -> None:
         output, answered_to = b"", 0
-        with open(self.log, "wb") as log:
+        with open(self.log, "ab") as log:
             while True:
                 try:
                     chunk = os.read(self.fd, 4096)
