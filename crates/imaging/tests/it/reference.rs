@@ -7,14 +7,6 @@ use imaging::{DicomFile, Volume};
 
 use crate::testdata::{assert_volume_matches, compare_nifti, reference_cases, written, Case};
 
-/// Cases still being fixed, each with the branch that fixes it (issue 17 kind). Emptied
-/// as the branches land; a case listed here that passes is reported so it can be removed.
-/// The sidecar comparison (sidecars.rs) reads the same list.
-pub(crate) const NOT_YET_MATCHING: &[&str] = &[
-    // kind 8, branch privacy: DICOM without preamble, "DICM" and meta group.
-    "imaging-cases/headerless/no-preamble",
-];
-
 fn check_case(case: &Case) -> Result<(), String> {
     let volumes = case.convert()?;
     let reference = case.reference();
@@ -31,13 +23,9 @@ fn every_reference_series_matches_dcm2niix_exactly() {
     let mut failures = Vec::new();
     for case in &cases {
         let label = case.label();
-        let result = check_case(case);
-        let expected_to_fail = NOT_YET_MATCHING.contains(&label.as_str());
-        match (&result, expected_to_fail) {
-            (Ok(()), false) => eprintln!("PASS {label}"),
-            (Ok(()), true) => eprintln!("PASS {label} (listed in NOT_YET_MATCHING: remove it)"),
-            (Err(e), true) => eprintln!("KNOWN {label}: {}", e.lines().next().unwrap_or("")),
-            (Err(e), false) => {
+        match check_case(case) {
+            Ok(()) => eprintln!("PASS {label}"),
+            Err(e) => {
                 eprintln!("FAIL {label}: {e}");
                 failures.push(label);
             }
@@ -130,9 +118,6 @@ fn each_volume_alone_equals_the_whole_series_conversion() {
         checked += 1;
         match check_streaming(&case) {
             Ok(()) => eprintln!("PASS {label}"),
-            Err(e) if NOT_YET_MATCHING.contains(&label.as_str()) => {
-                eprintln!("KNOWN {label}: {e}")
-            }
             Err(e) => {
                 eprintln!("FAIL {label}: {e}");
                 failures.push(label);

@@ -10,7 +10,6 @@ use imaging::run::Run;
 use imaging::synth::{Synth, SynthSpec};
 use serde_json::Value;
 
-use crate::reference::NOT_YET_MATCHING;
 use crate::testdata::{reference_cases, Case};
 
 /// compare_sidecars.py's fields and tolerances (`None`: must be equal).
@@ -109,15 +108,11 @@ fn every_sidecar_matches_dcm2niix() {
             Ok(ours) => compare(&ours, &reference_sidecar(case)),
             Err(e) => vec![format!("conversion failed: {e}")],
         };
-        let listed = NOT_YET_MATCHING.contains(&label.as_str());
-        match (problems.is_empty(), listed) {
-            (true, false) => eprintln!("PASS {label}"),
-            (true, true) => eprintln!("PASS {label} (listed in NOT_YET_MATCHING: remove it)"),
-            (false, true) => eprintln!("KNOWN {label}: {}", problems.join("; ")),
-            (false, false) => {
-                eprintln!("FAIL {label}: {}", problems.join("; "));
-                failures.push(label);
-            }
+        if problems.is_empty() {
+            eprintln!("PASS {label}");
+        } else {
+            eprintln!("FAIL {label}: {}", problems.join("; "));
+            failures.push(label);
         }
     }
     assert!(
