@@ -40,6 +40,15 @@ NOT_RUN = {
     "pip install ./clients/python": "scripts/setup_python.sh installs the same package (editable) for the tests",
     "cargo run --release -p data_analyser -- demo": "listens on the fixed ports 8888/8890 until stopped; data_analyser's tests/it/demo.rs runs the demo",
     "cargo run --release -p data_analyser -- demo --auto-run --exit-after-run --tr 0.5": "fixed ports 8888/8890; data_analyser's tests/it/demo.rs runs it with ports 0",
+    # The containers (docs/deploy.md): docker/test_containers.py (run by scripts/test.sh)
+    # runs both demo scripts with a temporary OUT folder instead of demo-out / kube-out.
+    "scripts/compose_demo.sh demo-out": "docker/test_containers.py runs it with a temporary OUT",
+    "scripts/kube_demo.sh kube-out": "docker/test_containers.py runs it with a temporary OUT",
+    "docker/build_images.sh": "both demo scripts run it (docker/test_containers.py)",
+    "podman-compose -f docker/docker-compose.yml -p rtcloud-demo up -d certs": "a step of scripts/compose_demo.sh (docker/test_containers.py)",
+    "podman-compose -f docker/docker-compose.yml -p rtcloud-demo up -d": "a step of scripts/compose_demo.sh (docker/test_containers.py)",
+    "podman-compose -f docker/docker-compose.yml -p rtcloud-demo exec -T analyser cat /certs/demo-password": "a step of scripts/compose_demo.sh, which reads the password this way (docker/test_containers.py)",
+    "podman-compose -f docker/docker-compose.yml -p rtcloud-demo down -v": "a step of scripts/compose_demo.sh's clean-up (docker/test_containers.py)",
 }
 
 #: The user guide's session (sections 2, 3 and 6), in the order a user types it.
