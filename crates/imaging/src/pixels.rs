@@ -278,7 +278,18 @@ fn jpeg_ls(
     };
     let mut samples = Vec::with_capacity(rows * cols * frames);
     for (i, stream) in streams.iter().enumerate() {
-        let (frame, _, _) = jpegls::decode(stream, cols as u32, rows as u32).map_err(|e| {
+        // pure_jpegls trusts some header fields, and its sample arithmetic overflows
+        // (a panic with overflow checks on) on streams that break them (found by
+        // fuzzing): a panic in the decoder is this file's error, never the caller's.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            jpegls::decode(stream, cols as u32, rows as u32)
+        }))
+        .map_err(|_| {
+            ImagingError::Invalid(format!(
+                "JPEG-LS frame {i} does not decode: the decoder failed on malformed data"
+            ))
+        })?;
+        let (frame, _, _) = decoded.map_err(|e| {
             ImagingError::Invalid(format!("JPEG-LS frame {i} does not decode: {e}"))
         })?;
         if frame.len() != rows * cols {
