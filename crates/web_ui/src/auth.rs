@@ -20,6 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::RngCore;
+use security::users::Role;
 use security::LoginRefused;
 use serde::Deserialize;
 
@@ -172,7 +173,9 @@ impl FromRequestParts<WebState> for User {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<User, AppError> {
-        current_user(state, &parts.headers).ok_or_else(AppError::unauthorized)
+        let user = current_user(state, &parts.headers).ok_or_else(AppError::unauthorized)?;
+        security::server::mark_authenticated(&parts.extensions);
+        Ok(user)
     }
 }
 
@@ -279,15 +282,25 @@ pub async fn login(
         password,
         next,
     } = form;
-    if let Err(refused) = state.inner.auth.check_password(&user, password).await {
+    let source = security::AuthService::source_of(&parts.extensions);
+    let checked = state
+        .inner
+        .auth
+        .check_login(&user, password, source, Role::Experimenter, "")
+        .await;
+    if let Err(refused) = checked {
         tracing::warn!(%user, "web login refused: {refused}");
         let status = match refused {
-            LoginRefused::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            LoginRefused::Throttled { .. } | LoginRefused::AddressThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            LoginRefused::NotAllowed(_) => StatusCode::FORBIDDEN,
             LoginRefused::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         };
         return Err(AppError::new(status, refused.to_string()));
     }
+    security::server::mark_authenticated(&parts.extensions);
     let id = state.sessions().create(&user, Instant::now());
     tracing::info!(%user, "web login");
     let cookie = format!(

@@ -167,9 +167,12 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
     );
 
     // The PsychoPy example, without PsychoPy: it prints what it would draw, for every
-    // TR, including those the first listener wrote (served from the folder).
+    // TR, including those the first listener wrote (served from the folder), and sends
+    // a response for each with the token this listener wrote into its folder (the
+    // example fails if a response is refused).
     let url = format!("http://127.0.0.1:{}", results_port(&listener));
     let example = repo_root().join("examples/psychopy/feedback.py");
+    let token_file = site.arg("feedback/results-token");
     let out = std::process::Command::new("python3")
         .arg(&example)
         .args([
@@ -181,6 +184,10 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
             "10",
             "--wait-ms",
             "2000",
+            "--token-file",
+            &token_file,
+            "--respond",
+            "b",
         ])
         .output()
         .expect("python3 runs the example");
@@ -251,10 +258,11 @@ fn long_polls_wait_for_the_result_and_responses_reach_the_project() {
     let (status, body) = http(results, "GET", "/results/9/9?wait_ms=50", "");
     assert_eq!(status, 404, "{body}");
     let poll = std::thread::spawn(move || http(results, "GET", "/results/1/1?wait_ms=60000", ""));
+    let token = std::fs::read_to_string(site.path("feedback/results-token")).expect("token");
     let (status, body) = http(
         results,
         "POST",
-        "/responses",
+        &format!("/responses?token={}", token.trim()),
         r#"{"run": 1, "tr": 1, "response": {"key": "b", "rt_ms": 412}}"#,
     );
     assert_eq!(status, 202, "{body}");

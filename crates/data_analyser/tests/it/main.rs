@@ -1,6 +1,7 @@
 //! End-to-end tests of the data_analyser binary: the real executable, real files, temp
 //! folders (one integration-test binary, see ../shared/STYLE.md).
 
+mod availability;
 mod cli;
 mod convert;
 mod demo;
