@@ -2,7 +2,7 @@
 //! port 0 with real TLS from `make-certs`) and `data_streamer` (dialing it), while
 //! `data_streamer replay` plays the Skyra run into the scanner folder like a scanner.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
