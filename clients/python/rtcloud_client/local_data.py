@@ -87,18 +87,7 @@ class LocalData(DataInterface):
     def put_file(self, path: str, data: Union[bytes, str]) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        real = self._check(path)
-        folder = os.path.dirname(real)
-        os.makedirs(folder, exist_ok=True)
-        # A temp file renamed into place: readers never see the file half written.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rtcloud-put-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, real)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(self._check(path), data)
 
     def get_allowed_file_types(self) -> List[str]:
         return ["*"]
@@ -165,6 +154,21 @@ class LocalData(DataInterface):
     def _glob(self, pattern: str) -> List[str]:
         self._check(_fixed_prefix(pattern))
         return sorted(glob.glob(pattern, recursive=True))
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes `data` to `path`, making its folder: a temp file renamed into place, so
+    readers never see the file half written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rtcloud-put-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -48,7 +48,7 @@ impl Drop for Local {
     }
 }
 
-/// Feeds a local scanner stream from its folder.
+/// Feeds a local scanner stream from its folder; a bad file fails its index only.
 pub(crate) async fn local_stream(
     mut folder: ScannerFolder,
     stream: Arc<ScannerStream>,
@@ -63,8 +63,8 @@ pub(crate) async fn local_stream(
                     Some(d) => match d.deidentify(&file.bytes) {
                         Ok(b) => Bytes::from(b),
                         Err(e) => {
-                            stream.fail(format!("{path}: cannot de-identify: {e}"));
-                            return;
+                            stream.insert_bad(file.index, cannot_deidentify(&path, &e));
+                            continue;
                         }
                     },
                     None => Bytes::from(file.bytes),
@@ -77,10 +77,20 @@ pub(crate) async fn local_stream(
                     received_at: SystemTime::now(),
                 });
             }
-            Err(e) => {
-                stream.fail(e.to_string());
-                return;
-            }
+            Err(e) => match &e {
+                filestore::FilestoreError::BadFile { index, .. } => {
+                    stream.insert_bad(*index, e.to_string());
+                }
+                _ => {
+                    stream.fail(e.to_string());
+                    return;
+                }
+            },
         }
     }
+}
+
+/// The message of a volume whose file cannot be de-identified (it is not sent).
+pub(crate) fn cannot_deidentify(path: &str, e: &dyn std::fmt::Display) -> String {
+    format!("{path}: cannot de-identify: {e}")
 }

@@ -30,12 +30,20 @@ use clap::Parser;
 struct StreamCli {
     #[command(flatten)]
     connect: dialer::ConnectArgs,
-    /// Folders the analyser may read from and write to (subfolders included), comma separated.
-    #[arg(long, value_delimiter = ',', value_name = "DIR,...", required = true)]
+    /// A folder the analyser may read from and write to (subfolders included); give
+    /// the flag once per folder. A value that is not an existing folder is read as a
+    /// comma-separated list (RT-Cloud's form).
+    #[arg(long, value_name = "DIR", required = true)]
     allowed_dirs: Vec<PathBuf>,
     /// File types the analyser may read, comma separated (e.g. .dcm,.txt; * for any).
     #[arg(long, value_delimiter = ',', value_name = "EXT,...", required = true)]
     allowed_types: Vec<String>,
+    /// A scanner file still not complete this many TRs after it appeared (empty, cut
+    /// short for good, malformed) fails its volume only: the project gets an error
+    /// naming the file and the stream goes on. The TR is measured between volumes;
+    /// until two have arrived the wait is 10 s.
+    #[arg(long, value_name = "TRS", default_value_t = 3.0)]
+    bad_file_after_trs: f64,
     /// This scanner's name, as the analyser's projects refer to it.
     #[arg(long, value_name = "NAME", default_value = "scanner")]
     station: String,
@@ -80,13 +88,30 @@ fn main() -> std::process::ExitCode {
 
 /// Serves the allowed folders to the analyser until Ctrl-C or SIGTERM.
 fn stream(args: StreamCli) -> Result<()> {
-    let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
+    let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
+    let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
         .context("checking --allowed-dirs and --allowed-types")?;
+    tracing::info!(
+        "serving {} (types {})",
+        rules
+            .allowed_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        rules.allowed_types().join(", ")
+    );
     // Asks for the password (if needed) before anything runs in the background.
     let dialer = dialer::Dialer::from_args(&args.connect)?;
     let mut config = data_link::streamer::StreamerConfig::new(args.station, rules);
     config.compression = !args.no_compression;
     config.deidentify_files = !args.send_identified_files;
+    anyhow::ensure!(
+        args.bad_file_after_trs.is_finite() && args.bad_file_after_trs > 0.0,
+        "--bad-file-after-trs {} must be a number of TRs above 0",
+        args.bad_file_after_trs
+    );
+    config.bad_file_bound.trs = args.bad_file_after_trs;
     if args.send_identified_files {
         tracing::warn!("--send-identified-files: DICOM files asked for one by one leave with the participant's details");
     }

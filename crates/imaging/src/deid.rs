@@ -17,7 +17,10 @@
 //!   (0029,xx20), creator "SIEMENS CSA HEADER"), which carry the mosaic layout, slice
 //!   normal, slice times and phase-encoding polarity; the Siemens XA per-frame
 //!   TimeAfterStart; GE sequence names, TR group delay and protocol block; the Philips
-//!   scale slope. Every other private attribute is removed.
+//!   scale slope; the phase-encoding, multiband, epi_pepolar, ASL timing and diffusion
+//!   fields the sidecar needs. Every other private attribute is removed. GE's raw image
+//!   header (0043,102A) holds the scan date and goes; its phase-encoding polarity is
+//!   re-recorded as the standard (0018,9034) first.
 //! - What the kept private data was found to hold, on every test file: acquisition
 //!   parameters, sequence and coil names and the protocol name (`tProtocolName`, often
 //!   equal to the removed SeriesDescription; it names the scan protocol, not the
@@ -42,21 +45,22 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
 
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::deid_profile::{action_for, Action, ENHANCED_TYPE1};
+use crate::deid_profile::{action_for, kept_unlisted, Action, ENHANCED_TYPE1};
 use crate::dicom::parse;
 use crate::error::{ImagingError, Result};
 
 mod private;
 
 use private::{
-    is_ge_protocol_block, keep_element, kept_private_blocks, note_values, scrub_gzip_header,
-    scrub_numeric_tokens,
+    is_csa_element, is_csa_header, is_ge_protocol_block, keep_element, kept_private_blocks,
+    note_values, scrub_gzip_header, scrub_numeric_tokens,
 };
 
 /// The registered root of DICOM-defined UIDs (SOP classes, transfer syntaxes, codes).
@@ -99,13 +103,15 @@ impl Deidentifier {
         }
     }
 
-    /// De-identifies one DICOM Part 10 file and returns the new file's bytes.
+    /// De-identifies one DICOM file (Part 10 or headerless, see [`crate::parse`]) and
+    /// returns the new Part 10 file's bytes.
     pub fn deidentify(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
         let mut obj = parse(bytes)?.into_object();
         self.removed.clear();
         self.enhanced = obj
             .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
             .is_some();
+        record_ge_phase_polarity(&mut obj);
         self.clean_dataset(&mut obj, 0)?;
         obj.put(DataElement::new(
             tags::PATIENT_IDENTITY_REMOVED,
@@ -187,6 +193,13 @@ impl Deidentifier {
             } else {
                 action_for(tag)
             };
+            // What the table does not list goes unless it is known to be safe.
+            let action = match action {
+                None if !kept_unlisted(tag, vr) || !numbers_are_numbers(ds, tag, vr) => {
+                    Some(Action::Remove)
+                }
+                other => other,
+            };
             if matches!(
                 action,
                 Some(Action::Remove | Action::Empty | Action::Dummy | Action::Uid)
@@ -219,6 +232,11 @@ impl Deidentifier {
         for &(tag, vr) in tags.iter().filter(|(tag, _)| tag.group() % 2 == 1) {
             if vr == VR::SQ {
                 self.clean_items(ds, tag, depth)?;
+                continue;
+            }
+            if is_csa_element(tag, &kept_blocks) && !ds.get(tag).is_some_and(is_csa_header) {
+                // A block that claims to be the CSA header but does not parse as one.
+                ds.remove_element(tag);
                 continue;
             }
             let ge_block = is_ge_protocol_block(tag, &kept_blocks);
@@ -276,7 +294,51 @@ impl Deidentifier {
     }
 }
 
+/// The bytes of a file named `name` as they may leave the console: DICOM (by name or
+/// content, [`crate::dicom::is_dicom`], headerless data sets included) de-identified
+/// by `deid`, anything else as it is. `deid` is `None` only where the console itself was
+/// told to send identified data; then everything goes as stored.
+///
+/// Errors: a file that is DICOM by name or content but cannot be de-identified (cut
+/// short, damaged, not DICOM after all) is an error, never sent as stored.
+pub fn outgoing(name: &Path, bytes: Vec<u8>, deid: Option<&mut Deidentifier>) -> Result<Vec<u8>> {
+    match deid {
+        Some(deid) if crate::dicom::is_dicom(name, &bytes) => {
+            deid.deidentify(&bytes)
+                .map_err(|e| ImagingError::NotDeidentified {
+                    name: name.display().to_string(),
+                    reason: e.to_string(),
+                })
+        }
+        _ => Ok(bytes),
+    }
+}
+
 /// DeidentificationMethodCodeSequence: the profile and option applied (CID 7050).
+/// GE's raw image header (0043,102A) goes (it holds the scan date), but the
+/// phase-encoding polarity conversion reads from it stays: as the standard
+/// RectilinearPhaseEncodeReordering (0018,9034) GE itself writes from RX27 on, which
+/// dcm2niix (and `slices::timing::ge_phase_positive`) prefers to the raw header.
+fn record_ge_phase_polarity(ds: &mut InMemDicomObject) {
+    let is_ge = ds
+        .get(tags::MANUFACTURER)
+        .and_then(|e| e.to_str().ok())
+        .is_some_and(|m| m.trim().to_ascii_uppercase().starts_with("GE"));
+    if !is_ge || ds.get(tags::RECTILINEAR_PHASE_ENCODE_REORDERING).is_some() {
+        return;
+    }
+    let raw = ds.get(Tag(0x0043, 0x102A)).and_then(|e| e.to_bytes().ok());
+    let Some(positive) = raw.and_then(|r| crate::slices::timing::ge_header_positive(&r)) else {
+        return;
+    };
+    let reordering = if positive { "REVERSE_LINEAR" } else { "LINEAR" };
+    ds.put(DataElement::new(
+        tags::RECTILINEAR_PHASE_ENCODE_REORDERING,
+        VR::CS,
+        PrimitiveValue::from(reordering),
+    ));
+}
+
 fn method_code_sequence() -> DataElement<InMemDicomObject> {
     let codes = [
         ("113100", "Basic Application Confidentiality Profile"),
@@ -301,6 +363,18 @@ fn method_code_sequence() -> DataElement<InMemDicomObject> {
         VR::SQ,
         DataSetSequence::new(items, dicom_core::Length::UNDEFINED),
     )
+}
+
+/// A kept numeric string (DS, IS) must hold numbers only: a name written into a
+/// numeric attribute goes like any unlisted text.
+fn numbers_are_numbers(ds: &InMemDicomObject, tag: Tag, vr: VR) -> bool {
+    if !matches!(vr, VR::DS | VR::IS) {
+        return true;
+    }
+    let Some(e) = ds.get(tag) else { return true };
+    let Ok(text) = e.to_str() else { return false };
+    text.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | 'e' | 'E' | ' ' | '\\' | '\0'))
 }
 
 fn put_empty(ds: &mut InMemDicomObject, tag: Tag, vr: VR) {

@@ -13,7 +13,9 @@
 //! a few date and time attributes that newer editions of the table list. The repeating
 //! groups (overlay data and comments 60xx, curves 50xx) are handled in `deid.rs`.
 
-use dicom_core::Tag;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
 
 /// What to do with one attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,6 +446,17 @@ pub static KEPT_PRIVATE: &[KeptPrivate] = &[
     private(0x0043, "GEMS_PARM_01", 0x39, "slice order / acceleration parameters"),
     private(0x0025, "GEMS_SERS_01", 0x1B, "protocol data block (slice order, multiphase)"),
     private(0x2005, "Philips MR Imaging DD 001", 0x0E, "Philips scale slope (intensity scaling)"),
+    private(0x0021, "SIEMENS MR SDI 02", 0x1C, "XA PhaseEncodingDirectionPositive (phase-encoding polarity)"),
+    private(0x0021, "SIEMENS MR SDS 01", 0x09, "XA PATModeText (multiband factor)"),
+    private(0x0021, "SIEMENS MR SDS 01", 0xFE, "XA enhanced shared private sequence holding PATModeText"),
+    private(0x0019, "GEMS_ACQU_01", 0xB3, "UserData12: epi_pepolar polarity mode (rows stored flipped)"),
+    private(0x0043, "GEMS_PARM_01", 0xB6, "HyperBand (multiband) factor"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xA0, "MRImageDynamicScanBeginTime (3D ASL TR)"),
+    private(0x2005, "Philips MR Imaging DD 005", 0x0F, "enhanced per-frame private sequence holding the above"),
+    private(0x2001, "Philips Imaging DD 001", 0x03, "diffusion b-value (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB0, "diffusion gradient direction (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB1, "diffusion gradient direction (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB2, "diffusion gradient direction (derived trace/ADC detection)"),
 ];
 
 /// Attributes the profile lets us remove or empty but which are Type 1 in the Enhanced
@@ -453,3 +466,107 @@ pub static ENHANCED_TYPE1: &[Tag] = &[
     Tag(0x0008, 0x0033), // ContentTime, Z/D
     Tag(0x0008, 0x002A), // AcquisitionDateTime, X/Z/D
 ];
+
+/// A standard attribute the profile's table does not list, kept because conversion,
+/// the sidecar or a valid object needs it and its values name no one.
+#[derive(Debug, Clone, Copy)]
+pub struct KeptStandard {
+    pub tag: Tag,
+    pub name: &'static str,
+    pub why: &'static str,
+}
+
+const fn keep(group: u16, element: u16, name: &'static str, why: &'static str) -> KeptStandard {
+    KeptStandard {
+        tag: Tag(group, element),
+        name,
+        why,
+    }
+}
+
+/// The keep-list for standard attributes the table does not list (PS3.15 E.1: what the
+/// profile does not name is removed unless known to be safe). Besides these, the
+/// acquisition, geometry and pixel groups are kept where their values cannot hold free
+/// text ([`SAFE_GROUPS`], [`SAFE_VRS`]). Sorted by tag (a test checks).
+#[rustfmt::skip]
+pub static KEPT_STANDARD: &[KeptStandard] = &[
+    keep(0x0008, 0x0005, "SpecificCharacterSet", "decodes the text that is kept"),
+    keep(0x0008, 0x0008, "ImageType", "mosaic, derived and phase detection; sidecar ImageType"),
+    keep(0x0008, 0x0016, "SOPClassUID", "classic or enhanced MR (a DICOM-root UID)"),
+    keep(0x0008, 0x0060, "Modality", "sidecar Modality"),
+    keep(0x0008, 0x0070, "Manufacturer", "vendor rules (Siemens, GE, Philips)"),
+    keep(0x0008, 0x1090, "ManufacturerModelName", "sidecar ManufacturersModelName"),
+    keep(0x0008, 0x9007, "FrameType", "enhanced MR image type"),
+    keep(0x0008, 0x9205, "PixelPresentation", "enhanced MR image module"),
+    keep(0x0008, 0x9206, "VolumetricProperties", "enhanced MR image module"),
+    keep(0x0008, 0x9207, "VolumeBasedCalculationTechnique", "enhanced MR image module"),
+    keep(0x0008, 0x9208, "ComplexImageComponent", "magnitude or phase volumes"),
+    keep(0x0008, 0x9209, "AcquisitionContrast", "enhanced MR image module"),
+    keep(0x0018, 0x0024, "SequenceName", "sequence detection (epiRT, EPI); sidecar SequenceName"),
+    keep(0x0018, 0x1020, "SoftwareVersions", "vendor version rules; sidecar SoftwareVersions"),
+    keep(0x0018, 0x1250, "ReceiveCoilName", "sidecar ReceiveCoilName"),
+    keep(0x0018, 0x1251, "TransmitCoilName", "sidecar"),
+    keep(0x0018, 0x9005, "PulseSequenceName", "enhanced MR sequence name"),
+    keep(0x0040, 0x9096, "RealWorldValueMappingSequence", "Philips real-world scaling"),
+    keep(0x0040, 0x9211, "RealWorldValueLastValueMapped", "Philips real-world scaling"),
+    keep(0x0040, 0x9216, "RealWorldValueFirstValueMapped", "Philips real-world scaling"),
+    keep(0x0040, 0x9224, "RealWorldValueIntercept", "Philips real-world scaling"),
+    keep(0x0040, 0x9225, "RealWorldValueSlope", "Philips real-world scaling"),
+    keep(0x5200, 0x9229, "SharedFunctionalGroupsSequence", "enhanced MR geometry and timing (items cleaned)"),
+    keep(0x5200, 0x9230, "PerFrameFunctionalGroupsSequence", "enhanced MR per-frame geometry and timing (items cleaned)"),
+    keep(0x7FE0, 0x0001, "ExtendedOffsetTable", "encapsulated pixel data"),
+    keep(0x7FE0, 0x0002, "ExtendedOffsetTableLengths", "encapsulated pixel data"),
+    keep(0x7FE0, 0x0008, "FloatPixelData", "the image"),
+    keep(0x7FE0, 0x0009, "DoubleFloatPixelData", "the image"),
+    keep(0x7FE0, 0x0010, "PixelData", "the image"),
+];
+
+/// Groups kept by value representation: 0018 (acquisition: timing, sequence, coil,
+/// diffusion), 0020 (geometry, positions, instance and series numbers, dimensions) and
+/// 0028 (pixel description, rescale). The identifying attributes of these groups are
+/// in the table, which acts first.
+pub static SAFE_GROUPS: &[u16] = &[0x0018, 0x0020, 0x0028];
+
+/// Value representations that cannot hold a name or free text: numbers (numeric strings
+/// must parse as numbers), code strings, tags, times of day, UIDs (replaced), dates
+/// (moved to 1900-01-01) and sequences (whose items go through the same rules).
+pub static SAFE_VRS: &[VR] = &[
+    VR::US,
+    VR::SS,
+    VR::UL,
+    VR::SL,
+    VR::UV,
+    VR::SV,
+    VR::FL,
+    VR::FD,
+    VR::DS,
+    VR::IS,
+    VR::AT,
+    VR::CS,
+    VR::TM,
+    VR::UI,
+    VR::DA,
+    VR::DT,
+    VR::SQ,
+];
+
+/// Whether a standard attribute the table does not list is kept: on [`KEPT_STANDARD`],
+/// or in a [`SAFE_GROUPS`] group with a [`SAFE_VRS`] value representation both in the
+/// dictionary and in the file (so a text value cannot pass as a number).
+pub fn kept_unlisted(tag: Tag, file_vr: VR) -> bool {
+    if KEPT_STANDARD.binary_search_by(|k| k.tag.cmp(&tag)).is_ok() {
+        return true;
+    }
+    if !SAFE_GROUPS.contains(&tag.group()) || !SAFE_VRS.contains(&file_vr) {
+        return false;
+    }
+    let Some(entry) = StandardDataDictionary.by_tag(tag) else {
+        return false;
+    };
+    match entry.vr() {
+        VirtualVr::Exact(vr) => vr == file_vr,
+        // "US or SS" style entries: both are numbers.
+        VirtualVr::Xs => matches!(file_vr, VR::US | VR::SS),
+        _ => false,
+    }
+}

@@ -4,13 +4,17 @@
 //! (incomplete input, bounded allocation) are enforced in one place.
 
 use std::borrow::Cow;
+use std::path::Path;
 
 use dicom_core::{DataDictionary, Tag};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
 
 use crate::error::{ImagingError, Result};
+use crate::prescan::Layout;
 
 /// One parsed DICOM file (file meta group and data set).
 #[derive(Debug, Clone)]
@@ -18,18 +22,46 @@ pub struct DicomFile {
     obj: DefaultDicomObject,
 }
 
-/// Parses a DICOM Part 10 file (with or without the 128-byte preamble) from memory.
+/// Parses a DICOM file from memory: Part 10 (with or without the 128-byte preamble),
+/// or a headerless implicit VR little endian data set (see [`Layout::Headerless`]),
+/// which gets a file meta group built from its SOPClassUID and SOPInstanceUID.
 ///
 /// A structural pre-scan runs first: a file cut short is [`ImagingError::Incomplete`]
 /// (naming the element and the missing byte count), and no declared length can make
 /// the parser allocate more than `bytes.len()`.
 pub fn parse(bytes: &[u8]) -> Result<DicomFile> {
-    let meta_start = crate::prescan::prescan(bytes)?;
-    let obj = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Never)
-        .from_reader(&bytes[meta_start..])
-        .map_err(|e| classify_read_error(&error_chain(&e)))?;
+    let obj = match crate::prescan::prescan(bytes)? {
+        Layout::Part10 { meta_start } => OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Never)
+            .from_reader(&bytes[meta_start..])
+            .map_err(|e| classify_read_error(&error_chain(&e)))?,
+        Layout::Headerless => {
+            let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
+            InMemDicomObject::read_dataset_with_ts(bytes, &ts)
+                .map_err(|e| classify_read_error(&error_chain(&e)))?
+                .with_meta(FileMetaTableBuilder::new().transfer_syntax(ts.uid()))
+                .map_err(|e| {
+                    ImagingError::Invalid(format!(
+                        "a headerless DICOM data set needs SOPClassUID and SOPInstanceUID: {e}"
+                    ))
+                })?
+        }
+    };
     Ok(DicomFile { obj })
+}
+
+/// Whether a file must be treated as DICOM: by its name (`.dcm`, `.ima`, `.dicom`, any
+/// case) or by its content ([`crate::prescan::is_dicom_content`]: "DICM" at byte 128 or
+/// 0, or a headerless data set). The one test every part of rtcloud-rs applies before
+/// a file leaves the console; a file it names DICOM that cannot be parsed is refused,
+/// never sent as stored.
+pub fn is_dicom(name: &Path, bytes: &[u8]) -> bool {
+    let by_name = name.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["dcm", "ima", "dicom"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    });
+    by_name || crate::prescan::is_dicom_content(bytes)
 }
 
 /// Maps a dicom-object read error to Incomplete (ran out of bytes) or Invalid.

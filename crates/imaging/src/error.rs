@@ -24,6 +24,10 @@ pub enum ImagingError {
     /// A set of files that cannot form one volume or one run (mixed sizes, missing slices ...).
     #[error("inconsistent series: {0}")]
     Inconsistent(String),
+    /// A file that is DICOM by name or content but cannot be de-identified: it does not
+    /// leave the console.
+    #[error("{name} is DICOM but cannot be de-identified, so it is not sent: {reason}")]
+    NotDeidentified { name: String, reason: String },
 }
 
 pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

@@ -38,15 +38,45 @@ struct ImageShape {
     pixel_data: bool,
 }
 
-/// Checks the structure of a whole Part 10 file; returns the offset of the file meta
-/// group ("DICM" magic included), i.e. 128 with a preamble and 0 without.
-pub fn prescan(bytes: &[u8]) -> Result<usize> {
-    let start = magic_offset(bytes)?;
+/// How a file's DICOM stream is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A Part 10 file: the file meta group ("DICM" magic included) starts at this
+    /// offset, 128 with the standard preamble and 0 without.
+    Part10 { meta_start: usize },
+    /// No preamble, no "DICM" and no file meta group: an implicit VR little endian data
+    /// set from the first byte (the PS3.5 default transfer syntax), as some scanners and
+    /// tools write (dcm2niix reads these too).
+    Headerless,
+}
+
+/// Checks the structure of a whole DICOM file (Part 10, or a headerless data set, see
+/// [`Layout`]) and says how it is laid out.
+pub fn prescan(bytes: &[u8]) -> Result<Layout> {
+    let Some(start) = magic_offset(bytes)? else {
+        let mut shape = ImageShape::default();
+        let mut walker = Walker {
+            bytes,
+            encoding: Encoding {
+                explicit: false,
+                big_endian: false,
+            },
+        };
+        walker.walk(0, bytes.len(), 0, Some(&mut shape))?;
+        if shape.rows.is_some() && shape.columns.is_some() && !shape.pixel_data {
+            return Err(incomplete(format!(
+                "an image without PixelData (7FE0,0010): the file ends at {} bytes, \
+                 apparently before its pixel data",
+                bytes.len()
+            )));
+        }
+        return Ok(Layout::Headerless);
+    };
     let meta = scan_meta(bytes, start + 4)?;
     let (data_start, ts) = (meta.data_start, meta.transfer_syntax);
     if ts == TS_DEFLATED {
         // The data set is zlib-compressed: dicom-object inflates it with bounded reads.
-        return Ok(start);
+        return Ok(Layout::Part10 { meta_start: start });
     }
     let encoding = Encoding {
         explicit: ts != TS_IMPLICIT_LE,
@@ -72,7 +102,28 @@ pub fn prescan(bytes: &[u8]) -> Result<usize> {
             bytes.len()
         )));
     }
-    Ok(start)
+    Ok(Layout::Part10 { meta_start: start })
+}
+
+/// True when the bytes are DICOM by content: "DICM" at byte 128 or 0, or a headerless
+/// data set (see [`starts_headerless`]). Cheap (a few bytes looked at); a file that
+/// passes is DICOM to every caller, whether or not it then parses.
+pub fn is_dicom_content(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM") || bytes.starts_with(b"DICM") || starts_headerless(bytes)
+}
+
+/// A headerless data set starts with an element of the identifying group 0008 in
+/// implicit VR little endian (its group length, SpecificCharacterSet or ImageType:
+/// every image has group 0008 and it sorts first), whose length fits in the file. This
+/// is the test dcm2niix applies to files without "DICM".
+pub fn starts_headerless(bytes: &[u8]) -> bool {
+    let Some(head) = bytes.get(..8) else {
+        return false;
+    };
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    let element = u16::from_le_bytes([head[2], head[3]]);
+    let length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    group == 0x0008 && element < 0x0100 && (length as usize) <= bytes.len() - 8
 }
 
 fn incomplete(message: String) -> ImagingError {
@@ -87,13 +138,17 @@ fn tag_text(tag: u32) -> String {
     format!("({:04X},{:04X})", tag >> 16, tag & 0xFFFF)
 }
 
-/// Finds "DICM" at 128 (standard preamble) or at 0 (preamble stripped).
-fn magic_offset(bytes: &[u8]) -> Result<usize> {
+/// Finds "DICM" at 128 (standard preamble) or at 0 (preamble stripped); `None` for a
+/// headerless data set.
+fn magic_offset(bytes: &[u8]) -> Result<Option<usize>> {
     if bytes.get(128..132) == Some(b"DICM") {
-        return Ok(128);
+        return Ok(Some(128));
     }
     if bytes.starts_with(b"DICM") {
-        return Ok(0);
+        return Ok(Some(0));
+    }
+    if starts_headerless(bytes) {
+        return Ok(None);
     }
     if bytes.len() < 132 {
         return Err(incomplete(format!(
@@ -102,7 +157,9 @@ fn magic_offset(bytes: &[u8]) -> Result<usize> {
         )));
     }
     Err(invalid(
-        "no \"DICM\" magic at byte 128 (nor at 0): not a DICOM Part 10 file".to_string(),
+        "no \"DICM\" magic at byte 128 (nor at 0) and no headerless data set (group 0008 \
+         first): not a DICOM file"
+            .to_string(),
     ))
 }
 
@@ -256,6 +313,16 @@ impl Walker<'_> {
                 tag_text(tag),
                 vr[0],
                 vr[1]
+            )));
+        }
+        // A VR outside PS3.5 Table 6.2-1 has no agreed header form (the parser reads it
+        // with a 4-byte length, this walk would not), so its length cannot be checked.
+        if !has_long_length(vr) && !has_short_length(vr) {
+            return Err(invalid(format!(
+                "element {} at byte {pos} has an unknown VR {}{}",
+                tag_text(tag),
+                char::from(vr[0]),
+                char::from(vr[1])
             )));
         }
         if has_long_length(vr) {
@@ -499,6 +566,34 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// VRs whose explicit-VR header has a 2-byte length (PS3.5 Table 7.1-2).
+fn has_short_length(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FD"
+            | b"FL"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
 }
 
 /// VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length.

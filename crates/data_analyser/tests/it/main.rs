@@ -5,6 +5,7 @@ mod availability;
 mod cli;
 mod convert;
 mod demo;
+mod fresh_machine;
 mod link;
 mod listener;
 mod projects;

@@ -1,46 +1,40 @@
 //! A site for end-to-end tests: certificates and a user made by the real binary, and
 //! the real binaries (analyser, streamer, replay) started with their output captured.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use test_support::ChildGuard;
 
 /// The Skyra run's file names.
 pub const PATTERN: &str = "001_000013_{TR:06d}.dcm";
 /// A failure guard only: on a loaded 2-core machine a debug build is slow.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// A running binary whose stdout lines arrive on a channel; killed when dropped.
+/// A running binary (or wrapper script) whose stdout lines arrive on a channel; it and
+/// everything it started are stopped when dropped (test_support::ChildGuard).
 pub struct Running {
-    pub child: Child,
+    pub child: ChildGuard,
     lines: Receiver<String>,
     stderr: PathBuf,
 }
 
 impl Running {
     pub fn start(bin: &Path, args: &[&str], stderr: PathBuf) -> Running {
-        let mut child = Command::new(bin)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = ChildGuard::spawn_lines(
+            Command::new(bin)
+                .args(args)
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stderr(std::fs::File::create(&stderr).expect("stderr file")),
+        )
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
         Running {
             child,
             lines,
@@ -84,13 +78,6 @@ impl Running {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("still running; stderr:\n{}", self.stderr_text());
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }
 
@@ -194,14 +181,15 @@ impl Site {
 
     /// Adds `user` with `password` and the `add-user` flags `extra` (e.g. --roles).
     pub fn add_user(&self, user: &str, password: &str, extra: &[&str]) {
-        let mut add = Command::new(env!("CARGO_BIN_EXE_data_analyser"))
-            .args(["add-user", "-u", user, "--password-stdin", "--passwd"])
-            .arg(self.path("certs/passwd"))
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("add-user starts");
+        let mut add = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+                .args(["add-user", "-u", user, "--password-stdin", "--passwd"])
+                .arg(self.path("certs/passwd"))
+                .args(extra)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        )
+        .expect("add-user starts");
         add.stdin
             .take()
             .expect("stdin")

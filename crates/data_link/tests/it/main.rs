@@ -2,6 +2,8 @@
 //! (`security::server::serve` with Auth and DataLink), in-process streamers dialing it
 //! with `dialer`, real files in temp folders, real scanner data from ../shared/testdata.
 
+mod bad_files;
 mod calls;
 mod harness;
+mod refusals;
 mod streams;

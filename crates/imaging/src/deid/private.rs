@@ -175,3 +175,30 @@ pub(super) fn scrub_numeric_tokens(bytes: &mut [u8], removed: &HashSet<Vec<u8>>)
         }
     }
 }
+
+/// The Siemens CSA image or series header element ((0029,xx10), (0029,xx20)) of a
+/// block whose creator says "SIEMENS CSA HEADER".
+pub(super) fn is_csa_element(tag: Tag, kept_blocks: &[(u16, u8, &'static str)]) -> bool {
+    let Tag(group, element) = tag;
+    group == 0x0029
+        && matches!(element & 0xFF, 0x10 | 0x20)
+        && kept_blocks.iter().any(|&(g, b, creator)| {
+            g == group && u16::from(b) == element >> 8 && creator == "SIEMENS CSA HEADER"
+        })
+}
+
+/// Whether an element's content is a CSA header: it parses (`crate::csa::parse`), holds
+/// at least one element, and carries the layout's constant 77 after the element count.
+/// A block whose creator only claims to be the CSA header is removed.
+pub(super) fn is_csa_header(e: &dicom_object::mem::InMemElement) -> bool {
+    let Ok(bytes) = e.to_bytes() else {
+        return false;
+    };
+    let body = bytes
+        .strip_prefix(b"SV10\x04\x03\x02\x01")
+        .unwrap_or(&bytes);
+    let marker = body
+        .get(4..8)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    marker == Some(77) && crate::csa::parse(&bytes).is_ok_and(|h| !h.elements.is_empty())
+}
