@@ -70,37 +70,22 @@ fn post(port: u16, host: &str, extra: &str) -> String {
     )
 }
 
-/// Kills the listener when the test ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 #[test]
 fn only_this_machine_and_the_token_holder_may_post_responses() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().expect("temp dir");
     let out_dir = dir.path().join("out");
     // No analyser: the results server runs while the link keeps retrying.
-    let mut child = Child(
+    // Stopped when the test ends, however it ends.
+    let (_child, lines) = test_support::ChildGuard::spawn_lines(
         Command::new(env!("CARGO_BIN_EXE_analysis_listener"))
             .args(["--test", "--server", "127.0.0.1:9", "--results-port", "0"])
             .arg("--out-dir")
             .arg(&out_dir)
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start analysis_listener"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout");
-    let mut lines = std::io::BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok);
+            .stderr(std::process::Stdio::null()),
+    )
+    .expect("start analysis_listener");
+    let mut lines = lines.into_iter();
     let port: u16 = lines
         .by_ref()
         .find_map(|l| {

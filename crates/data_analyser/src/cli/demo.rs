@@ -96,7 +96,12 @@ async fn demo(args: DemoArgs) -> Result<()> {
             false,
         )?;
         let password = one_time_password();
-        security::users::add_user(&certs.join("passwd"), "demo", &password)?;
+        // One account for the whole demo, but bound to its station like a real site's.
+        let grants = security::users::Grants {
+            roles: Some(security::users::Role::ALL.to_vec()),
+            stations: Some(vec!["scanner".into()]),
+        };
+        security::users::add_user_with(&certs.join("passwd"), "demo", &password, Some(grants))?;
         password
     };
     let password_file = at("password");

@@ -6,6 +6,7 @@ mod cli;
 mod convert;
 mod demo;
 mod fresh_machine;
+mod hardening;
 mod link;
 mod listener;
 mod projects;

@@ -44,13 +44,28 @@ impl Running {
 
     /// The next stdout line satisfying `pred`.
     pub fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_line_or(what, pred, String::new)
+    }
+
+    /// [`Running::wait_line`] whose failure also shows `context()` (e.g. the logs of
+    /// the other programs).
+    pub fn wait_line_or(
+        &self,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+        context: impl Fn() -> String,
+    ) -> String {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if pred(&line) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no {what} on stdout; stderr:\n{}", self.stderr_text()),
+                Err(_) => panic!(
+                    "no {what} on stdout; stderr:\n{}\n{}",
+                    self.stderr_text(),
+                    context()
+                ),
             }
         }
     }

@@ -139,7 +139,8 @@ impl DataLink for DataLinkService {
             // reconnecting (its old link may be dead without anyone having noticed).
             if link.as_ref().is_some_and(|l| l.user != user) {
                 tracing::warn!(station = %station.name, %peer, %user, "claim of a station connected by another user refused");
-                return Err(Status::already_exists(format!(
+                // PERMISSION_DENIED: the dialer's "refused" (slow retry), as a login refusal.
+                return Err(Status::permission_denied(format!(
                     "station {} is connected by another user: stop that streamer first, or use another --station",
                     station.name
                 )));
