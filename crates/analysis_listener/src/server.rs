@@ -307,12 +307,7 @@ fn token_ok(shared: &Shared, headers: &HeaderMap, query: &TokenQuery) -> bool {
         .or(query.token.as_deref())
         .unwrap_or("")
         .trim();
-    given.len() == shared.token.len()
-        && given
-            .bytes()
-            .zip(shared.token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    security::same_secret(given, &shared.token)
 }
 
 async fn respond(

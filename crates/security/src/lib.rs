@@ -30,6 +30,23 @@ pub use fsutil::warn_if_readable_by_others;
 pub use sessions::{Identity, RequireLogin, Sessions};
 pub use throttle::Source;
 
+/// True when two secrets (tokens) are equal, compared in time independent of where
+/// they differ (subtle's constant-time comparison), so timing does not leak a token.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
 /// Largest gRPC message either side accepts. Files travel in chunks of at most 1 MiB,
 /// so this leaves room for headers without letting a peer make us buffer gigabytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_compare_by_content() {
+        assert!(super::same_secret("abc", "abc"));
+        assert!(!super::same_secret("abc", "abd"));
+        assert!(!super::same_secret("abc", "ab"));
+    }
+}

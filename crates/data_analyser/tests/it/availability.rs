@@ -260,38 +260,49 @@ fn a_password_guesser_does_not_lock_out_the_streamer() {
     let tls = h2_tls(&site.path("certs/ca.crt"));
 
     // 150 wrong passwords for the streamer's account from a stranger.
-    let refusals: Vec<tonic::Code> = rt.block_on(async {
-        let mut attempts = JoinSet::new();
-        let mut codes = Vec::new();
-        for i in 0..150 {
-            // A few at a time: a stranger's address holds at most 16 connections that
-            // have not logged in (more are refused before TLS).
-            if attempts.len() >= 8 {
-                if let Some(done) = attempts.join_next().await {
-                    codes.push(done.expect("no panic"));
-                }
-            }
-            let tls = tls.clone();
-            attempts.spawn(async move {
-                match login_from(tls, STRANGER, port, "scanner", &format!("guess {i}")).await {
-                    Ok(()) => tonic::Code::Ok,
-                    Err(status) => status.code(),
-                }
-            });
-        }
-        while let Some(done) = attempts.join_next().await {
-            codes.push(done.expect("no panic"));
-        }
-        codes
-    });
-    assert!(!refusals.contains(&tonic::Code::Ok), "a guess got in");
+    let guesses = rt.block_on(logins(&tls, STRANGER, port, 150, |i| {
+        ("scanner".to_owned(), format!("guess {i}"))
+    }));
+    assert!(!guesses.contains(&tonic::Code::Ok), "a guess got in");
     assert!(
-        refusals.contains(&tonic::Code::ResourceExhausted),
-        "the guesser is throttled: {refusals:?}"
+        guesses.contains(&tonic::Code::ResourceExhausted),
+        "the guesser is throttled: {guesses:?}"
     );
     // The streamer logs in again (from the address it used before) and goes on.
     proxy.cut();
     finish(&site, &mut record, &streamer);
+}
+
+/// `count` logins from `from`, a few at a time (an address may hold 16 connections
+/// that have not logged in; more are refused before TLS), with the user and password
+/// `attempt(i)` gives: the code of each answer.
+async fn logins(
+    tls: &tokio_rustls::TlsConnector,
+    from: Ipv4Addr,
+    port: u16,
+    count: usize,
+    attempt: impl Fn(usize) -> (String, String),
+) -> Vec<tonic::Code> {
+    let mut running = JoinSet::new();
+    let mut codes = Vec::new();
+    for i in 0..count {
+        if running.len() >= 8 {
+            if let Some(done) = running.join_next().await {
+                codes.push(done.expect("no panic"));
+            }
+        }
+        let (tls, (user, password)) = (tls.clone(), attempt(i));
+        running.spawn(async move {
+            match login_from(tls, from, port, &user, &password).await {
+                Ok(()) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            }
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        codes.push(done.expect("no panic"));
+    }
+    codes
 }
 
 /// Waits (bounded) until `log` of `running` contains `text`.

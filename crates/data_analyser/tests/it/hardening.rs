@@ -80,6 +80,7 @@ fn make_certs_are_valid_a_year_and_the_ca_ten_and_renew_keeps_the_ca() {
         ca_before,
         "the CA is kept: clients need nothing new"
     );
+    security::tls::server_config(&certs, false).expect("the renewed pair loads");
 }
 
 /// A DataLink/Open with `token` and a Hello for `station` without a protocol version:

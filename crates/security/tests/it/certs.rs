@@ -125,30 +125,3 @@ fn validity_is_a_year_for_the_server_and_ten_for_the_ca() {
         assert!((until - 60..=until + 60).contains(&to), "{name} until {to}");
     }
 }
-
-#[test]
-fn renew_makes_a_new_server_certificate_for_the_same_names_and_ca() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    make_certs(
-        dir.path(),
-        &hosts(),
-        &[IpAddr::V4(Ipv4Addr::new(192, 168, 2, 5))],
-        false,
-    )
-    .expect("make");
-    let ca = std::fs::read(dir.path().join(CA_CERT)).expect("ca");
-    let old = std::fs::read(dir.path().join(SERVER_CERT)).expect("server");
-    let (written, names) = security::certs::renew_server_cert(dir.path()).expect("renew");
-    assert_eq!(written.len(), 2);
-    assert_eq!(names, ["analyser.local", "192.168.2.5"]);
-    assert_eq!(
-        std::fs::read(dir.path().join(CA_CERT)).expect("ca"),
-        ca,
-        "CA kept"
-    );
-    assert_ne!(
-        std::fs::read(dir.path().join(SERVER_CERT)).expect("server"),
-        old
-    );
-    security::tls::server_config(dir.path(), false).expect("the new pair loads");
-}
