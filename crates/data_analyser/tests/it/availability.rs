@@ -195,19 +195,29 @@ fn session(site: &Site, tr: &str) -> Session {
     }
 }
 
+/// A site and a running [`Session`] (None without ../shared), the attacker's runtime
+/// and its TLS connector trusting the site's CA.
+fn attacked(
+    tr: &str,
+) -> Option<(
+    Site,
+    Session,
+    tokio::runtime::Runtime,
+    tokio_rustls::TlsConnector,
+)> {
+    shared_testdata()?;
+    let site = Site::new();
+    let session = session(&site, tr);
+    let tls = h2_tls(&site.path("certs/ca.crt"));
+    Some((site, session, runtime(), tls))
+}
+
 #[test]
 fn a_connection_flood_does_not_keep_the_streamer_out() {
-    let Some(_) = shared_testdata() else { return };
-    let site = Site::new();
-    let Session {
-        mut record,
-        port,
-        proxy,
-        streamer,
-        _replay,
-    } = session(&site, "1");
-    let rt = runtime();
-    let tls = h2_tls(&site.path("certs/ca.crt"));
+    let Some((site, mut session, rt, tls)) = attacked("1") else {
+        return;
+    };
+    let port = session.port;
 
     // More idle HTTP/2 connections than the analyser serves at once (1024), and idle
     // TCP connections that never start TLS, held until the server closes them.
@@ -225,9 +235,9 @@ fn a_connection_flood_does_not_keep_the_streamer_out() {
     });
     // Let the flood take its places, then make the streamer reconnect through it.
     std::thread::sleep(Duration::from_secs(1));
-    proxy.cut();
-    wait_for_logged(&streamer, "connected to the analyser", 2);
-    finish(&site, &mut record, &streamer);
+    session.proxy.cut();
+    wait_for_logged(&session.streamer, "connected to the analyser", 2);
+    finish(&site, &mut session.record, &session.streamer);
 
     // Every idle HTTP/2 connection that got in was closed by the analyser, although
     // it answered every ping: none is still open after the guard.
@@ -250,17 +260,10 @@ fn a_connection_flood_does_not_keep_the_streamer_out() {
 
 #[test]
 fn a_password_guesser_does_not_lock_out_the_streamer() {
-    let Some(_) = shared_testdata() else { return };
-    let site = Site::new();
-    let Session {
-        mut record,
-        port,
-        proxy,
-        streamer,
-        _replay,
-    } = session(&site, "3");
-    let rt = runtime();
-    let tls = h2_tls(&site.path("certs/ca.crt"));
+    let Some((site, mut session, rt, tls)) = attacked("3") else {
+        return;
+    };
+    let port = session.port;
 
     // 150 wrong passwords for the streamer's account from a stranger.
     let guesses = rt.block_on(logins(&tls, STRANGER, port, 150, |i| {
@@ -287,9 +290,9 @@ fn a_password_guesser_does_not_lock_out_the_streamer() {
         "{names:?}"
     );
     // The streamer logs in again (from the address it used before) and goes on.
-    proxy.cut();
-    wait_for_logged(&streamer, "connected to the analyser", 2);
-    finish(&site, &mut record, &streamer);
+    session.proxy.cut();
+    wait_for_logged(&session.streamer, "connected to the analyser", 2);
+    finish(&site, &mut session.record, &session.streamer);
 }
 
 /// `count` logins from `from`, a few at a time (an address may hold 16 connections

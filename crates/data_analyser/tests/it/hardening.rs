@@ -40,19 +40,11 @@ fn now() -> i64 {
 
 #[test]
 fn make_certs_are_valid_a_year_and_the_ca_ten_and_renew_keeps_the_ca() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let certs = dir.path().join("certs");
-    let certs_arg = certs.to_str().expect("utf-8");
-    run_ok(&[
-        "make-certs",
-        "--host",
-        "localhost",
-        "--ip",
-        "127.0.0.1",
-        "--dir",
-        certs_arg,
-    ]);
+    // Site::new runs `make-certs --host localhost --ip 127.0.0.1`.
+    let site = Site::new();
     let start = now();
+    let certs = site.path("certs");
+    let certs_arg = certs.to_str().expect("utf-8");
     let (ca_from, ca_to, _) = validity(&certs.join("ca.crt"));
     let (server_from, server_to, serial) = validity(&certs.join("server.crt"));
     // Valid from a day back (clocks that lag a little), for 10 years and 1 year.

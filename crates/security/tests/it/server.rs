@@ -199,22 +199,50 @@ async fn mark(Extension(peer): Extension<Peer>) -> &'static str {
     "marked"
 }
 
+/// A plaintext server with `limits` and a `/mark` route, and its stop.
+struct Limited {
+    addr: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Limited {
+    async fn start(limits: security::server::Limits) -> Limited {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = app().route("/mark", get(mark));
+        let server = tokio::spawn(security::server::serve_with(
+            listener,
+            None,
+            app,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Limited { addr, stop, server }
+    }
+
+    async fn end(self) {
+        self.stop.send(()).expect("stop");
+        tokio::time::timeout(GUARD, self.server)
+            .await
+            .expect("serve returned")
+            .expect("no panic");
+    }
+}
+
 #[tokio::test]
 async fn strangers_get_few_connections_and_lose_them_at_the_login_deadline() {
-    use security::server::{serve_with, Limits};
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let limits = Limits {
+    let served = Limited::start(security::server::Limits {
         max_connections: 16,
         reserved: 4,
         per_address: 3,
         login_deadline: Duration::from_millis(1500),
-    };
-    let app = app().route("/mark", get(mark));
-    let server = tokio::spawn(serve_with(listener, None, app, limits, async {
-        let _ = stopped.await;
-    }));
+    })
+    .await;
+    let addr = served.addr;
 
     // One address: three connections get in, the fourth is closed at once.
     let mut held = Vec::new();
@@ -247,29 +275,19 @@ async fn strangers_get_few_connections_and_lose_them_at_the_login_deadline() {
     let reply = ask(&mut owner, "/peer", false).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 
-    stop.send(()).expect("stop");
-    tokio::time::timeout(GUARD, server)
-        .await
-        .expect("serve returned")
-        .expect("no panic");
+    served.end().await;
 }
 
 #[tokio::test]
 async fn room_is_kept_for_addresses_that_logged_in_before() {
-    use security::server::{serve_with, Limits};
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let limits = Limits {
+    let served = Limited::start(security::server::Limits {
         max_connections: 6,
         reserved: 2,
         per_address: 2,
         login_deadline: Duration::from_secs(60),
-    };
-    let app = app().route("/mark", get(mark));
-    let server = tokio::spawn(serve_with(listener, None, app, limits, async {
-        let _ = stopped.await;
-    }));
+    })
+    .await;
+    let addr = served.addr;
     // The streamer's address logs in once (and leaves).
     let mut first = connect_from([127, 0, 0, 5], addr).await;
     assert!(ask(&mut first, "/mark", true).await.ends_with("marked"));
@@ -293,9 +311,5 @@ async fn room_is_kept_for_addresses_that_logged_in_before() {
     let reply = ask(&mut back, "/peer", false).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
 
-    stop.send(()).expect("stop");
-    tokio::time::timeout(GUARD, server)
-        .await
-        .expect("serve returned")
-        .expect("no panic");
+    served.end().await;
 }
