@@ -7,6 +7,7 @@ mod demo;
 mod fresh_machine;
 mod link;
 mod listener;
+mod preproc;
 mod projects;
 mod scripts;
 mod site;
