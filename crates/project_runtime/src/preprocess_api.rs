@@ -21,18 +21,21 @@ const MAX_STATES: usize = 64;
 enum State {
     Motion {
         corrector: Box<MotionCorrector>,
-        quality: QualityTracker,
+        quality: Box<QualityTracker>,
     },
-    Glm {
-        design: Box<Design>,
-        glm: IncrementalGlm,
-        mask: Mask,
-        grid: Grid,
-        row: DVector<f64>,
-        contrast: DVector<f64>,
-        y: Vec<f64>,
-        tr: usize,
-    },
+    Glm(Box<GlmState>),
+}
+
+/// An incremental GLM over a mask's voxels, with its buffers.
+struct GlmState {
+    design: Design,
+    glm: IncrementalGlm,
+    mask: Mask,
+    grid: Grid,
+    row: DVector<f64>,
+    contrast: DVector<f64>,
+    y: Vec<f64>,
+    tr: usize,
 }
 
 /// The states of the running analyser, shared by every call.
@@ -137,7 +140,7 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
                 .map_err(invalid)?;
         let id = self.insert(State::Motion {
             corrector: Box::new(corrector),
-            quality: QualityTracker::new(brain.indices, thresholds),
+            quality: Box::new(QualityTracker::new(brain.indices, thresholds)),
         })?;
         Ok(Response::new(pb::PreprocessId { id }))
     }
@@ -226,16 +229,16 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
         let p = design.columns();
         let mut contrast = DVector::zeros(p);
         contrast[design.condition_column(0)] = 1.0;
-        let id = self.insert(State::Glm {
+        let id = self.insert(State::Glm(Box::new(GlmState {
             glm: IncrementalGlm::new(p, mask.len()).map_err(invalid)?,
             y: vec![0.0; mask.len()],
             row: DVector::zeros(p),
-            design: Box::new(design),
+            design,
             mask,
             grid,
             contrast,
             tr: 0,
-        })?;
+        })))?;
         Ok(Response::new(pb::PreprocessId { id }))
     }
 
@@ -252,7 +255,10 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
             .states
             .lock()
             .map_err(|_| Status::internal("preprocess state poisoned"))?;
-        let Some(State::Glm {
+        let Some(State::Glm(state)) = states.get_mut(&r.id) else {
+            return Err(Status::not_found(format!("no GLM state {:?}", r.id)));
+        };
+        let GlmState {
             design,
             glm,
             mask,
@@ -261,10 +267,7 @@ impl pb::preprocess_server::Preprocess for PreprocessStates {
             contrast,
             y,
             tr,
-        }) = states.get_mut(&r.id)
-        else {
-            return Err(Status::not_found(format!("no GLM state {:?}", r.id)));
-        };
+        } = &mut **state;
         if vgrid.shape != grid.shape {
             return Err(Status::invalid_argument(format!(
                 "volume of shape {:?} for a GLM over a mask of shape {:?}",

@@ -490,23 +490,20 @@ fn downsample(
 ) {
     let [fx, fy, fz] = factor;
     let scale = 1.0 / (fx * fy * fz) as f32;
-    let mut o = 0;
-    for k in 0..coarse[2] {
-        for j in 0..coarse[1] {
-            for i in 0..coarse[0] {
-                let mut sum = 0.0f32;
-                for dk in 0..fz {
-                    for dj in 0..fy {
-                        let row = shape[0] * (j * fy + dj + shape[1] * (k * fz + dk));
-                        for di in 0..fx {
-                            sum += data[row + i * fx + di];
-                        }
-                    }
+    // Row by row: each coarse row adds up fy * fz fine rows, fx values at a time.
+    for (r, out_row) in out.chunks_exact_mut(coarse[0]).enumerate() {
+        let (j, k) = (r % coarse[1], r / coarse[1]);
+        out_row.fill(0.0);
+        for dk in 0..fz {
+            for dj in 0..fy {
+                let start = shape[0] * (j * fy + dj + shape[1] * (k * fz + dk));
+                let row = &data[start..start + coarse[0] * fx];
+                for (v, chunk) in out_row.iter_mut().zip(row.chunks_exact(fx)) {
+                    *v += chunk.iter().sum::<f32>();
                 }
-                out[o] = sum * scale;
-                o += 1;
             }
         }
+        out_row.iter_mut().for_each(|v| *v *= scale);
     }
 }
 

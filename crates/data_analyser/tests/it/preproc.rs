@@ -80,7 +80,7 @@ fn assert_motion_results(results: &[serde_json::Value], expected: &[(f64, [f64; 
     // The run's first volume is the reference (registered to itself: no motion beyond
     // rounding); the others moved (a real run does).
     let still = |key: &&str| results[0][*key].as_f64().is_some_and(|p| p.abs() < 1e-4);
-    assert!(PARAMS.iter().all(|key| still(&key)), "{}", results[0]);
+    assert!(PARAMS.iter().all(still), "{}", results[0]);
     assert!(
         expected[1..].iter().any(|(fd, _)| *fd > 1e-3),
         "{expected:?}"
