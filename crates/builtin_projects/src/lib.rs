@@ -3,8 +3,8 @@
 //!
 //! - `sample`: RT-Cloud's sample project: the mean of each volume, fed back scaled.
 //! - `roi-feedback`: percent signal change in a region of interest against a rest
-//!   baseline, detrended, clipped to [-1, 1]; motion-corrected and with motion
-//!   regressed out by default (crate `realtime`).
+//!   baseline, detrended, clipped to [-1, 1]; motion-corrected by default, motion
+//!   regression on request (crate `realtime`).
 //! - `motion`: a live head-motion monitor (six parameters, FD, counts over thresholds).
 //! - `glm`: a live t-map of a block design (incremental GLM over every brain voxel).
 //!
