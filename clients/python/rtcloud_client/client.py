@@ -16,6 +16,7 @@ from .errors import Unauthenticated
 from .interfaces import DataInterface, SessionInfo, SubjectInterface, WebInterface
 from .local_data import LocalData
 from .local_display import LocalOutput, LocalSubject, LocalWeb
+from .preprocess import Preprocess
 from .remote import Connection, RemoteData, RemoteSubject, RemoteWeb
 
 
@@ -74,6 +75,8 @@ class ClientInterface:
             self.subject = LocalSubject(out)
             self.web = LocalWeb(out)
         self._session: Optional[SessionInfo] = None
+        # Real-time preprocessing in the analyser (preprocess.py); raises when run alone.
+        self.preprocess = Preprocess(self._conn)
         self.dataInterface = DataInterfaceCompat(self.data)
         self.subjInterface = SubjectInterfaceCompat(self.subject)
         self.webInterface = WebInterfaceCompat(self.web)

@@ -3,7 +3,10 @@
 //!
 //! - `sample`: RT-Cloud's sample project: the mean of each volume, fed back scaled.
 //! - `roi-feedback`: percent signal change in a region of interest against a rest
-//!   baseline, detrended, clipped to [-1, 1].
+//!   baseline, detrended, clipped to [-1, 1]; motion-corrected by default, motion
+//!   regression on request (crate `realtime`).
+//! - `motion`: a live head-motion monitor (six parameters, FD, counts over thresholds).
+//! - `glm`: a live t-map of a block design (incremental GLM over every brain voxel).
 //!
 //! Each runs as a child process of the analyser (`data_analyser builtin NAME --config
 //! ... --runs ... --scans ...`) and talks to it through the same project API as any
@@ -12,6 +15,9 @@
 //! Must never: read files other than through the client's data calls (the analyser
 //! decides where data comes from), except a local ROI mask named in the settings.
 
+mod glm;
+mod motion;
+pub mod preprocess;
 pub mod roi;
 mod roi_feedback;
 mod sample;
@@ -25,13 +31,15 @@ use rtcloud_client::{ClientError, ClientInterface};
 pub use settings::{fill_field, Settings};
 
 /// The built-in projects, by name.
-pub const NAMES: [&str; 2] = ["sample", "roi-feedback"];
+pub const NAMES: [&str; 4] = ["sample", "roi-feedback", "motion", "glm"];
 
 /// The settings file a built-in project starts from.
 pub fn default_config(name: &str) -> Option<&'static str> {
     match name {
         "sample" => Some(include_str!("../conf/sample.toml")),
         "roi-feedback" => Some(include_str!("../conf/roi-feedback.toml")),
+        "motion" => Some(include_str!("../conf/motion.toml")),
+        "glm" => Some(include_str!("../conf/glm.toml")),
         _ => None,
     }
 }
@@ -91,7 +99,42 @@ pub async fn run(
     match name {
         "sample" => sample::run(client, &settings, &runs, &scans).await,
         "roi-feedback" => roi_feedback::run(client, &settings, base, &runs, &scans).await,
+        "motion" => motion::run(client, &settings, &runs, &scans).await,
+        "glm" => glm::run(client, &settings, base, &runs, &scans).await,
         other => Err(BuiltinError::Unknown(other.to_owned())),
+    }
+}
+
+/// The motion warning thresholds from the settings (fdThresholdMm, maxTranslationMm,
+/// maxRotationDeg), with `realtime`'s defaults.
+fn settings_thresholds(settings: &Settings) -> Result<realtime::MotionThresholds, BuiltinError> {
+    let d = realtime::MotionThresholds::default();
+    Ok(realtime::MotionThresholds {
+        fd_mm: settings.float_or("fdThresholdMm", d.fd_mm)?,
+        translation_mm: settings.float_or("maxTranslationMm", d.translation_mm)?,
+        rotation_deg: settings.float_or("maxRotationDeg", d.rotation_deg)?,
+    })
+}
+
+/// The ROI of the settings (roiMask NIfTI, in any grid, or roiBox) in the grid of the
+/// run's volumes.
+fn settings_roi(
+    settings: &Settings,
+    project_dir: &Path,
+    grid: &realtime::Grid,
+) -> Result<Option<realtime::mask::Mask>, BuiltinError> {
+    let mask = settings.string_or("roiMask", "")?;
+    if !mask.is_empty() {
+        let (values, mask_grid) = roi::read_mask(&project_dir.join(&mask))?;
+        return realtime::mask::Mask::resampled(&values, &mask_grid, grid)
+            .map(Some)
+            .map_err(|e| BuiltinError::Roi(format!("mask {mask}: {e}")));
+    }
+    match settings.index_box("roiBox")? {
+        Some([min, max]) => realtime::mask::Mask::from_box(min, max, grid)
+            .map(Some)
+            .map_err(|e| BuiltinError::Roi(e.to_string())),
+        None => Ok(None),
     }
 }
 

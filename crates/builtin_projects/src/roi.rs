@@ -1,5 +1,5 @@
-//! ROI neurofeedback arithmetic, free of IO: the mean signal in a region of interest,
-//! and its percent change from a rest baseline, detrended and scaled into [-1, 1].
+//! ROI neurofeedback: reading a mask NIfTI, and the ROI signal's percent change from a
+//! rest baseline, detrended and scaled into [-1, 1].
 
 use std::path::Path;
 
@@ -7,82 +7,46 @@ use nifti::{IntoNdArray, NiftiObject, ReaderOptions};
 
 use crate::BuiltinError;
 
-/// A set of voxels, by NIfTI (i, j, k) index.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Roi {
-    shape: [usize; 3],
-    voxels: Vec<[usize; 3]>,
-}
-
-impl Roi {
-    /// The voxels of the box `[start, end)` in a volume of `shape`.
-    pub fn from_box(corners: [[usize; 3]; 2], shape: [usize; 3]) -> Result<Roi, BuiltinError> {
-        let [start, end] = corners;
-        if (0..3).any(|a| start[a] >= end[a] || end[a] > shape[a]) {
-            return Err(BuiltinError::Roi(format!(
-                "box {start:?}..{end:?} is empty or reaches outside the volume of shape {shape:?}"
-            )));
+/// A 3D mask NIfTI (.nii or .nii.gz): its values in NIfTI order (i fastest) and its grid
+/// (the sform when set, else the voxel sizes), so `realtime::mask::Mask::resampled` can
+/// bring it into the volume's grid whatever grid it was drawn in.
+pub fn read_mask(path: &Path) -> Result<(Vec<f32>, realtime::Grid), BuiltinError> {
+    let problem = |what: String| BuiltinError::Roi(format!("mask {}: {what}", path.display()));
+    let object = ReaderOptions::new()
+        .read_file(path)
+        .map_err(|e| problem(e.to_string()))?;
+    let header = object.header().clone();
+    let mask = object
+        .into_volume()
+        .into_ndarray::<f32>()
+        .map_err(|e| problem(e.to_string()))?;
+    let shape: [usize; 3] = match mask.shape() {
+        [i, j, k] | [i, j, k, 1] => [*i, *j, *k],
+        other => return Err(problem(format!("is not a 3D volume (shape {other:?})"))),
+    };
+    // `t()` reverses the axes, so its logical order has i varying fastest.
+    let values: Vec<f32> = mask.t().iter().copied().collect();
+    if values.iter().all(|&v| v == 0.0) {
+        return Err(problem("has no non-zero voxel".into()));
+    }
+    let affine = if header.sform_code > 0 {
+        let rows = [header.srow_x, header.srow_y, header.srow_z];
+        let mut a = [[0.0, 0.0, 0.0, 1.0]; 4];
+        for (r, row) in rows.iter().enumerate() {
+            a[r] = row.map(f64::from);
         }
-        let mut voxels = Vec::new();
-        for k in start[2]..end[2] {
-            for j in start[1]..end[1] {
-                for i in start[0]..end[0] {
-                    voxels.push([i, j, k]);
-                }
-            }
-        }
-        Ok(Roi { shape, voxels })
-    }
-
-    /// The non-zero voxels of a 3D mask NIfTI (.nii or .nii.gz).
-    pub fn from_mask_file(path: &Path) -> Result<Roi, BuiltinError> {
-        let problem = |what: String| BuiltinError::Roi(format!("mask {}: {what}", path.display()));
-        let mask = ReaderOptions::new()
-            .read_file(path)
-            .map_err(|e| problem(e.to_string()))?
-            .into_volume()
-            .into_ndarray::<f32>()
-            .map_err(|e| problem(e.to_string()))?;
-        let dims = mask.shape();
-        let shape: [usize; 3] = match dims {
-            [i, j, k] | [i, j, k, 1] => [*i, *j, *k],
-            other => return Err(problem(format!("is not a 3D volume (shape {other:?})"))),
-        };
-        let voxels: Vec<[usize; 3]> = mask
-            .indexed_iter()
-            .filter(|(_, &v)| v != 0.0)
-            .map(|(ix, _)| [ix[0], ix[1], ix[2]])
-            .collect();
-        if voxels.is_empty() {
-            return Err(problem("has no non-zero voxel".into()));
-        }
-        Ok(Roi { shape, voxels })
-    }
-
-    pub fn len(&self) -> usize {
-        self.voxels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.voxels.is_empty()
-    }
-
-    /// The mean of the ROI's voxels in `volume`, which must have the ROI's shape.
-    pub fn mean(&self, volume: &imaging::Volume) -> Result<f64, BuiltinError> {
-        let shape = volume.voxels.shape();
-        if shape != self.shape {
-            return Err(BuiltinError::Roi(format!(
-                "the ROI is for volumes of shape {:?}, this volume is {shape:?}",
-                self.shape
-            )));
-        }
-        let sum: f64 = self
-            .voxels
-            .iter()
-            .filter_map(|&ijk| volume.voxels.get_f64(ijk))
-            .sum();
-        Ok(sum / self.voxels.len() as f64)
-    }
+        a
+    } else {
+        let d = header.pixdim;
+        [
+            [f64::from(d[1]), 0.0, 0.0, 0.0],
+            [0.0, f64::from(d[2]), 0.0, 0.0],
+            [0.0, 0.0, f64::from(d[3]), 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    };
+    let grid = realtime::Grid::new(shape, affine).map_err(|e| problem(e.to_string()))?;
+    Ok((values, grid))
 }
 
 /// Percent signal change against a rest baseline, one TR at a time.
@@ -217,29 +181,5 @@ mod tests {
         assert!(err.to_string().contains("baselineTRs"));
         let err = PercentChange::new(5, 0.0).expect_err("no scale");
         assert!(err.to_string().contains("maxPercentChange"));
-        let err = Roi::from_box([[0, 0, 0], [5, 5, 5]], [4, 8, 8]).expect_err("outside");
-        assert!(err.to_string().contains("outside"));
-    }
-
-    #[test]
-    fn a_box_roi_averages_exactly_its_voxels() {
-        let voxels =
-            ndarray::Array3::from_shape_fn((4, 4, 3), |(i, j, k)| (i + 10 * j + 100 * k) as i16);
-        let volume = imaging::Volume {
-            voxels: imaging::Voxels::I16(voxels),
-            scaling: imaging::Scaling::IDENTITY,
-            affine: [[0.0; 4]; 4],
-            voxel_size: [1.0; 3],
-            tr_s: None,
-            slice_timing_s: Vec::new(),
-            acquisition_time_s: None,
-            meta: imaging::Metadata::default(),
-        };
-        let roi = Roi::from_box([[1, 2, 1], [3, 3, 2]], [4, 4, 3]).expect("inside");
-        assert_eq!(roi.len(), 2);
-        // Voxels (1,2,1) = 121 and (2,2,1) = 122.
-        assert_eq!(roi.mean(&volume).expect("same shape"), 121.5);
-        let other = Roi::from_box([[0, 0, 0], [1, 1, 1]], [5, 5, 5]).expect("inside");
-        assert!(other.mean(&volume).is_err());
     }
 }

@@ -125,6 +125,24 @@ impl Settings {
         }
     }
 
+    /// A list of numbers, or `default` when absent.
+    pub fn float_list_or(&self, key: &str, default: &[f64]) -> Result<Vec<f64>, BuiltinError> {
+        let Some(value) = self.get(key) else {
+            return Ok(default.to_vec());
+        };
+        let bad = || self.problem(key, "must be a list of finite numbers");
+        value
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|v| match v {
+                Value::Float(x) if x.is_finite() => Ok(*x),
+                Value::Integer(n) => Ok(*n as f64),
+                _ => Err(bad()),
+            })
+            .collect()
+    }
+
     /// `[[i0, j0, k0], [i1, j1, k1]]`, or None when absent.
     pub fn index_box(&self, key: &str) -> Result<Option<[[usize; 3]; 2]>, BuiltinError> {
         let Some(value) = self.get(key) else {

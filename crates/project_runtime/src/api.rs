@@ -78,6 +78,14 @@ impl ProjectApi {
                 shared.clone(),
                 gate.clone(),
             ))
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                pb::preprocess_server::PreprocessServer::new(
+                    crate::preprocess_api::PreprocessStates::default(),
+                )
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                gate.clone(),
+            ))
             .add_service(pb::session_server::SessionServer::with_interceptor(
                 shared, gate,
             ));
@@ -383,23 +391,8 @@ impl pb::data_server::Data for Shared {
     }
 }
 
-/// A decoded volume on the wire (see the proto for the layout): real values, so a
-/// rescaled volume travels as float32 with its scaling applied.
-pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
-    let voxels = volume.real_voxels();
-    let shape = voxels.shape();
-    let mut data = Vec::new();
-    voxels.write_le(&mut data);
-    pb::Volume {
-        shape: shape.iter().map(|&n| n as u32).collect(),
-        dtype: voxels.dtype_name().to_owned(),
-        data: data.into(),
-        affine: volume.affine.iter().flatten().copied().collect(),
-        voxel_size: volume.voxel_size.to_vec(),
-        tr_s: volume.tr_s.unwrap_or(0.0),
-        slice_timing_s: volume.slice_timing_s.clone(),
-    }
-}
+/// A decoded volume on the wire (see the proto for the layout).
+pub use rtcloud_client::volume_message;
 
 #[allow(clippy::result_large_err)] // tonic's Status is the error type of every handler
 fn finite(what: &str, value: f64) -> Result<f64, Status> {

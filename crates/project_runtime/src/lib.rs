@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod controller;
+mod preprocess_api;
 
 pub use api::{ApiInfo, ProjectApi};
 pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};

@@ -27,7 +27,8 @@ pub struct MotionConfig {
     pub levels: usize,
     /// Gauss-Newton iterations per level at most.
     pub max_iterations: usize,
-    /// Stop a level when a step moves no point of a 50 mm sphere by more than this (mm).
+    /// Stop the finest level when a step moves no point of a 50 mm sphere by more than
+    /// this (mm); coarser levels stop at 10 times this.
     pub tolerance_mm: f64,
     /// Reference voxels above this fraction of the reference's 98th percentile (then
     /// dilated by one voxel) drive the registration.
@@ -42,6 +43,10 @@ pub struct MotionConfig {
     /// little high-frequency content to act on (as FSL and SPM smooth before
     /// registering).
     pub presmooth: bool,
+    /// At most this many reference points at the finest level: those with the largest
+    /// Jacobian rows (the most information about the six parameters), as in selective
+    /// pixel integration (Dellaert & Collins 1999). 0 keeps every masked point.
+    pub max_points: usize,
 }
 
 impl Default for MotionConfig {
@@ -54,6 +59,7 @@ impl Default for MotionConfig {
             interpolation: Interpolation::Trilinear,
             warm_start: true,
             presmooth: true,
+            max_points: 12_000,
         }
     }
 }
@@ -156,6 +162,7 @@ impl MotionCorrector {
                 config.mask_fraction,
                 factor,
                 edge,
+                if level == 0 { config.max_points } else { 0 },
             )?);
         }
         Ok(MotionCorrector {
@@ -222,6 +229,8 @@ impl MotionCorrector {
         };
         let mut iterations = 0;
         let mut converged = false;
+        // The finest level's last residual (before its last, sub-tolerance step).
+        let (mut sse, mut n) = (0.0, 0);
         for index in (0..self.levels.len()).rev() {
             let source = if index == 0 {
                 finest
@@ -231,9 +240,18 @@ impl MotionCorrector {
             let level = &self.levels[index];
             let grid = level.moving_grid.as_ref().unwrap_or(moving_grid);
             converged = false;
+            // A coarser level only has to bring the estimate into the finer level's
+            // reach; its voxels cannot resolve the fine tolerance anyway.
+            let tolerance = if index == 0 {
+                self.config.tolerance_mm
+            } else {
+                10.0 * self.config.tolerance_mm
+            };
             for _ in 0..self.config.max_iterations {
                 iterations += 1;
-                let (b, _, _) = gradient_step(level, source, grid, &transform, &self.centre);
+                let (b, level_sse, level_n) =
+                    gradient_step(level, source, grid, &transform, &self.centre);
+                (sse, n) = (level_sse, level_n);
                 let step = level.hessian.solve(&b);
                 let delta = RigidParams {
                     translation_mm: [step[0], step[1], step[2]],
@@ -243,19 +261,12 @@ impl MotionCorrector {
                 transform *= delta.inverse();
                 let moved = step.fixed_rows::<3>(0).abs().sum()
                     + FD_RADIUS_MM * step.fixed_rows::<3>(3).abs().sum();
-                if moved < self.config.tolerance_mm {
+                if moved < tolerance {
                     converged = true;
                     break;
                 }
             }
         }
-        let (_, sse, n) = gradient_step(
-            &self.levels[0],
-            finest,
-            moving_grid,
-            &transform,
-            &self.centre,
-        );
         self.previous = transform;
         Ok(MotionEstimate {
             params: RigidParams::from_isometry(&transform, &self.centre),
@@ -360,6 +371,7 @@ fn build_level(
     mask_fraction: f32,
     factor: [usize; 3],
     edge: usize,
+    max_points: usize,
 ) -> Result<Level> {
     let [nx, ny, nz] = grid.shape;
     let mut sorted: Vec<f32> = data.iter().copied().filter(|v| v.is_finite()).collect();
@@ -394,6 +406,7 @@ fn build_level(
     }
     // World gradient = A⁻ᵀ · voxel gradient (chain rule through x = A · ijk).
     let linear_inverse_t = grid.inverse.fixed_view::<3, 3>(0, 0).transpose();
+    let mut candidates: Vec<(Vector6<f64>, Vector3<f64>, f32, usize)> = Vec::new();
     let mut points = Vec::new();
     let mut jacobian = Vec::new();
     let mut values = Vec::new();
@@ -426,12 +439,24 @@ fn build_level(
                 // dW/dω_a at identity is e_a × d, so ∇R · (e_a × d) = (d × ∇R)_a.
                 let r = d.cross(&g);
                 let row = Vector6::new(g.x, g.y, g.z, r.x, r.y, r.z);
-                hessian += row * row.transpose();
-                points.push([d.x as f32, d.y as f32, d.z as f32]);
-                jacobian.push(row.map(|v| v as f32).into());
-                values.push(data[idx]);
+                candidates.push((row, d, data[idx], idx));
             }
         }
+    }
+    if max_points > 0 && candidates.len() > max_points {
+        // Rotations in radians against mm: a rotation row is (distance x gradient), so
+        // both parts are intensity per mm and their norms compare directly.
+        let weight = |row: &Vector6<f64>| -row.norm_squared();
+        candidates.select_nth_unstable_by(max_points, |a, b| weight(&a.0).total_cmp(&weight(&b.0)));
+        candidates.truncate(max_points);
+        // Memory order again, so the samples walk the moving volume in order.
+        candidates.sort_unstable_by_key(|c| c.3);
+    }
+    for (row, d, value, _) in &candidates {
+        hessian += row * row.transpose();
+        points.push([d.x as f32, d.y as f32, d.z as f32]);
+        jacobian.push(row.map(|v| v as f32).into());
+        values.push(*value);
     }
     if points.len() < 64 {
         return Err(RealtimeError::Invalid(format!(
@@ -465,23 +490,20 @@ fn downsample(
 ) {
     let [fx, fy, fz] = factor;
     let scale = 1.0 / (fx * fy * fz) as f32;
-    let mut o = 0;
-    for k in 0..coarse[2] {
-        for j in 0..coarse[1] {
-            for i in 0..coarse[0] {
-                let mut sum = 0.0f32;
-                for dk in 0..fz {
-                    for dj in 0..fy {
-                        let row = shape[0] * (j * fy + dj + shape[1] * (k * fz + dk));
-                        for di in 0..fx {
-                            sum += data[row + i * fx + di];
-                        }
-                    }
+    // Row by row: each coarse row adds up fy * fz fine rows, fx values at a time.
+    for (r, out_row) in out.chunks_exact_mut(coarse[0]).enumerate() {
+        let (j, k) = (r % coarse[1], r / coarse[1]);
+        out_row.fill(0.0);
+        for dk in 0..fz {
+            for dj in 0..fy {
+                let start = shape[0] * (j * fy + dj + shape[1] * (k * fz + dk));
+                let row = &data[start..start + coarse[0] * fx];
+                for (v, chunk) in out_row.iter_mut().zip(row.chunks_exact(fx)) {
+                    *v += chunk.iter().sum::<f32>();
                 }
-                out[o] = sum * scale;
-                o += 1;
             }
         }
+        out_row.iter_mut().for_each(|v| *v *= scale);
     }
 }
 
@@ -489,16 +511,31 @@ fn downsample(
 /// `out`, with `scratch` of the same length.
 fn smooth(data: &[f32], shape: [usize; 3], out: &mut [f32], scratch: &mut [f32]) {
     let [nx, ny, nz] = shape;
+    // Along an axis of `n` points `stride` apart: blocks of `stride * n` values, in which
+    // line `pos` is the `stride` values from `pos * stride` on.
     let pass = |src: &[f32], dst: &mut [f32], stride: usize, n: usize| {
-        for (idx, d) in dst.iter_mut().enumerate() {
-            let pos = (idx / stride) % n;
-            let lo = if pos > 0 { src[idx - stride] } else { src[idx] };
-            let hi = if pos + 1 < n {
-                src[idx + stride]
-            } else {
-                src[idx]
-            };
-            *d = 0.25 * lo + 0.5 * src[idx] + 0.25 * hi;
+        if stride == 1 {
+            for (s, d) in src.chunks_exact(n).zip(dst.chunks_exact_mut(n)) {
+                for (pos, o) in d.iter_mut().enumerate() {
+                    let (l, h) = (s[pos.saturating_sub(1)], s[(pos + 1).min(n - 1)]);
+                    *o = 0.25 * l + 0.5 * s[pos] + 0.25 * h;
+                }
+            }
+            return;
+        }
+        for (s, d) in src
+            .chunks_exact(stride * n)
+            .zip(dst.chunks_exact_mut(stride * n))
+        {
+            for pos in 0..n {
+                let lo = &s[pos.saturating_sub(1) * stride..][..stride];
+                let mid = &s[pos * stride..][..stride];
+                let hi = &s[(pos + 1).min(n - 1) * stride..][..stride];
+                let out = &mut d[pos * stride..][..stride];
+                for (((o, &l), &m), &h) in out.iter_mut().zip(lo).zip(mid).zip(hi) {
+                    *o = 0.25 * l + 0.5 * m + 0.25 * h;
+                }
+            }
         }
     };
     pass(data, out, 1, nx);

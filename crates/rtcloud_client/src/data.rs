@@ -335,9 +335,26 @@ impl DataClient {
     }
 }
 
+/// A volume as the project API carries it (see `Volume` in the proto).
+pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
+    let voxels = volume.real_voxels();
+    let shape = voxels.shape();
+    let mut data = Vec::new();
+    voxels.write_le(&mut data);
+    pb::Volume {
+        shape: shape.iter().map(|&n| n as u32).collect(),
+        dtype: voxels.dtype_name().to_owned(),
+        data: data.into(),
+        affine: volume.affine.iter().flatten().copied().collect(),
+        voxel_size: volume.voxel_size.to_vec(),
+        tr_s: volume.tr_s.unwrap_or(0.0),
+        slice_timing_s: volume.slice_timing_s.clone(),
+    }
+}
+
 /// The volume the analyser decoded, back into an [`imaging::Volume`] (header metadata
 /// stays behind: ask for the DICOM when you need it).
-fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
+pub fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
     let invalid = |detail: String| ClientError::Invalid {
         call: "get_image_data",
         detail,

@@ -22,13 +22,15 @@
 //! Must never: reach anything but the analyser it was given (or the local disk).
 
 mod data;
+mod preprocess;
 mod remote;
 mod subject;
 mod web;
 
 use std::path::Path;
 
-pub use data::DataClient;
+pub use data::{volume_from_message, volume_message, DataClient};
+pub use preprocess::{GlmSpec, MotionResult, PreprocessClient};
 pub use subject::{Response, SubjectClient};
 pub use web::WebClient;
 
@@ -75,6 +77,8 @@ pub struct ClientInterface {
     pub data: DataClient,
     pub subject: SubjectClient,
     pub web: WebClient,
+    /// Real-time preprocessing in the analyser (motion correction, incremental GLM).
+    pub preprocess: PreprocessClient,
     subject_remote: bool,
 }
 
@@ -101,7 +105,8 @@ impl ClientInterface {
                 remote: info.data_remote,
             },
             subject: SubjectClient::Remote(api.clone()),
-            web: WebClient::Remote(api),
+            web: WebClient::Remote(api.clone()),
+            preprocess: PreprocessClient::Remote(api),
             subject_remote: info.subject_remote,
         })
     }
@@ -114,6 +119,7 @@ impl ClientInterface {
             data: DataClient::Local(data_link::DataInterface::local(rules)),
             subject: SubjectClient::Local(subject::LocalResponses::default()),
             web: WebClient::Local,
+            preprocess: PreprocessClient::Local,
             subject_remote: false,
         })
     }

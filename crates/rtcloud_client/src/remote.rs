@@ -40,6 +40,7 @@ struct Clients {
     subject: pb::subject_client::SubjectClient<Authed>,
     web: pb::web_client::WebClient<Authed>,
     session: pb::session_client::SessionClient<Authed>,
+    preprocess: pb::preprocess_client::PreprocessClient<Authed>,
 }
 
 impl Api {
@@ -64,6 +65,9 @@ impl Api {
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             subject: pb::subject_client::SubjectClient::new(authed.clone()),
             web: pb::web_client::WebClient::new(authed.clone()),
+            preprocess: pb::preprocess_client::PreprocessClient::new(authed.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             session: pb::session_client::SessionClient::new(authed),
         })))
     }
@@ -79,6 +83,10 @@ impl Api {
 
     pub(crate) fn web(&self) -> pb::web_client::WebClient<Authed> {
         self.0.web.clone()
+    }
+
+    pub(crate) fn preprocess(&self) -> pb::preprocess_client::PreprocessClient<Authed> {
+        self.0.preprocess.clone()
     }
 
     pub async fn info(&self) -> Result<pb::SessionInfo> {

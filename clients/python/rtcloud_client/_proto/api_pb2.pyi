@@ -247,3 +247,99 @@ class SessionInfo(_message.Message):
     session_dir: str
     launch: int
     def __init__(self, project: _Optional[str] = ..., data_remote: bool = ..., subject_remote: bool = ..., station: _Optional[str] = ..., session_dir: _Optional[str] = ..., launch: _Optional[int] = ...) -> None: ...
+
+class PreprocessId(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class InitMotionRequest(_message.Message):
+    __slots__ = ("reference", "interpolation", "fd_threshold_mm", "max_translation_mm", "max_rotation_deg")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATION_FIELD_NUMBER: _ClassVar[int]
+    FD_THRESHOLD_MM_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRANSLATION_MM_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROTATION_DEG_FIELD_NUMBER: _ClassVar[int]
+    reference: Volume
+    interpolation: str
+    fd_threshold_mm: float
+    max_translation_mm: float
+    max_rotation_deg: float
+    def __init__(self, reference: _Optional[_Union[Volume, _Mapping]] = ..., interpolation: _Optional[str] = ..., fd_threshold_mm: _Optional[float] = ..., max_translation_mm: _Optional[float] = ..., max_rotation_deg: _Optional[float] = ...) -> None: ...
+
+class CorrectMotionRequest(_message.Message):
+    __slots__ = ("id", "volume", "return_volume")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VOLUME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    volume: Volume
+    return_volume: bool
+    def __init__(self, id: _Optional[str] = ..., volume: _Optional[_Union[Volume, _Mapping]] = ..., return_volume: bool = ...) -> None: ...
+
+class CorrectMotionReply(_message.Message):
+    __slots__ = ("params", "fd_mm", "dvars", "warnings", "iterations", "corrected")
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FD_MM_FIELD_NUMBER: _ClassVar[int]
+    DVARS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_FIELD_NUMBER: _ClassVar[int]
+    params: _containers.RepeatedScalarFieldContainer[float]
+    fd_mm: float
+    dvars: float
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    iterations: int
+    corrected: Volume
+    def __init__(self, params: _Optional[_Iterable[float]] = ..., fd_mm: _Optional[float] = ..., dvars: _Optional[float] = ..., warnings: _Optional[_Iterable[str]] = ..., iterations: _Optional[int] = ..., corrected: _Optional[_Union[Volume, _Mapping]] = ...) -> None: ...
+
+class GlmCondition(_message.Message):
+    __slots__ = ("name", "onsets_s", "durations_s")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ONSETS_S_FIELD_NUMBER: _ClassVar[int]
+    DURATIONS_S_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    onsets_s: _containers.RepeatedScalarFieldContainer[float]
+    durations_s: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, name: _Optional[str] = ..., onsets_s: _Optional[_Iterable[float]] = ..., durations_s: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class InitGlmRequest(_message.Message):
+    __slots__ = ("tr_s", "volumes", "conditions", "drift", "cutoff_s", "degree", "motion", "motion_derivatives", "mask")
+    TR_S_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
+    CUTOFF_S_FIELD_NUMBER: _ClassVar[int]
+    DEGREE_FIELD_NUMBER: _ClassVar[int]
+    MOTION_FIELD_NUMBER: _ClassVar[int]
+    MOTION_DERIVATIVES_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    tr_s: float
+    volumes: int
+    conditions: _containers.RepeatedCompositeFieldContainer[GlmCondition]
+    drift: str
+    cutoff_s: float
+    degree: int
+    motion: bool
+    motion_derivatives: bool
+    mask: Volume
+    def __init__(self, tr_s: _Optional[float] = ..., volumes: _Optional[int] = ..., conditions: _Optional[_Iterable[_Union[GlmCondition, _Mapping]]] = ..., drift: _Optional[str] = ..., cutoff_s: _Optional[float] = ..., degree: _Optional[int] = ..., motion: bool = ..., motion_derivatives: bool = ..., mask: _Optional[_Union[Volume, _Mapping]] = ...) -> None: ...
+
+class UpdateGlmRequest(_message.Message):
+    __slots__ = ("id", "volume", "motion_params")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    MOTION_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    volume: Volume
+    motion_params: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, id: _Optional[str] = ..., volume: _Optional[_Union[Volume, _Mapping]] = ..., motion_params: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class UpdateGlmReply(_message.Message):
+    __slots__ = ("t_map", "observations")
+    T_MAP_FIELD_NUMBER: _ClassVar[int]
+    OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    t_map: Volume
+    observations: int
+    def __init__(self, t_map: _Optional[_Union[Volume, _Mapping]] = ..., observations: _Optional[int] = ...) -> None: ...

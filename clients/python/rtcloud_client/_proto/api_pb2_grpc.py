@@ -1258,3 +1258,274 @@ class Session(object):
             timeout,
             metadata,
             _registered_method=True)
+
+
+class PreprocessStub(object):
+    """---------------------------------------------------------------- preprocess
+    Real-time preprocessing in the analyser (crate realtime; issue 10): motion correction
+    with FD/DVARS and warnings, and an incremental GLM, on volumes the script sends (e.g.
+    from GetImageData). States live until ClosePreprocess or the script's end.
+    Motion parameters are [tx, ty, tz] mm and [rx, ry, rz] degrees in RAS+ of the
+    reference grid, R = Rz·Ry·Rx about the grid centre, reference point -> moving point
+    (docs/user-guide.md section 8).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.InitMotionCorrection = channel.unary_unary(
+                '/rtcloud.project.v1.Preprocess/InitMotionCorrection',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitMotionRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.FromString,
+                _registered_method=True)
+        self.CorrectMotion = channel.unary_unary(
+                '/rtcloud.project.v1.Preprocess/CorrectMotion',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionReply.FromString,
+                _registered_method=True)
+        self.InitGlm = channel.unary_unary(
+                '/rtcloud.project.v1.Preprocess/InitGlm',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitGlmRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.FromString,
+                _registered_method=True)
+        self.UpdateGlm = channel.unary_unary(
+                '/rtcloud.project.v1.Preprocess/UpdateGlm',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmReply.FromString,
+                _registered_method=True)
+        self.ClosePreprocess = channel.unary_unary(
+                '/rtcloud.project.v1.Preprocess/ClosePreprocess',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+
+
+class PreprocessServicer(object):
+    """---------------------------------------------------------------- preprocess
+    Real-time preprocessing in the analyser (crate realtime; issue 10): motion correction
+    with FD/DVARS and warnings, and an incremental GLM, on volumes the script sends (e.g.
+    from GetImageData). States live until ClosePreprocess or the script's end.
+    Motion parameters are [tx, ty, tz] mm and [rx, ry, rz] degrees in RAS+ of the
+    reference grid, R = Rz·Ry·Rx about the grid centre, reference point -> moving point
+    (docs/user-guide.md section 8).
+    """
+
+    def InitMotionCorrection(self, request, context):
+        """A motion-correction state registering to `reference`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CorrectMotion(self, request, context):
+        """Registers one volume: parameters, FD, DVARS, warnings, and optionally the corrected
+        volume (float32, reference grid).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InitGlm(self, request, context):
+        """An incremental GLM over the non-zero voxels of `mask` (a volume in the grid of the
+        volumes that UpdateGlm will get).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGlm(self, request, context):
+        """Adds a TR and returns the t-map of the first condition so far.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClosePreprocess(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PreprocessServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'InitMotionCorrection': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitMotionCorrection,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitMotionRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.SerializeToString,
+            ),
+            'CorrectMotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectMotion,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionReply.SerializeToString,
+            ),
+            'InitGlm': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitGlm,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitGlmRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.SerializeToString,
+            ),
+            'UpdateGlm': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGlm,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmReply.SerializeToString,
+            ),
+            'ClosePreprocess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClosePreprocess,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'rtcloud.project.v1.Preprocess', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('rtcloud.project.v1.Preprocess', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Preprocess(object):
+    """---------------------------------------------------------------- preprocess
+    Real-time preprocessing in the analyser (crate realtime; issue 10): motion correction
+    with FD/DVARS and warnings, and an incremental GLM, on volumes the script sends (e.g.
+    from GetImageData). States live until ClosePreprocess or the script's end.
+    Motion parameters are [tx, ty, tz] mm and [rx, ry, rz] degrees in RAS+ of the
+    reference grid, R = Rz·Ry·Rx about the grid centre, reference point -> moving point
+    (docs/user-guide.md section 8).
+    """
+
+    @staticmethod
+    def InitMotionCorrection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Preprocess/InitMotionCorrection',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.InitMotionRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectMotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Preprocess/CorrectMotion',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.CorrectMotionReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitGlm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Preprocess/InitGlm',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.InitGlmRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGlm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Preprocess/UpdateGlm',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.UpdateGlmReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClosePreprocess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Preprocess/ClosePreprocess',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.PreprocessId.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

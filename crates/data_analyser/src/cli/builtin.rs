@@ -9,7 +9,7 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct BuiltinArgs {
-    /// sample or roi-feedback.
+    /// sample, roi-feedback, motion or glm.
     pub name: String,
     /// The settings file.
     #[arg(long, value_name = "FILE")]

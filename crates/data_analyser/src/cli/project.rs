@@ -22,7 +22,7 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "DIR", default_value = "projects")]
     pub projects: PathBuf,
     /// The project to run: a folder in --projects (NAME/NAME.py + NAME/conf/NAME.toml),
-    /// or a built-in project: sample, roi-feedback.
+    /// or a built-in project: sample, roi-feedback, motion, glm.
     #[arg(long, value_name = "NAME")]
     pub project: Option<String>,
     /// Settings file to use instead of the project's conf/NAME.toml.

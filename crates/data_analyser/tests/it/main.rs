@@ -9,6 +9,7 @@ mod fresh_machine;
 mod hardening;
 mod link;
 mod listener;
+mod preproc;
 mod projects;
 mod scripts;
 mod site;

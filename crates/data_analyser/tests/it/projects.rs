@@ -22,22 +22,43 @@ pub fn reference_means(testdata: &Path) -> Vec<f64> {
 
 /// The sample's settings with the scanner folder `img_dir`.
 pub fn sample_settings(dir: &Path, img_dir: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repo_root().join("crates/builtin_projects/conf/sample.toml"))
-            .expect("the built-in sample's settings");
-    let text: String = text
+    builtin_settings(
+        "sample",
+        dir,
+        &[("imgDir", format!("{:?}", path_str(img_dir)))],
+    )
+}
+
+/// A path as TOML and command lines take it.
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// Built-in project `name`'s default settings (crates/builtin_projects/conf) with the
+/// lines of `changes` (key, TOML value) replaced or added, written into `dir`.
+pub fn builtin_settings(name: &str, dir: &Path, changes: &[(&str, String)]) -> PathBuf {
+    let conf = repo_root().join(format!("crates/builtin_projects/conf/{name}.toml"));
+    let text = std::fs::read_to_string(&conf).unwrap_or_else(|e| panic!("{}: {e}", conf.display()));
+    let mut lines: Vec<String> = text
         .lines()
         .map(|line| {
-            if line.starts_with("imgDir") {
-                format!("imgDir = {:?}", img_dir.to_str().expect("utf-8 path"))
-            } else {
-                line.to_owned()
+            let key = line.split('=').next().unwrap_or("").trim();
+            match changes.iter().find(|(k, _)| *k == key) {
+                Some((k, v)) => format!("{k} = {v}"),
+                None => line.to_owned(),
             }
         })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let path = dir.join("sample-settings.toml");
-    std::fs::write(&path, text).expect("settings written");
+        .collect();
+    for (k, v) in changes {
+        if !text
+            .lines()
+            .any(|l| l.split('=').next().unwrap_or("").trim() == *k)
+        {
+            lines.push(format!("{k} = {v}"));
+        }
+    }
+    let path = dir.join(format!("{name}-settings.toml"));
+    std::fs::write(&path, lines.join("\n") + "\n").expect("settings written");
     path
 }
 
@@ -112,7 +133,7 @@ fn assert_sample_outputs(launch: &Path, means: &[f64]) {
 }
 
 /// The Python of the test environment (scripts/setup_python.sh), or None to skip.
-fn test_python() -> Option<PathBuf> {
+pub fn test_python() -> Option<PathBuf> {
     let python = repo_root().join("target/pyenv/bin/python");
     if python.exists() {
         return Some(python);
@@ -199,29 +220,44 @@ fn run_remote(sample: Sample) {
         return;
     };
     let site = Site::new();
-    let skyra = skyra_run(&testdata, &site);
     let settings = sample_settings(site.path("").as_path(), &site.path("scanner"));
-    let settings = settings.display().to_string();
+    let launch = run_remote_launch(&site, &testdata, &sample.args(), sample.name(), &settings);
+    assert_sample_outputs(&launch, &reference_means(&testdata));
+}
+
+/// Runs project `name` (started with `project_args`) once with `settings`, fed by a
+/// streamer over TLS as a replay of the Skyra run writes its 10 volumes into the
+/// site's scanner/ folder; returns the launch's folder.
+pub fn run_remote_launch(
+    site: &Site,
+    testdata: &Path,
+    project_args: &[String],
+    name: &str,
+    settings: &Path,
+) -> PathBuf {
+    let skyra = skyra_run(testdata, site);
     let mut args: Vec<String> = vec![
         "--data-remote".into(),
         "--config".into(),
-        settings,
+        settings.display().to_string(),
         "--run-on-start".into(),
         "--exit-after-run".into(),
     ];
-    args.extend(sample.args());
+    args.extend_from_slice(project_args);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut analyser = site.analyser(&args, "analyser.log");
     let port = analyser.port();
     let _streamer = site.streamer(port, "password", "streamer.log");
     let _replay = site.replay(&skyra, 10, "0.2");
+    let ok = analyser.wait_exit();
+    let launch = launch_dir(&site.path("sessions"), name);
     assert!(
-        analyser.wait_exit(),
-        "the run failed: {}",
-        analyser.stderr_text()
+        ok,
+        "the run failed: {}\nthe launch's log:\n{}",
+        analyser.stderr_text(),
+        std::fs::read_to_string(launch.join("log.txt")).unwrap_or_default()
     );
-    let launch = launch_dir(&site.path("sessions"), sample.name());
-    assert_sample_outputs(&launch, &reference_means(&testdata));
+    launch
 }
 
 #[test]

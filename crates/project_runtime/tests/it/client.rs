@@ -257,3 +257,121 @@ async fn a_bad_scanner_file_fails_its_volume_and_the_stream_goes_on() {
         .any(|l| l.kind == session::LogKind::Error && l.text.contains("001_000013_000003.dcm"));
     assert!(logged, "the session log names the bad file");
 }
+
+/// The Preprocess service through the Rust client: motion parameters, FD and DVARS of
+/// the Skyra run equal the same correction done in-process with crate `realtime`, the
+/// corrected volume comes back in the reference grid, the GLM gives a t-map, and bad
+/// calls fail with a message naming what was wrong.
+#[tokio::test]
+async fn preprocessing_through_the_api_equals_the_in_process_result() {
+    let Some(testdata) = test_support::shared_testdata() else {
+        return;
+    };
+    let scans = testdata.join(SKYRA);
+    let root = tempfile::tempdir().expect("temp dir");
+    project_dir(root.path(), &[("p.sh", "true\n")]);
+    let (_controller, api) = controller(root.path(), &scans, WAIT).await;
+    let client = ClientInterface::connect(&api.addr().to_string(), &api.issue_token())
+        .await
+        .expect("connects");
+    let volumes: Vec<imaging::Volume> = (1..=10)
+        .map(|k| {
+            let file = scans.join(format!("001_000013_{k:06}.dcm"));
+            imaging::volume_from_file(&std::fs::read(file).expect("file")).expect("volume")
+        })
+        .collect();
+
+    let reference = &volumes[0];
+    let grid = realtime::Grid::of(reference).expect("grid");
+    let data = realtime::grid::volume_f32(reference);
+    let brain = realtime::mask::Mask::brain(&data, &grid, 0.15).expect("brain");
+    let mut corrector =
+        realtime::MotionCorrector::new(&data, grid.clone(), realtime::MotionConfig::default())
+            .expect("reference");
+    let mut quality = realtime::QualityTracker::new(brain.indices.clone(), Default::default());
+
+    let id = client
+        .preprocess
+        .init_motion_correction(reference)
+        .await
+        .expect("motion state");
+    for (k, volume) in volumes.iter().enumerate() {
+        let moving = realtime::grid::volume_f32(volume);
+        let (estimate, corrected) = corrector.correct(&moving, &grid).expect("in-process");
+        let q = quality.push(&estimate.params, corrected).expect("quality");
+        let remote = client
+            .preprocess
+            .correct_motion(&id, volume, k == 9)
+            .await
+            .expect("corrected");
+        assert_eq!(remote.params, estimate.params.as_array(), "TR {}", k + 1);
+        assert_eq!(
+            (remote.fd_mm, remote.dvars),
+            (q.fd_mm, q.dvars),
+            "TR {}",
+            k + 1
+        );
+        if k == 9 {
+            let back = remote.corrected.expect("asked for the volume");
+            assert_eq!(realtime::grid::volume_f32(&back), corrected);
+            assert_eq!(back.voxels.shape(), grid.shape);
+        }
+    }
+
+    let mask = imaging::Volume {
+        voxels: imaging::Voxels::F32(ndarray::Array3::from_shape_fn(
+            (grid.shape[0], grid.shape[1], grid.shape[2]),
+            |(i, j, k)| f32::from(brain.contains(grid.index(i, j, k))),
+        )),
+        scaling: imaging::Scaling::IDENTITY,
+        ..reference.clone()
+    };
+    let spec = rtcloud_client::GlmSpec {
+        tr_s: 2.0,
+        volumes: 10,
+        conditions: vec![("task".into(), vec![4.0, 12.0], vec![4.0, 4.0])],
+        cutoff_s: 0.0,
+        motion: false,
+        motion_derivatives: false,
+    };
+    let glm = client
+        .preprocess
+        .init_glm(&spec, &mask)
+        .await
+        .expect("GLM state");
+    let mut t_map = None;
+    for volume in &volumes {
+        t_map = Some(
+            client
+                .preprocess
+                .update_glm(&glm, volume, None)
+                .await
+                .expect("t-map"),
+        );
+    }
+    let t_map = realtime::grid::volume_f32(&t_map.expect("ten TRs"));
+    assert!(brain.indices.iter().all(|&i| t_map[i].is_finite()));
+    assert!(t_map
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| brain.contains(i) || t == 0.0));
+
+    let err = client
+        .preprocess
+        .correct_motion("pre-999", reference, false)
+        .await
+        .expect_err("no such state");
+    assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+    let mut small = reference.clone();
+    small.voxels = imaging::Voxels::I16(ndarray::Array3::zeros((8, 8, 4)));
+    let err = client
+        .preprocess
+        .update_glm(&glm, &small, None)
+        .await
+        .expect_err("another shape");
+    assert_eq!(err.code(), Some(tonic::Code::InvalidArgument), "{err}");
+    client.preprocess.close(&id).await.expect("closed");
+    client.preprocess.close(&glm).await.expect("closed");
+    let err = client.preprocess.close(&id).await.expect_err("gone");
+    assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+}

@@ -1,0 +1,100 @@
+//! The per-run preprocessing the built-in projects share: each volume converted to f32
+//! once, motion-corrected to the run's first volume (crate `realtime`), with FD, DVARS
+//! and the motion warnings.
+
+use realtime::grid::{volume_f32, volume_f32_into};
+use realtime::mask::Mask;
+use realtime::qc::{Quality, QualityTracker};
+use realtime::{Grid, MotionConfig, MotionCorrector, MotionEstimate, MotionThresholds};
+
+use crate::BuiltinError;
+
+/// State of one run, made from its first volume.
+#[derive(Debug)]
+pub struct Preprocess {
+    grid: Grid,
+    corrector: Option<MotionCorrector>,
+    quality: QualityTracker,
+    raw: Vec<f32>,
+}
+
+/// One TR after preprocessing.
+#[derive(Debug)]
+pub struct Preprocessed<'a> {
+    pub motion: MotionEstimate,
+    pub quality: Quality,
+    /// The volume in the reference grid, NIfTI order: motion-corrected, or the raw
+    /// voxels when correction is off.
+    pub volume: &'a [f32],
+}
+
+fn roi_err(e: realtime::RealtimeError) -> BuiltinError {
+    BuiltinError::Roi(e.to_string())
+}
+
+impl Preprocess {
+    /// `correct`: register to `first` (else only the quality measures, with zero motion).
+    pub fn new(
+        first: &imaging::Volume,
+        correct: bool,
+        thresholds: MotionThresholds,
+    ) -> Result<Preprocess, BuiltinError> {
+        let grid = Grid::of(first).map_err(roi_err)?;
+        let reference = volume_f32(first);
+        let brain = Mask::brain(&reference, &grid, 0.15).map_err(roi_err)?;
+        let corrector = if correct {
+            Some(
+                MotionCorrector::new(&reference, grid.clone(), MotionConfig::default())
+                    .map_err(roi_err)?,
+            )
+        } else {
+            None
+        };
+        Ok(Preprocess {
+            quality: QualityTracker::new(brain.indices, thresholds),
+            raw: reference,
+            grid,
+            corrector,
+        })
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// Preprocesses the next volume of the run.
+    pub fn push(&mut self, volume: &imaging::Volume) -> Result<Preprocessed<'_>, BuiltinError> {
+        let grid = Grid::of(volume).map_err(roi_err)?;
+        if grid.shape != self.grid.shape {
+            return Err(BuiltinError::Roi(format!(
+                "volume of shape {:?} in a run that started with {:?}",
+                grid.shape, self.grid.shape
+            )));
+        }
+        volume_f32_into(volume, &mut self.raw).map_err(roi_err)?;
+        let (motion, corrected) = match &mut self.corrector {
+            Some(c) => {
+                let (m, v) = c.correct(&self.raw, &grid).map_err(roi_err)?;
+                (m, v)
+            }
+            None => (
+                MotionEstimate {
+                    params: Default::default(),
+                    iterations: 0,
+                    converged: true,
+                    rms_residual: f64::NAN,
+                },
+                &self.raw[..],
+            ),
+        };
+        let quality = self
+            .quality
+            .push(&motion.params, corrected)
+            .map_err(roi_err)?;
+        Ok(Preprocessed {
+            motion,
+            quality,
+            volume: corrected,
+        })
+    }
+}
