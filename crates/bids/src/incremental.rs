@@ -66,12 +66,7 @@ impl BidsIncremental {
         arguments: &EntitySource,
         settings: &EntitySource,
     ) -> Result<Self> {
-        let protocol = volume
-            .meta
-            .protocol_name
-            .as_deref()
-            .map(EntitySource::from_protocol_name)
-            .unwrap_or_default();
+        let protocol = protocol_entities(&volume);
         let entities = arguments.clone().or(settings).or(&protocol).build()?;
         let metadata = match imaging::bids::sidecar(&volume) {
             Value::Object(map) => map,
@@ -175,6 +170,17 @@ impl BidsIncremental {
     pub fn into_parts(self) -> (Entities, Volume, Map<String, Value>) {
         (self.entities, self.volume, self.metadata)
     }
+}
+
+/// The entities the volume's ProtocolName gives (ReproIn style, see
+/// [`EntitySource::from_protocol_name`]); none when it has no ProtocolName.
+pub fn protocol_entities(volume: &Volume) -> EntitySource {
+    volume
+        .meta
+        .protocol_name
+        .as_deref()
+        .map(EntitySource::from_protocol_name)
+        .unwrap_or_default()
 }
 
 /// A sidecar's JSON object; anything else is an error naming the sidecar.

@@ -1,10 +1,12 @@
 //! BidsArchive on real folders: append, list, read back, refuse, and stay as it was
 //! when an append fails or the process dies during one.
 
-use bids::archive::raw_description;
-use bids::{BidsArchive, BidsIncremental};
+use std::path::PathBuf;
 
-use crate::common::{arguments, snapshot, synthetic_run};
+use bids::archive::raw_description;
+use bids::{BidsArchive, BidsIncremental, BidsRun};
+
+use crate::common::{arguments, snapshot, synthetic_run, Snapshot};
 
 #[test]
 fn appended_runs_are_listed_and_read_back_equal() {
@@ -64,8 +66,9 @@ fn a_mismatching_incremental_is_refused_naming_the_field() {
     assert_eq!(run.len(), 2);
 }
 
-#[test]
-fn a_failed_append_leaves_the_dataset_as_it_was() {
+/// A dataset with subject 01's run, its snapshot, and a run of a new subject 02 (new
+/// folders, a participants.tsv row, image, sidecar, events: four files to move).
+fn dataset_and_a_new_subject() -> (tempfile::TempDir, PathBuf, BidsArchive, Snapshot, BidsRun) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("dataset");
     let archive = BidsArchive::open_or_new(&root, raw_description("test")).expect("new");
@@ -73,8 +76,13 @@ fn a_failed_append_leaves_the_dataset_as_it_was() {
         .append_run(&synthetic_run(&arguments("01", "faces", "01"), 2), None)
         .expect("appends");
     let before = snapshot(&root);
-    // A new subject: new folders, a participants.tsv row, image, sidecar, events.
     let run = synthetic_run(&arguments("02", "faces", "01"), 2);
+    (dir, root, archive, before, run)
+}
+
+#[test]
+fn a_failed_append_leaves_the_dataset_as_it_was() {
+    let (_dir, root, archive, before, run) = dataset_and_a_new_subject();
     for moves in 0..4 {
         let err = archive
             .append_run_failing_after(&run, moves)
@@ -94,14 +102,7 @@ fn a_failed_append_leaves_the_dataset_as_it_was() {
 
 #[test]
 fn a_crash_during_an_append_is_rolled_back_by_the_next_open() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().join("dataset");
-    let archive = BidsArchive::open_or_new(&root, raw_description("test")).expect("new");
-    archive
-        .append_run(&synthetic_run(&arguments("01", "faces", "01"), 2), None)
-        .expect("appends");
-    let before = snapshot(&root);
-    let run = synthetic_run(&arguments("02", "faces", "01"), 2);
+    let (_dir, root, archive, before, run) = dataset_and_a_new_subject();
     // participants.tsv is the last of the four files: every cut point is tried.
     for moves in 0..4 {
         archive

@@ -38,9 +38,12 @@ pub fn synthetic_run(args: &EntitySource, volumes: usize) -> BidsRun {
     run
 }
 
-/// Every file under `root` (hidden ones too) with its bytes, and every folder: what
-/// "the dataset as it was" means.
-pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+/// Every file (with its bytes) and folder (`None`) under a dataset, hidden ones too.
+pub type Snapshot = BTreeMap<PathBuf, Option<Vec<u8>>>;
+
+/// What "the dataset as it was" means: every file under `root` with its bytes, and
+/// every folder.
+pub fn snapshot(root: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
     if !root.exists() {
         return out;

@@ -6,13 +6,12 @@
 //! FlipAngle and PhaseEncodingDirection, exactly.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use bids::archive::raw_description;
 use bids::nifti_read::read_nifti;
 use bids::{BidsArchive, BidsIncremental, BidsRun, EntitySource};
 use serde_json::Value;
-use test_support::ChildGuard;
+use test_support::{bids_validator, bids_validator_errors};
 
 use crate::common::{arguments, synthetic_run};
 
@@ -31,50 +30,6 @@ const COMPARED: [&str; 5] = [
 
 /// compare_nifti.py's affine agreement, mm (the reference tool's definition).
 const AFFINE_TOLERANCE_MM: f64 = 1e-3;
-
-fn validator() -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/bids-validator/node_modules/.bin/bids-validator");
-    if bin.exists() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "{} is missing: CI runs scripts/setup_bids.sh first",
-        bin.display()
-    );
-    eprintln!("skipping: run scripts/setup_bids.sh for {}", bin.display());
-    None
-}
-
-/// The validator's errors on `root` (its JSON report's `issues.errors`).
-fn validator_errors(bin: &Path, root: &Path, out_dir: &Path) -> Vec<Value> {
-    let report = out_dir.join("validator.json");
-    let file = std::fs::File::create(&report).expect("report file");
-    let mut child = ChildGuard::spawn(
-        Command::new(bin)
-            .arg("--json")
-            .arg(root)
-            .stdout(file)
-            .stderr(Stdio::inherit()),
-    )
-    .expect("bids-validator starts");
-    let status = child.wait().expect("bids-validator ends");
-    let text = std::fs::read_to_string(&report).expect("report");
-    let json: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("bids-validator ({status}) printed no JSON ({e}): {text}"));
-    let warnings = json["issues"]["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for w in &warnings {
-        eprintln!("validator warning: {} {}", w["key"], w["reason"]);
-    }
-    json["issues"]["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// The DICOM files of one series folder, in name order (the scanner's order).
 fn dicom_files(dir: &Path) -> Vec<PathBuf> {
@@ -201,7 +156,7 @@ fn real_and_synthetic_runs_make_a_valid_dataset_identical_to_dcm2niix() {
     let Some(shared) = test_support::shared_testdata() else {
         return;
     };
-    let Some(validator) = validator() else {
+    let Some(validator) = bids_validator() else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -230,7 +185,7 @@ fn real_and_synthetic_runs_make_a_valid_dataset_identical_to_dcm2niix() {
 
     let archive = BidsArchive::open(&root).expect("opens");
     assert_eq!(archive.subjects().expect("lists"), ["01", "synth"]);
-    let errors = validator_errors(&validator, &root, dir.path());
+    let errors = bids_validator_errors(&validator, &root, dir.path());
     assert!(errors.is_empty(), "bids-validator errors: {errors:#?}");
     // The validator does look: a run without its sidecar's RepetitionTime is an error.
     let broken = dir.path().join("broken");
@@ -245,7 +200,7 @@ fn real_and_synthetic_runs_make_a_valid_dataset_identical_to_dcm2niix() {
         .expect("object")
         .remove("RepetitionTime");
     std::fs::write(&sidecar, json.to_string()).expect("rewrite sidecar");
-    let errors = validator_errors(&validator, &broken, dir.path());
+    let errors = bids_validator_errors(&validator, &broken, dir.path());
     assert!(
         !errors.is_empty(),
         "the validator found nothing wrong with {}",
