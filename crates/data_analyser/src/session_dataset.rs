@@ -168,20 +168,23 @@ impl Writer {
                 self.streams.len() - 1
             }
         };
+        let dir = self.incoming().join(format!(
+            "launch-{:03}-{}",
+            launch.unwrap_or(0),
+            bids_label(&v.stream_id)
+        ));
         let stream = &mut self.streams[at];
         if stream.files.iter().any(|(index, _, _)| *index == v.index) {
             return Ok(()); // served twice (a script asked again): kept once
         }
-        let dir = self
-            .incoming()
-            .join(format!("launch-{:03}-{}", launch.unwrap_or(0), bids_label(&v.stream_id)));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(format!("{:06}.dcm", v.index));
         filestore::write_atomic(&path, &v.bytes)
             .with_context(|| format!("writing {}", path.display()))?;
-        let name = Path::new(&v.path)
-            .file_name()
-            .map_or_else(|| format!("{:06}.dcm", v.index), |n| n.to_string_lossy().to_string());
+        let name = Path::new(&v.path).file_name().map_or_else(
+            || format!("{:06}.dcm", v.index),
+            |n| n.to_string_lossy().to_string(),
+        );
         stream.files.push((v.index, path, name));
         Ok(())
     }
@@ -251,14 +254,19 @@ impl Writer {
 
     /// Converts one stream's volumes into a run and appends it; moves its DICOMs into
     /// sourcedata/.
-    fn append(&self, stream: &StreamFiles, settings: &EntitySource) -> Result<(BidsArchive, BidsRun)> {
+    fn append(
+        &self,
+        stream: &StreamFiles,
+        settings: &EntitySource,
+    ) -> Result<(BidsArchive, BidsRun)> {
         let mut run = BidsRun::new();
         let mut fallback = EntitySource::default();
         fallback.set("task", &bids_label(&self.project));
         fallback.set("datatype", "func");
         fallback.set("suffix", "bold");
         for (index, path, _) in &stream.files {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let volume = match imaging::volume_from_file(&bytes) {
                 Ok(v) => v,
                 Err(e) => {
@@ -300,7 +308,10 @@ impl Writer {
             format!(
                 "BIDS dataset: {} volumes appended as {} (DICOMs in {})",
                 run.len(),
-                image.strip_prefix(self.session.dir()).unwrap_or(&image).display(),
+                image
+                    .strip_prefix(self.session.dir())
+                    .unwrap_or(&image)
+                    .display(),
                 source_dir
                     .strip_prefix(self.session.dir())
                     .unwrap_or(&source_dir)
@@ -311,14 +322,20 @@ impl Writer {
     }
 
     /// The launch's results and plot beside the first run, under derivatives/rtcloud-rs.
-    fn derivatives(&self, launch: &session::Launch, archive: &BidsArchive, run: &BidsRun) -> Result<()> {
+    fn derivatives(
+        &self,
+        launch: &session::Launch,
+        archive: &BidsArchive,
+        run: &BidsRun,
+    ) -> Result<()> {
         let Some(entities) = run.entities() else {
             return Ok(());
         };
         let root = archive.root().join("derivatives").join("rtcloud-rs");
         let description = root.join("dataset_description.json");
         if !description.exists() {
-            std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("creating {}", root.display()))?;
             let text = serde_json::to_string_pretty(&derivative_description(
                 &format!("rtcloud-rs results of project {}", self.project),
                 "rtcloud-rs",
@@ -335,8 +352,12 @@ impl Writer {
             let Ok(bytes) = std::fs::read(&from) else {
                 continue;
             };
-            let to = dir.join(format!("{}_desc-{name}_timeseries.tsv", entities.stem_without_suffix()));
-            filestore::write_atomic(&to, &bytes).with_context(|| format!("writing {}", to.display()))?;
+            let to = dir.join(format!(
+                "{}_desc-{name}_timeseries.tsv",
+                entities.stem_without_suffix()
+            ));
+            filestore::write_atomic(&to, &bytes)
+                .with_context(|| format!("writing {}", to.display()))?;
         }
         Ok(())
     }

@@ -30,7 +30,11 @@ fn remote_session(site: &Site, scanner_files: &Path) -> PathBuf {
     let port = analyser.port();
     let _streamer = site.streamer(port, "password", "streamer.log");
     let _replay = site.replay(scanner_files, 10, "0.2");
-    assert!(analyser.wait_exit(), "the run failed: {}", analyser.stderr_text());
+    assert!(
+        analyser.wait_exit(),
+        "the run failed: {}",
+        analyser.stderr_text()
+    );
     launch_dir(&site.path("sessions"), "sample")
 }
 
@@ -45,7 +49,10 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     let site = Site::new();
     let skyra = skyra_run(&testdata, &site);
     let launch = remote_session(&site, &skyra);
-    let session = launch.parent().and_then(|p| p.parent()).expect("session folder");
+    let session = launch
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("session folder");
     let root = session.join("bids");
     let errors = test_support::bids_validator_errors(&validator, &root, &site.path(""));
     assert!(errors.is_empty(), "bids-validator errors: {errors:#?}");
@@ -61,7 +68,10 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     assert_eq!(ours.shape(), reference.shape(), "shape");
     assert!(ours == reference, "the run's voxels differ from dcm2niix's");
 
-    let sourcedata = root.join("sourcedata").join(runs[0].folder()).join(runs[0].stem());
+    let sourcedata = root
+        .join("sourcedata")
+        .join(runs[0].folder())
+        .join(runs[0].stem());
     let kept = std::fs::read_dir(&sourcedata).expect("sourcedata").count();
     assert_eq!(kept, 10, "DICOMs kept in {}", sourcedata.display());
     let results = root
