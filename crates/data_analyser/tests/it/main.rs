@@ -9,6 +9,7 @@ mod link;
 mod listener;
 mod projects;
 mod scripts;
+mod session_bids;
 mod site;
 mod support;
 mod web;
