@@ -28,3 +28,6 @@ fi
 
 # The web page's browser tests: Debian's chromium and playwright-core (tests/web).
 "$(dirname "$0")/setup_web.sh"
+
+# The official BIDS validator for crates/bids' tests (target/bids-validator).
+"$(dirname "$0")/setup_bids.sh"

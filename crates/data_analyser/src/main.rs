@@ -9,6 +9,7 @@ mod files;
 mod pipeline;
 mod server;
 mod service;
+mod session_dataset;
 
 use clap::Parser;
 

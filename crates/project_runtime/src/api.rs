@@ -40,12 +40,36 @@ pub struct ProjectApi {
     info: ApiInfo,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Shared {
     data: DataInterface,
     session: Session,
     info: ApiInfo,
+    tap: Option<VolumeTap>,
 }
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scanner volume a script was served, as it came from the stream: what the
+/// analyser's session dataset (data_analyser `session_dataset`) keeps of each run.
+#[derive(Debug, Clone)]
+pub struct TappedVolume {
+    pub stream_id: String,
+    pub index: u32,
+    /// The file's name on the scanner side.
+    pub path: String,
+    /// The DICOM bytes (de-identified by the streamer unless the project said otherwise).
+    pub bytes: Bytes,
+}
+
+/// Called with every volume `get_image_data` serves; must not block (hand it on).
+pub type VolumeTap = std::sync::Arc<dyn Fn(TappedVolume) + Send + Sync>;
 
 impl ProjectApi {
     /// Binds 127.0.0.1 on an ephemeral port and serves the API in the background.
@@ -53,6 +77,16 @@ impl ProjectApi {
         data: DataInterface,
         session: Session,
         info: ApiInfo,
+    ) -> std::io::Result<ProjectApi> {
+        Self::start_with_tap(data, session, info, None).await
+    }
+
+    /// [`ProjectApi::start`], handing every served scanner volume to `tap` as well.
+    pub async fn start_with_tap(
+        data: DataInterface,
+        session: Session,
+        info: ApiInfo,
+        tap: Option<VolumeTap>,
     ) -> std::io::Result<ProjectApi> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -62,6 +96,7 @@ impl ProjectApi {
             data,
             session,
             info: info.clone(),
+            tap,
         };
         let gate = ScriptToken(tokens.interceptor());
         let router = tonic::transport::Server::builder()
@@ -337,6 +372,14 @@ impl pb::data_server::Data for Shared {
                 })?;
             Some(volume_message(&decoded))
         };
+        if let Some(tap) = &self.tap {
+            tap(TappedVolume {
+                stream_id: r.stream_id.clone(),
+                index: image.index,
+                path: image.path.clone(),
+                bytes: image.bytes.clone(),
+            });
+        }
         self.session.note_volume(
             image.index,
             data_link::epoch_secs(image.completed_at),

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bids_validator;
 pub mod process;
+pub use bids_validator::{bids_validator, bids_validator_errors};
 pub use process::ChildGuard;
 
 /// `../shared/testdata` next to the repository (real scanner data, never copied into

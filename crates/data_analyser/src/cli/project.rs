@@ -200,7 +200,8 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
             String::new()
         },
     };
-    let api = ProjectApi::start(data, session.clone(), info)
+    let (tap, dataset) = crate::session_dataset::start(session.clone(), &name);
+    let api = ProjectApi::start_with_tap(data, session.clone(), info, Some(tap))
         .await
         .context("starting the project API on 127.0.0.1")?;
     let controller = Controller::new(
@@ -282,6 +283,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
         );
     }
     session.flush();
+    // Every session leaves a BIDS dataset: the runs that ended are written before exit.
+    let writing = tokio::task::spawn_blocking(move || dataset.close(Duration::from_secs(120)));
+    writing.await.ok();
     if let Some(before_stop) = hooks.before_stop {
         before_stop().await;
     }

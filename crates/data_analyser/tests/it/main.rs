@@ -12,6 +12,7 @@ mod listener;
 mod preproc;
 mod projects;
 mod scripts;
+mod session_bids;
 mod site;
 mod support;
 mod web;

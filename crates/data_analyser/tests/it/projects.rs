@@ -77,10 +77,10 @@ pub fn launch_dir(sessions: &Path, project: &str) -> PathBuf {
 }
 
 /// (run, TR, value) rows of a launch's table.
-type Rows = Vec<(i64, i64, f64)>;
+pub type Rows = Vec<(i64, i64, f64)>;
 
 /// Plotted (run, TR, value) and results.tsv (run, TR, value) of a launch.
-fn plotted_and_results(launch: &Path) -> (Rows, Rows) {
+pub fn plotted_and_results(launch: &Path) -> (Rows, Rows) {
     let parse = |text: String, skip: usize, cols: [usize; 3]| -> Rows {
         text.lines()
             .skip(skip)
