@@ -84,10 +84,12 @@ class LocalData(DataInterface):
     def list_dirs(self, pattern: str) -> List[str]:
         return [p for p in self._glob(pattern) if os.path.isdir(p)]
 
-    def put_file(self, path: str, data: Union[bytes, str]) -> None:
+    def put_file(self, path: str, data: Union[bytes, str], overwrite: bool = False) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
         real = self._check(path)
+        if not overwrite and os.path.lexists(real):
+            raise PermissionDenied(f"{path} exists already; put_file replaces a file only when asked to overwrite")
         folder = os.path.dirname(real)
         os.makedirs(folder, exist_ok=True)
         # A temp file renamed into place: readers never see the file half written.

@@ -59,15 +59,12 @@ pub(crate) async fn local_stream(
         match folder.next().await {
             Ok(file) => {
                 let path = file.path.display().to_string();
-                let bytes = match deid.as_mut() {
-                    Some(d) => match d.deidentify(&file.bytes) {
-                        Ok(b) => Bytes::from(b),
-                        Err(e) => {
-                            stream.fail(format!("{path}: cannot de-identify: {e}"));
-                            return;
-                        }
-                    },
-                    None => Bytes::from(file.bytes),
+                let bytes = match imaging::deid::outgoing(&file.path, file.bytes, deid.as_mut()) {
+                    Ok(b) => Bytes::from(b),
+                    Err(e) => {
+                        stream.fail(e.to_string());
+                        return;
+                    }
                 };
                 stream.insert(ImageData {
                     index: file.index,

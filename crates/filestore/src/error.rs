@@ -20,17 +20,23 @@ pub enum FilestoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The path, once canonicalised (symlinks and `..` resolved), is outside every allowed folder.
+    /// The path, once canonicalised (symlinks and `..` resolved), is outside every
+    /// allowed folder. The message says no more: not where a symlink points, nor
+    /// whether anything exists there.
+    #[error("{path} is outside the allowed folders")]
+    OutsideAllowedDirs { path: PathBuf },
+    /// put_file to a folder that is not writable (or with no writable folder at all).
     #[error(
-        "{path} is outside the allowed folders ({allowed}){resolved_note}; \
-         start data_streamer with --allowed-dirs to add its folder"
+        "{path} is not in a writable folder: put_file writes only into the folders given \
+         to data_streamer with --writable-dirs (none by default)"
     )]
-    OutsideAllowedDirs {
-        path: PathBuf,
-        /// " (it resolves to /x/y)" when canonicalisation changed the path, else empty.
-        resolved_note: String,
-        allowed: String,
-    },
+    NotWritable { path: PathBuf },
+    /// put_file to a file that exists, without overwrite.
+    #[error("{path} exists already; put_file replaces a file only when asked to overwrite")]
+    Exists { path: PathBuf },
+    /// A file larger than the configured cap.
+    #[error("{path} is {size} bytes, more than the {max} bytes a file may have (--max-file-size)")]
+    TooLarge { path: PathBuf, size: u64, max: u64 },
     /// The file's extension is not allowed.
     #[error(
         "{path} has a file type that is not allowed (allowed: {allowed}); \

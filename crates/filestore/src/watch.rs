@@ -257,7 +257,7 @@ impl FolderWatch {
             Err(FilestoreError::Io { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match check_file(&canonical, self.opts.min_size) {
+        match check_file(&canonical, self.opts.min_size, self.rules.max_file_size()) {
             Check::Complete(bytes) => {
                 tracing::debug!(file = %canonical.display(), by_close, by_poll, "complete");
                 Ok(Some(CompleteFile {
@@ -275,6 +275,7 @@ impl FolderWatch {
                 Ok(None)
             }
             Check::Missing => Ok(None),
+            Check::TooLarge(e) => Err(e),
         }
     }
 

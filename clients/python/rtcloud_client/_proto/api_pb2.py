@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crtcloud/project/v1/api.proto\x12\x12rtcloud.project.v1\"\x07\n\x05\x45mpty\"B\n\x10InitWatchRequest\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x04\"3\n\x10WatchFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimeout_s\x18\x02 \x01(\x01\"\x1b\n\x0bPathRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"!\n\x0ePatternRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"\x18\n\x08\x46ileData\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x19\n\x08PathList\x12\r\n\x05paths\x18\x01 \x03(\t\",\n\x0ePutFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"r\n\x18InitScannerStreamRequest\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x04\x12\x11\n\tanonymize\x18\x04 \x01(\x08\x12\x13\n\x0bstart_index\x18\x05 \x01(\r\"\x1d\n\x08StreamId\x12\x11\n\tstream_id\x18\x01 \x01(\t\"w\n\x13GetImageDataRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12+\n\x04\x66orm\x18\x04 \x01(\x0e\x32\x1d.rtcloud.project.v1.ImageForm\"h\n\tImageData\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x64icom\x18\x02 \x01(\x0c\x12*\n\x06volume\x18\x03 \x01(\x0b\x32\x1a.rtcloud.project.v1.Volume\x12\x11\n\tclosed_at\x18\x04 \x01(\x01\"~\n\x06Volume\x12\r\n\x05shape\x18\x01 \x03(\r\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0e\n\x06\x61\x66\x66ine\x18\x04 \x03(\x01\x12\x12\n\nvoxel_size\x18\x05 \x03(\x01\x12\x0c\n\x04tr_s\x18\x06 \x01(\x01\x12\x16\n\x0eslice_timing_s\x18\x07 \x03(\x01\"\"\n\tPingReply\x12\x15\n\rstreamer_time\x18\x01 \x01(\x01\"=\n\x10\x43lockSkewRequest\x12\x13\n\x0b\x63\x61ller_time\x18\x01 \x01(\x01\x12\x14\n\x0cround_trip_s\x18\x02 \x01(\x01\" \n\x0e\x43lockSkewReply\x12\x0e\n\x06skew_s\x18\x01 \x01(\x01\"R\n\x10SetResultRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x16\n\x0eonset_delay_ms\x18\x04 \x01(\x01\"<\n\x14SetResultDictRequest\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x16\n\x0eonset_delay_ms\x18\x02 \x01(\x01\"!\n\x11SetMessageRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"-\n\x12GetResponseRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\"F\n\x08Response\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x13\n\x0breceived_at\x18\x04 \x01(\x01\"Q\n\rResponseReply\x12\x33\n\x08response\x18\x01 \x01(\x0b\x32\x1c.rtcloud.project.v1.ResponseH\x00\x88\x01\x01\x42\x0b\n\t_response\"?\n\x0cResponseList\x12/\n\tresponses\x18\x01 \x03(\x0b\x32\x1c.rtcloud.project.v1.Response\">\n\x14PlotDataPointRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"\"\n\x13\x43learRunPlotRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\"\x1a\n\nLogRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x81\x01\n\x0bSessionInfo\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61ta_remote\x18\x02 \x01(\x08\x12\x16\n\x0esubject_remote\x18\x03 \x01(\x08\x12\x0f\n\x07station\x18\x04 \x01(\t\x12\x13\n\x0bsession_dir\x18\x05 \x01(\t\x12\x0e\n\x06launch\x18\x06 \x01(\r*M\n\tImageForm\x12\x14\n\x10IMAGE_FORM_DICOM\x10\x00\x12\x15\n\x11IMAGE_FORM_VOLUME\x10\x01\x12\x13\n\x0fIMAGE_FORM_BOTH\x10\x02\x32\x9d\x08\n\x04\x44\x61ta\x12L\n\tInitWatch\x12$.rtcloud.project.v1.InitWatchRequest\x1a\x19.rtcloud.project.v1.Empty\x12O\n\tWatchFile\x12$.rtcloud.project.v1.WatchFileRequest\x1a\x1c.rtcloud.project.v1.FileData\x12H\n\x07GetFile\x12\x1f.rtcloud.project.v1.PathRequest\x1a\x1c.rtcloud.project.v1.FileData\x12Q\n\rGetNewestFile\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.FileData\x12M\n\tListFiles\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.PathList\x12L\n\x08ListDirs\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.PathList\x12H\n\x07PutFile\x12\".rtcloud.project.v1.PutFileRequest\x1a\x19.rtcloud.project.v1.Empty\x12_\n\x11InitScannerStream\x12,.rtcloud.project.v1.InitScannerStreamRequest\x1a\x1c.rtcloud.project.v1.StreamId\x12V\n\x0cGetImageData\x12\'.rtcloud.project.v1.GetImageDataRequest\x1a\x1d.rtcloud.project.v1.ImageData\x12M\n\x12\x43loseScannerStream\x12\x1c.rtcloud.project.v1.StreamId\x1a\x19.rtcloud.project.v1.Empty\x12N\n\x13GetAllowedFileTypes\x12\x19.rtcloud.project.v1.Empty\x1a\x1c.rtcloud.project.v1.PathList\x12@\n\x04Ping\x12\x19.rtcloud.project.v1.Empty\x1a\x1d.rtcloud.project.v1.PingReply\x12X\n\x0cGetClockSkew\x12$.rtcloud.project.v1.ClockSkewRequest\x1a\".rtcloud.project.v1.ClockSkewReply2\xa7\x03\n\x07Subject\x12L\n\tSetResult\x12$.rtcloud.project.v1.SetResultRequest\x1a\x19.rtcloud.project.v1.Empty\x12T\n\rSetResultDict\x12(.rtcloud.project.v1.SetResultDictRequest\x1a\x19.rtcloud.project.v1.Empty\x12N\n\nSetMessage\x12%.rtcloud.project.v1.SetMessageRequest\x1a\x19.rtcloud.project.v1.Empty\x12X\n\x0bGetResponse\x12&.rtcloud.project.v1.GetResponseRequest\x1a!.rtcloud.project.v1.ResponseReply\x12N\n\x0fGetAllResponses\x12\x19.rtcloud.project.v1.Empty\x1a .rtcloud.project.v1.ResponseList2\xd0\x03\n\x03Web\x12T\n\rPlotDataPoint\x12(.rtcloud.project.v1.PlotDataPointRequest\x1a\x19.rtcloud.project.v1.Empty\x12R\n\x0c\x43learRunPlot\x12\'.rtcloud.project.v1.ClearRunPlotRequest\x1a\x19.rtcloud.project.v1.Empty\x12\x45\n\rClearAllPlots\x12\x19.rtcloud.project.v1.Empty\x1a\x19.rtcloud.project.v1.Empty\x12\x44\n\x07UserLog\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty\x12G\n\nSessionLog\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty\x12I\n\x0cSetUserError\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty2P\n\x07Session\x12\x45\n\x07GetInfo\x12\x19.rtcloud.project.v1.Empty\x1a\x1f.rtcloud.project.v1.SessionInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1crtcloud/project/v1/api.proto\x12\x12rtcloud.project.v1\"\x07\n\x05\x45mpty\"B\n\x10InitWatchRequest\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x04\"3\n\x10WatchFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttimeout_s\x18\x02 \x01(\x01\"\x1b\n\x0bPathRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"!\n\x0ePatternRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"\x18\n\x08\x46ileData\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x19\n\x08PathList\x12\r\n\x05paths\x18\x01 \x03(\t\"?\n\x0ePutFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\toverwrite\x18\x03 \x01(\x08\"r\n\x18InitScannerStreamRequest\x12\x0b\n\x03\x64ir\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x04\x12\x11\n\tanonymize\x18\x04 \x01(\x08\x12\x13\n\x0bstart_index\x18\x05 \x01(\r\"\x1d\n\x08StreamId\x12\x11\n\tstream_id\x18\x01 \x01(\t\"w\n\x13GetImageDataRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12+\n\x04\x66orm\x18\x04 \x01(\x0e\x32\x1d.rtcloud.project.v1.ImageForm\"h\n\tImageData\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x64icom\x18\x02 \x01(\x0c\x12*\n\x06volume\x18\x03 \x01(\x0b\x32\x1a.rtcloud.project.v1.Volume\x12\x11\n\tclosed_at\x18\x04 \x01(\x01\"~\n\x06Volume\x12\r\n\x05shape\x18\x01 \x03(\r\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0e\n\x06\x61\x66\x66ine\x18\x04 \x03(\x01\x12\x12\n\nvoxel_size\x18\x05 \x03(\x01\x12\x0c\n\x04tr_s\x18\x06 \x01(\x01\x12\x16\n\x0eslice_timing_s\x18\x07 \x03(\x01\"\"\n\tPingReply\x12\x15\n\rstreamer_time\x18\x01 \x01(\x01\"=\n\x10\x43lockSkewRequest\x12\x13\n\x0b\x63\x61ller_time\x18\x01 \x01(\x01\x12\x14\n\x0cround_trip_s\x18\x02 \x01(\x01\" \n\x0e\x43lockSkewReply\x12\x0e\n\x06skew_s\x18\x01 \x01(\x01\"R\n\x10SetResultRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x16\n\x0eonset_delay_ms\x18\x04 \x01(\x01\"<\n\x14SetResultDictRequest\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x16\n\x0eonset_delay_ms\x18\x02 \x01(\x01\"!\n\x11SetMessageRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"-\n\x12GetResponseRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\"F\n\x08Response\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x13\n\x0breceived_at\x18\x04 \x01(\x01\"Q\n\rResponseReply\x12\x33\n\x08response\x18\x01 \x01(\x0b\x32\x1c.rtcloud.project.v1.ResponseH\x00\x88\x01\x01\x42\x0b\n\t_response\"?\n\x0cResponseList\x12/\n\tresponses\x18\x01 \x03(\x0b\x32\x1c.rtcloud.project.v1.Response\">\n\x14PlotDataPointRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\x12\n\n\x02tr\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"\"\n\x13\x43learRunPlotRequest\x12\x0b\n\x03run\x18\x01 \x01(\x03\"\x1a\n\nLogRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x81\x01\n\x0bSessionInfo\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61ta_remote\x18\x02 \x01(\x08\x12\x16\n\x0esubject_remote\x18\x03 \x01(\x08\x12\x0f\n\x07station\x18\x04 \x01(\t\x12\x13\n\x0bsession_dir\x18\x05 \x01(\t\x12\x0e\n\x06launch\x18\x06 \x01(\r*M\n\tImageForm\x12\x14\n\x10IMAGE_FORM_DICOM\x10\x00\x12\x15\n\x11IMAGE_FORM_VOLUME\x10\x01\x12\x13\n\x0fIMAGE_FORM_BOTH\x10\x02\x32\x9d\x08\n\x04\x44\x61ta\x12L\n\tInitWatch\x12$.rtcloud.project.v1.InitWatchRequest\x1a\x19.rtcloud.project.v1.Empty\x12O\n\tWatchFile\x12$.rtcloud.project.v1.WatchFileRequest\x1a\x1c.rtcloud.project.v1.FileData\x12H\n\x07GetFile\x12\x1f.rtcloud.project.v1.PathRequest\x1a\x1c.rtcloud.project.v1.FileData\x12Q\n\rGetNewestFile\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.FileData\x12M\n\tListFiles\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.PathList\x12L\n\x08ListDirs\x12\".rtcloud.project.v1.PatternRequest\x1a\x1c.rtcloud.project.v1.PathList\x12H\n\x07PutFile\x12\".rtcloud.project.v1.PutFileRequest\x1a\x19.rtcloud.project.v1.Empty\x12_\n\x11InitScannerStream\x12,.rtcloud.project.v1.InitScannerStreamRequest\x1a\x1c.rtcloud.project.v1.StreamId\x12V\n\x0cGetImageData\x12\'.rtcloud.project.v1.GetImageDataRequest\x1a\x1d.rtcloud.project.v1.ImageData\x12M\n\x12\x43loseScannerStream\x12\x1c.rtcloud.project.v1.StreamId\x1a\x19.rtcloud.project.v1.Empty\x12N\n\x13GetAllowedFileTypes\x12\x19.rtcloud.project.v1.Empty\x1a\x1c.rtcloud.project.v1.PathList\x12@\n\x04Ping\x12\x19.rtcloud.project.v1.Empty\x1a\x1d.rtcloud.project.v1.PingReply\x12X\n\x0cGetClockSkew\x12$.rtcloud.project.v1.ClockSkewRequest\x1a\".rtcloud.project.v1.ClockSkewReply2\xa7\x03\n\x07Subject\x12L\n\tSetResult\x12$.rtcloud.project.v1.SetResultRequest\x1a\x19.rtcloud.project.v1.Empty\x12T\n\rSetResultDict\x12(.rtcloud.project.v1.SetResultDictRequest\x1a\x19.rtcloud.project.v1.Empty\x12N\n\nSetMessage\x12%.rtcloud.project.v1.SetMessageRequest\x1a\x19.rtcloud.project.v1.Empty\x12X\n\x0bGetResponse\x12&.rtcloud.project.v1.GetResponseRequest\x1a!.rtcloud.project.v1.ResponseReply\x12N\n\x0fGetAllResponses\x12\x19.rtcloud.project.v1.Empty\x1a .rtcloud.project.v1.ResponseList2\xd0\x03\n\x03Web\x12T\n\rPlotDataPoint\x12(.rtcloud.project.v1.PlotDataPointRequest\x1a\x19.rtcloud.project.v1.Empty\x12R\n\x0c\x43learRunPlot\x12\'.rtcloud.project.v1.ClearRunPlotRequest\x1a\x19.rtcloud.project.v1.Empty\x12\x45\n\rClearAllPlots\x12\x19.rtcloud.project.v1.Empty\x1a\x19.rtcloud.project.v1.Empty\x12\x44\n\x07UserLog\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty\x12G\n\nSessionLog\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty\x12I\n\x0cSetUserError\x12\x1e.rtcloud.project.v1.LogRequest\x1a\x19.rtcloud.project.v1.Empty2P\n\x07Session\x12\x45\n\x07GetInfo\x12\x19.rtcloud.project.v1.Empty\x1a\x1f.rtcloud.project.v1.SessionInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rtcloud.project.v1.api_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEFORM']._serialized_start=1688
-  _globals['_IMAGEFORM']._serialized_end=1765
+  _globals['_IMAGEFORM']._serialized_start=1707
+  _globals['_IMAGEFORM']._serialized_end=1784
   _globals['_EMPTY']._serialized_start=52
   _globals['_EMPTY']._serialized_end=59
   _globals['_INITWATCHREQUEST']._serialized_start=61
@@ -48,51 +48,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PATHLIST']._serialized_start=272
   _globals['_PATHLIST']._serialized_end=297
   _globals['_PUTFILEREQUEST']._serialized_start=299
-  _globals['_PUTFILEREQUEST']._serialized_end=343
-  _globals['_INITSCANNERSTREAMREQUEST']._serialized_start=345
-  _globals['_INITSCANNERSTREAMREQUEST']._serialized_end=459
-  _globals['_STREAMID']._serialized_start=461
-  _globals['_STREAMID']._serialized_end=490
-  _globals['_GETIMAGEDATAREQUEST']._serialized_start=492
-  _globals['_GETIMAGEDATAREQUEST']._serialized_end=611
-  _globals['_IMAGEDATA']._serialized_start=613
-  _globals['_IMAGEDATA']._serialized_end=717
-  _globals['_VOLUME']._serialized_start=719
-  _globals['_VOLUME']._serialized_end=845
-  _globals['_PINGREPLY']._serialized_start=847
-  _globals['_PINGREPLY']._serialized_end=881
-  _globals['_CLOCKSKEWREQUEST']._serialized_start=883
-  _globals['_CLOCKSKEWREQUEST']._serialized_end=944
-  _globals['_CLOCKSKEWREPLY']._serialized_start=946
-  _globals['_CLOCKSKEWREPLY']._serialized_end=978
-  _globals['_SETRESULTREQUEST']._serialized_start=980
-  _globals['_SETRESULTREQUEST']._serialized_end=1062
-  _globals['_SETRESULTDICTREQUEST']._serialized_start=1064
-  _globals['_SETRESULTDICTREQUEST']._serialized_end=1124
-  _globals['_SETMESSAGEREQUEST']._serialized_start=1126
-  _globals['_SETMESSAGEREQUEST']._serialized_end=1159
-  _globals['_GETRESPONSEREQUEST']._serialized_start=1161
-  _globals['_GETRESPONSEREQUEST']._serialized_end=1206
-  _globals['_RESPONSE']._serialized_start=1208
-  _globals['_RESPONSE']._serialized_end=1278
-  _globals['_RESPONSEREPLY']._serialized_start=1280
-  _globals['_RESPONSEREPLY']._serialized_end=1361
-  _globals['_RESPONSELIST']._serialized_start=1363
-  _globals['_RESPONSELIST']._serialized_end=1426
-  _globals['_PLOTDATAPOINTREQUEST']._serialized_start=1428
-  _globals['_PLOTDATAPOINTREQUEST']._serialized_end=1490
-  _globals['_CLEARRUNPLOTREQUEST']._serialized_start=1492
-  _globals['_CLEARRUNPLOTREQUEST']._serialized_end=1526
-  _globals['_LOGREQUEST']._serialized_start=1528
-  _globals['_LOGREQUEST']._serialized_end=1554
-  _globals['_SESSIONINFO']._serialized_start=1557
-  _globals['_SESSIONINFO']._serialized_end=1686
-  _globals['_DATA']._serialized_start=1768
-  _globals['_DATA']._serialized_end=2821
-  _globals['_SUBJECT']._serialized_start=2824
-  _globals['_SUBJECT']._serialized_end=3247
-  _globals['_WEB']._serialized_start=3250
-  _globals['_WEB']._serialized_end=3714
-  _globals['_SESSION']._serialized_start=3716
-  _globals['_SESSION']._serialized_end=3796
+  _globals['_PUTFILEREQUEST']._serialized_end=362
+  _globals['_INITSCANNERSTREAMREQUEST']._serialized_start=364
+  _globals['_INITSCANNERSTREAMREQUEST']._serialized_end=478
+  _globals['_STREAMID']._serialized_start=480
+  _globals['_STREAMID']._serialized_end=509
+  _globals['_GETIMAGEDATAREQUEST']._serialized_start=511
+  _globals['_GETIMAGEDATAREQUEST']._serialized_end=630
+  _globals['_IMAGEDATA']._serialized_start=632
+  _globals['_IMAGEDATA']._serialized_end=736
+  _globals['_VOLUME']._serialized_start=738
+  _globals['_VOLUME']._serialized_end=864
+  _globals['_PINGREPLY']._serialized_start=866
+  _globals['_PINGREPLY']._serialized_end=900
+  _globals['_CLOCKSKEWREQUEST']._serialized_start=902
+  _globals['_CLOCKSKEWREQUEST']._serialized_end=963
+  _globals['_CLOCKSKEWREPLY']._serialized_start=965
+  _globals['_CLOCKSKEWREPLY']._serialized_end=997
+  _globals['_SETRESULTREQUEST']._serialized_start=999
+  _globals['_SETRESULTREQUEST']._serialized_end=1081
+  _globals['_SETRESULTDICTREQUEST']._serialized_start=1083
+  _globals['_SETRESULTDICTREQUEST']._serialized_end=1143
+  _globals['_SETMESSAGEREQUEST']._serialized_start=1145
+  _globals['_SETMESSAGEREQUEST']._serialized_end=1178
+  _globals['_GETRESPONSEREQUEST']._serialized_start=1180
+  _globals['_GETRESPONSEREQUEST']._serialized_end=1225
+  _globals['_RESPONSE']._serialized_start=1227
+  _globals['_RESPONSE']._serialized_end=1297
+  _globals['_RESPONSEREPLY']._serialized_start=1299
+  _globals['_RESPONSEREPLY']._serialized_end=1380
+  _globals['_RESPONSELIST']._serialized_start=1382
+  _globals['_RESPONSELIST']._serialized_end=1445
+  _globals['_PLOTDATAPOINTREQUEST']._serialized_start=1447
+  _globals['_PLOTDATAPOINTREQUEST']._serialized_end=1509
+  _globals['_CLEARRUNPLOTREQUEST']._serialized_start=1511
+  _globals['_CLEARRUNPLOTREQUEST']._serialized_end=1545
+  _globals['_LOGREQUEST']._serialized_start=1547
+  _globals['_LOGREQUEST']._serialized_end=1573
+  _globals['_SESSIONINFO']._serialized_start=1576
+  _globals['_SESSIONINFO']._serialized_end=1705
+  _globals['_DATA']._serialized_start=1787
+  _globals['_DATA']._serialized_end=2840
+  _globals['_SUBJECT']._serialized_start=2843
+  _globals['_SUBJECT']._serialized_end=3266
+  _globals['_WEB']._serialized_start=3269
+  _globals['_WEB']._serialized_end=3733
+  _globals['_SESSION']._serialized_start=3735
+  _globals['_SESSION']._serialized_end=3815
 # @@protoc_insertion_point(module_scope)

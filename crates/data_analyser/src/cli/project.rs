@@ -139,7 +139,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
     let data = if args.data_remote {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {
+        // The analyser's own disk: its allowed folders are writable too.
         let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
+            .and_then(|r| r.with_writable_dirs(&args.allowed_dirs))
             .context("checking --allowed-dirs and --allowed-types")?;
         DataInterface::local(rules)
     };

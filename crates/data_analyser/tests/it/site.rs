@@ -138,6 +138,19 @@ impl Site {
 
     /// `data_analyser record` of `count` Skyra volumes from the scanner folder into out/.
     pub fn record(&self, port: u16, dir: &str, pattern: &str, count: u32, log: &str) -> Running {
+        self.record_with(port, dir, pattern, count, &[], log)
+    }
+
+    /// [`Site::record`] with more arguments (e.g. `--no-anonymize`).
+    pub fn record_with(
+        &self,
+        port: u16,
+        dir: &str,
+        pattern: &str,
+        count: u32,
+        extra: &[&str],
+        log: &str,
+    ) -> Running {
         let port = port.to_string();
         let certs = self.arg("certs");
         let out = self.arg("out");
@@ -162,13 +175,27 @@ impl Site {
                 &out,
                 "--timeout",
                 "120",
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
             self.path(log),
         )
     }
 
     /// `data_streamer` serving the scanner folder (.dcm only) to 127.0.0.1:`port`.
     pub fn streamer(&self, port: u16, password_file: &str, log: &str) -> Running {
+        self.streamer_with(port, password_file, &[], log)
+    }
+
+    /// [`Site::streamer`] with more arguments (e.g. `--send-identified`).
+    pub fn streamer_with(
+        &self,
+        port: u16,
+        password_file: &str,
+        extra: &[&str],
+        log: &str,
+    ) -> Running {
         let server = format!("127.0.0.1:{port}");
         let (ca, password, scanner) = (
             self.arg("certs/ca.crt"),
@@ -190,7 +217,10 @@ impl Site {
                 &scanner,
                 "--allowed-types",
                 ".dcm",
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
             self.path(log),
         )
     }

@@ -23,7 +23,11 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// A request, put_file already reassembled.
 #[derive(Debug)]
 pub(crate) enum Call {
-    Put { path: String, bytes: Bytes },
+    Put {
+        path: String,
+        bytes: Bytes,
+        overwrite: bool,
+    },
     Other(request::Call),
 }
 
@@ -117,21 +121,16 @@ fn done() -> Answer {
     Answer::Result(response::Result::Done(Done {}))
 }
 
-/// A file as it may leave the control room: DICOM (a Part 10 file, "DICM" at byte 128)
-/// de-identified unless the streamer was told otherwise; anything else as it is. A DICOM
-/// file that cannot be de-identified is refused, never sent as it is.
-fn private(shared: &Shared, path: &str, bytes: Vec<u8>) -> Result<Bytes, Failure> {
-    let is_dicom = bytes.get(128..132) == Some(b"DICM".as_slice());
-    if !is_dicom || !shared.config.deidentify_files {
-        return Ok(Bytes::from(bytes));
-    }
+/// A file as it may leave the control room ([`imaging::deid::outgoing`]): DICOM, by
+/// name or content (headerless data sets too), de-identified unless the streamer was
+/// started with `--send-identified`; anything else as it is. A file that is DICOM but
+/// cannot be de-identified is refused, never sent as stored.
+fn private(shared: &Shared, shown: &str, bytes: Vec<u8>) -> Result<Bytes, Failure> {
     let mut deid = shared.files_deid.lock().unwrap_or_else(|e| e.into_inner());
-    match deid.deidentify(&bytes) {
-        Ok(clean) => Ok(Bytes::from(clean)),
-        Err(e) => Err((
-            Code::Invalid,
-            format!("{path} is DICOM but cannot be de-identified, so it is not sent: {e}"),
-        )),
+    let deid = (!shared.config.send_identified).then_some(&mut *deid);
+    match imaging::deid::outgoing(Path::new(shown), bytes, deid) {
+        Ok(bytes) => Ok(Bytes::from(bytes)),
+        Err(e) => Err((Code::Refused, e.to_string())),
     }
 }
 
@@ -139,7 +138,10 @@ fn failure(e: FilestoreError) -> Failure {
     let code = match &e {
         FilestoreError::OutsideAllowedDirs { .. }
         | FilestoreError::TypeNotAllowed { .. }
-        | FilestoreError::Refused { .. } => Code::Refused,
+        | FilestoreError::Refused { .. }
+        | FilestoreError::NotWritable { .. }
+        | FilestoreError::Exists { .. }
+        | FilestoreError::TooLarge { .. } => Code::Refused,
         FilestoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Code::NotFound
         }
@@ -164,9 +166,13 @@ async fn blocking<T: Send + 'static>(
 async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<Answer, Failure> {
     let rules = &shared.config.rules;
     let call = match call {
-        Call::Put { path, bytes } => {
+        Call::Put {
+            path,
+            bytes,
+            overwrite,
+        } => {
             let written = blocking(rules, move |r| {
-                r.write_file_atomic(Path::new(&path), &bytes)
+                r.write_file_atomic(Path::new(&path), &bytes, overwrite)
             })
             .await?;
             tracing::info!(path = %written.display(), "put_file written");
@@ -186,7 +192,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 Ok((canonical, bytes))
             })
             .await?;
-            let path = canonical.display().to_string();
+            let path = rules.shown(&canonical);
             let bytes = private(shared, &path, bytes)?;
             Ok(Answer::File { path, bytes })
         }
@@ -201,7 +207,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             .await?;
             match found {
                 Some((path, bytes)) => {
-                    let path = path.display().to_string();
+                    let path = rules.shown(&path);
                     let bytes = private(shared, &path, bytes)?;
                     Ok(Answer::File { path, bytes })
                 }
@@ -211,16 +217,12 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
         request::Call::ListFiles(l) => {
             let pattern = l.pattern;
             let list = blocking(rules, move |r| r.list_files(&pattern)).await?;
-            Ok(paths(
-                list.iter().map(|p| p.display().to_string()).collect(),
-            ))
+            Ok(paths(list.iter().map(|p| rules.shown(p)).collect()))
         }
         request::Call::ListDirs(l) => {
             let pattern = l.pattern;
             let list = blocking(rules, move |r| r.list_dirs(&pattern)).await?;
-            Ok(paths(
-                list.iter().map(|p| p.display().to_string()).collect(),
-            ))
+            Ok(paths(list.iter().map(|p| rules.shown(p)).collect()))
         }
         request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
         request::Call::InitWatch(w) => {
@@ -242,13 +244,22 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 watch.wait_for(&w.name, deadline).await
             }
             .map_err(failure)?;
-            let path = file.path.display().to_string();
+            let path = rules.shown(&file.path);
             let bytes = private(shared, &path, file.bytes)?;
             Ok(Answer::File { path, bytes })
         }
         request::Call::InitScannerStream(s) => {
             if s.stream_id.is_empty() || s.stream_id.len() > 128 {
                 return Err((Code::Invalid, "a stream id must be 1-128 characters".into()));
+            }
+            if !s.anonymize && !shared.config.send_identified {
+                return Err((
+                    Code::Refused,
+                    "this streamer sends DICOM only de-identified, so a scanner stream with \
+                     anonymize=false is refused; only the console decides: start data_streamer \
+                     with --send-identified where the analyser may hold identified data"
+                        .into(),
+                ));
             }
             let pattern = FilePattern::new(&s.pattern).map_err(failure)?;
             let start = s.start_index;

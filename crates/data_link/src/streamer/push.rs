@@ -5,6 +5,7 @@
 //! analyser's drop-by-index every volume arrives exactly once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -221,20 +222,11 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
             Ok(f) => f,
             Err(e) => return fail(&shared, &id, Code::Io, e.to_string()),
         };
-        let path = file.path.display().to_string();
-        let raw = match deid.as_mut() {
-            Some(d) => match d.deidentify(&file.bytes) {
-                Ok(b) => Bytes::from(b),
-                Err(e) => {
-                    return fail(
-                        &shared,
-                        &id,
-                        Code::Invalid,
-                        format!("{path}: cannot de-identify: {e}"),
-                    )
-                }
-            },
-            None => Bytes::from(file.bytes),
+        let path = shared.config.rules.shown(&file.path);
+        // The one decision on what leaves the console (DICOM by name or content).
+        let raw = match imaging::deid::outgoing(Path::new(&path), file.bytes, deid.as_mut()) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => return fail(&shared, &id, Code::Refused, e.to_string()),
         };
         let level = shared.lock_push().level_for(raw.len() as u64);
         // Compress outside the lock: it is the slow part.

@@ -4,4 +4,5 @@
 
 mod calls;
 mod harness;
+mod privacy;
 mod streams;

@@ -350,9 +350,7 @@ async fn inotify_sees_rename_into_place_and_links() {
     };
     let mut watch = FolderWatch::open_with(&rules, &dir, opts, None).expect("open");
     // A writer that writes a temporary file and renames it into place.
-    rules
-        .write_file_atomic(&dir.join("renamed.txt"), b"whole")
-        .expect("write");
+    filestore::write_atomic(&dir.join("renamed.txt"), b"whole").expect("write");
     let got = watch
         .wait_for_path(&dir.join("renamed.txt"), GUARD)
         .await
