@@ -103,13 +103,18 @@ def check_command(bin_dir, words, where):
     return problems
 
 
-def commands_in(text):
-    """Command lines from ```sh blocks (continuations joined) and inline code spans."""
+def sh_commands(text):
+    """Command lines of ```sh blocks, continuations joined, spaces normalised."""
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split(" #", 1)[0].strip()
             if line and not line.startswith("#"):
-                yield line
+                yield " ".join(line.split())
+
+
+def commands_in(text):
+    """Command lines from ```sh blocks (continuations joined) and inline code spans."""
+    yield from sh_commands(text)
     for span in re.findall(r"`([^`\n]+)`", text):
         if span.split(" ")[0] in BINARIES + tuple(WRAPPERS) and " " in span:
             yield span

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 need_apt=()
-command -v cmake >/dev/null || need_apt+=(cmake)   # builds CharLS (JPEG-LS decoding)
-command -v c++ >/dev/null || need_apt+=(g++)
+# A C compiler and linker (the Rust toolchain links with it; ring and zstd build C code).
+# No cmake: JPEG-LS is decoded by pure_jpegls, in Rust.
+command -v cc >/dev/null || need_apt+=(gcc)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]} with apt-get" >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python environment the Python client's tests, projects/sample_py and the
-# repository's Python tooling (docker/check.py) use:
+# repository's Python tooling (docker/test_containers.py) use:
 # a venv at target/pyenv with `clients/python[dicom,nifti,test,dev]` installed editable
 # (dev pins grpcio-tools for scripts/gen_python_stubs.sh).
 # Idempotent and silent when already done: a stamp file holds a hash of what the venv
@@ -34,6 +34,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -e "$root/clients/python[dicom,nifti,test,dev]"
-# Repository tooling: docker/check.py reads the compose file.
+# Repository tooling: docker/test_containers.py reads the Kubernetes manifests.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyyaml
+# The realtime crate's tests compare its motion correction with SimpleITK's (issue 10).
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "SimpleITK>=2.3"
 echo "$want" >"$stamp"

@@ -11,6 +11,7 @@ See README.md for the environment contract, local mode and RT-Cloud porting note
 
 from .client import ClientInterface
 from .errors import (
+    BadFile,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -23,6 +24,7 @@ from .interfaces import Response, SessionInfo
 from .volume import Volume
 
 __all__ = [
+    "BadFile",
     "ClientInterface",
     "InvalidArgument",
     "NotFound",

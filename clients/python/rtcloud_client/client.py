@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Iterable, Optional
 
-from .compat import DataInterfaceCompat, SubjectInterfaceCompat, WebInterfaceCompat
+from .compat import BidsInterfaceMissing, DataInterfaceCompat, SubjectInterfaceCompat, WebInterfaceCompat
 from .errors import Unauthenticated
 from .interfaces import DataInterface, SessionInfo, SubjectInterface, WebInterface
 from .local_data import LocalData
@@ -77,6 +77,7 @@ class ClientInterface:
         self.dataInterface = DataInterfaceCompat(self.data)
         self.subjInterface = SubjectInterfaceCompat(self.subject)
         self.webInterface = WebInterfaceCompat(self.web)
+        self.bidsInterface = BidsInterfaceMissing()
 
     def is_remote(self) -> bool:
         """True when calls go to an analyser, False in local mode."""

@@ -2,14 +2,17 @@
 
 `ClientInterface().dataInterface`, `.subjInterface` and `.webInterface` wrap the
 snake_case interfaces with RT-Cloud's camelCase methods and argument names. Each method
-only forwards; arguments RT-Cloud had that mean nothing here (demoStep, compress, name)
-are accepted and ignored.
+only forwards; arguments RT-Cloud had that mean nothing here (demoStep, compress) are
+accepted and ignored. Responses come as dicts, as in RT-Cloud.
+docs/porting-from-rtcloud.md lists every RT-Cloud call and its status here.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, Optional, Union
 
+from .errors import InvalidArgument, RTNotImplementedError
 from .interfaces import DataInterface, Response, SubjectInterface, WebInterface
 
 
@@ -71,34 +74,83 @@ class SubjectInterfaceCompat:
     def setResult(self, runId: int, trId: int, value: float, onsetTimeDelayMs: float = 0) -> None:
         self._subject.set_result(runId, trId, value, onsetTimeDelayMs)
 
-    def setResultDict(self, values: Dict[str, Any], onsetTimeDelayMs: float = 0, name: str = "") -> None:
-        self._subject.set_result_dict(values, onsetTimeDelayMs)
+    def setResultDict(self, values: Dict[str, Any], onsetTimeDelayMs: float = 0, name: str = "defaultname") -> None:
+        """Sends a copy of `values` with `name`, `onsetTimeDelayMs` and `timestamp` added,
+        as RT-Cloud did (analysis_listener --rtcloud-layout writes it to <name>.json)."""
+        if not isinstance(values, dict):
+            raise InvalidArgument(f"setResultDict: values must be a dict, got {type(values).__name__}")
+        sent = {**values, "name": name, "onsetTimeDelayMs": onsetTimeDelayMs, "timestamp": time.time()}
+        self._subject.set_result_dict(sent, onsetTimeDelayMs)
 
     def setMessage(self, message: str) -> None:
         self._subject.set_message(message)
 
-    def getResponse(self, runId: int, trId: int) -> Optional[Response]:
-        """The Response (its `.value` is what the stimulus PC sent), or None."""
-        return self._subject.get_response(runId, trId)
+    def getResponse(self, runId: int, trId: int) -> Dict[str, Any]:
+        """What the stimulus PC sent for this TR, as a dict ({} when nothing came)."""
+        return _response_dict(self._subject.get_response(runId, trId))
 
-    def getAllResponses(self) -> List[Response]:
-        return self._subject.get_all_responses()
+    def getAllResponses(self) -> List[Dict[str, Any]]:
+        """Every response so far, each as a dict ([] when none came)."""
+        return [_response_dict(r) for r in self._subject.get_all_responses()]
+
+
+def _response_dict(response: Optional[Response]) -> Dict[str, Any]:
+    """RT-Cloud's form of a response: the dict the presentation script sent; a value
+    that is not a dict comes as {"value": value}."""
+    if response is None:
+        return {}
+    if isinstance(response.value, dict):
+        return dict(response.value)
+    return {"value": response.value}
 
 
 class WebInterfaceCompat:
-    """RT-Cloud's WebDisplayInterface methods over a WebInterface."""
+    """RT-Cloud's WebDisplayInterface methods over a WebInterface.
+
+    The web page has a user log and a session log: RT-Cloud's debug log, run status and
+    upload status lines go to the session log with a label, as does a debug error.
+    """
 
     def __init__(self, web: WebInterface) -> None:
         self._web = web
+        # The points this script plotted, per run, for getPreviousDataPoints.
+        self._points: Dict[int, List[Dict[str, float]]] = {}
 
     def plotDataPoint(self, runId: int, trId: int, value: float) -> None:
         self._web.plot_data_point(runId, trId, value)
+        self._points.setdefault(int(runId), []).append({"x": trId, "y": value})
 
     def clearRunPlot(self, runId: int) -> None:
         self._web.clear_run_plot(runId)
+        self._points.pop(int(runId), None)
 
     def clearAllPlots(self) -> None:
         self._web.clear_all_plots()
+        self._points.clear()
+
+    def getPreviousDataPoints(self) -> List[List[Dict[str, float]]]:
+        """The points plotted by this script: one list of {"x": TR, "y": value} per run
+        id, indexed by run id (RT-Cloud's shape; runs without points are empty lists).
+        The web page itself shows the whole session's plots."""
+        size = max(self._points, default=0) + 1
+        return [list(self._points.get(run, [])) for run in range(size)]
+
+    def debugLog(self, logStr: str) -> None:
+        self._web.session_log(f"debug: {logStr}")
+
+    def setDebugError(self, errStr: str) -> None:
+        self._web.session_log(f"debug error: {errStr}")
+
+    def sendRunStatus(self, statusStr: Any) -> None:
+        self._web.session_log(f"run status: {statusStr}")
+
+    def sendUploadStatus(self, fileStr: str) -> None:
+        self._web.session_log(f"upload status: {fileStr}")
+
+    def sendConfig(self, config: Any, filename: str = "") -> None:
+        """The web page shows the settings the analyser launched the script with, so
+        a config sent by the script is only noted in the session log."""
+        self._web.session_log(f"config sent by the script: {filename or '(no file name)'}")
 
     def userLog(self, logStr: str) -> None:
         self._web.user_log(logStr)
@@ -108,3 +160,21 @@ class WebInterfaceCompat:
 
     def setUserError(self, errStr: str) -> None:
         self._web.set_user_error(errStr)
+
+
+class BidsInterfaceMissing:
+    """RT-Cloud's BidsInterface is not offered yet (BIDS streams are planned): the
+    attribute exists so scripts that only fetch it (as RT-Cloud's sample does) run,
+    and every call says so."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def missing(*args: Any, **kwargs: Any) -> Any:
+            raise RTNotImplementedError(
+                f"bidsInterface.{name}: BIDS streams are not available in rtcloud-rs yet; "
+                "read volumes with dataInterface.initScannerStream / getImageData"
+            )
+
+        return missing

@@ -2,8 +2,10 @@
 
 Each gRPC status the analyser sends maps to one class, which also derives from the
 matching built-in exception (NotFound is a FileNotFoundError, Timeout a TimeoutError,
-...) so RT-Cloud scripts that catch built-ins keep working. The message is the server's,
-which names what was wrong and how to fix it.
+...) and from RT-Cloud's classes (every failed call is an RT-Cloud `RequestError`, a bad
+argument also a `ValidationError`), so RT-Cloud scripts that catch either keep working.
+The message is the server's, which names what was wrong and how to fix it.
+`rtCommon.errors` offers RT-Cloud's names, these among them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,36 @@ from typing import Dict, Optional, Type
 import grpc
 
 
-class RtcloudError(Exception):
+# RT-Cloud's hierarchy (rtCommon.errors): defined here so the client's own classes can
+# derive from it; rtCommon.errors re-exports them with the rest of RT-Cloud's names.
+
+
+class RTError(Exception):
+    """RT-Cloud's root class of errors."""
+
+
+class RequestError(RTError):
+    """RT-Cloud: a request failed (what RT-Cloud raises for a failed remote call)."""
+
+
+class ValidationError(RTError):
+    """RT-Cloud: invalid information supplied in a call."""
+
+
+class StateError(RTError):
+    """RT-Cloud: the system is not in a state the request needs."""
+
+
+class InvocationError(RTError):
+    """RT-Cloud: a program's or call's arguments are wrong."""
+
+
+class RTNotImplementedError(RTError):
+    """RT-Cloud's NotImplementedError (rtCommon.errors.NotImplementedError): a feature
+    rtcloud-rs does not offer (yet); the message names it and what to use instead."""
+
+
+class RtcloudError(RequestError):
     """Any failure of a project API call; `code` is the gRPC status name, if any."""
 
     code: Optional[str] = None
@@ -49,13 +80,22 @@ class Unauthenticated(RtcloudError):
     code = "UNAUTHENTICATED"
 
 
-class InvalidArgument(RtcloudError, ValueError):
+class InvalidArgument(RtcloudError, ValidationError, ValueError):
     """A bad argument: a pattern without {TR}, an unknown image form, ..."""
 
     code = "INVALID_ARGUMENT"
 
 
+class BadFile(RtcloudError):
+    """One volume of a scanner stream is lost: its file was bad (empty, cut short for
+    good, malformed, or it could not be de-identified). The message names the file and
+    why; the stream goes on with the next index."""
+
+    code = "DATA_LOSS"
+
+
 _BY_CODE: Dict[grpc.StatusCode, Type[RtcloudError]] = {
+    grpc.StatusCode.DATA_LOSS: BadFile,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.DEADLINE_EXCEEDED: Timeout,

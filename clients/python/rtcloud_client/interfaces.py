@@ -101,12 +101,14 @@ class DataInterface(ABC):
         """The data source's clock minus the caller's, in seconds."""
 
     def init_scanner_stream(
-        self, dir: str, pattern: str, min_size: int = 0, anonymize: bool = True, start_index: int = 1
+        self, dir: str, pattern: str, min_size: int = 0, anonymize: bool = True, start_index: int = 0
     ) -> str:
         """Starts a stream of the scanner's files in `dir` named by `pattern`.
 
         `pattern` must hold a {TR} field, e.g. "001_000013_{TR:06d}.dcm"; volume `i` is
-        the file whose name has TR=i. Returns the stream's id for get_image_data.
+        the file whose name has TR=i, from `start_index` on (0, as RT-Cloud; a stream
+        not read yet starts at the first index asked for, so a scanner that numbers its
+        files from 1 needs no start_index). Returns the stream's id for get_image_data.
         """
         if "{TR" not in pattern:
             raise InvalidArgument(
@@ -154,7 +156,7 @@ class DataInterface(ABC):
         # Fail before fetching: the analyser hands each volume out only once.
         pydicom = import_pydicom() if form == "pydicom" else None
         if index is None:
-            index = self._next_index.get(stream_id, 1)
+            index = self._next_index.get(stream_id, 0)
         image = self._fetch_image(stream_id, index, timeout, form == "volume")
         self._next_index[stream_id] = index + 1
         if pydicom is not None:

@@ -90,17 +90,7 @@ class LocalData(DataInterface):
         real = self._check(path)
         if not overwrite and os.path.lexists(real):
             raise PermissionDenied(f"{path} exists already; put_file replaces a file only when asked to overwrite")
-        folder = os.path.dirname(real)
-        os.makedirs(folder, exist_ok=True)
-        # A temp file renamed into place: readers never see the file half written.
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rtcloud-put-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, real)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(real, data)
 
     def get_allowed_file_types(self) -> List[str]:
         return ["*"]
@@ -167,6 +157,21 @@ class LocalData(DataInterface):
     def _glob(self, pattern: str) -> List[str]:
         self._check(_fixed_prefix(pattern))
         return sorted(glob.glob(pattern, recursive=True))
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes `data` to `path`, making its folder: a temp file renamed into place, so
+    readers never see the file half written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rtcloud-put-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -8,7 +8,8 @@ never touches the local disk.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import grpc
 
@@ -65,6 +66,15 @@ class Connection:
         self.channel.close()
 
 
+@dataclass
+class _Stream:
+    """A scanner stream as the script knows it, and the analyser's stream behind it."""
+
+    request: pb.InitScannerStreamRequest
+    server_id: str
+    read: bool = False
+
+
 class RemoteData(DataInterface):
     """Data calls answered by the analyser (from its disk or its streamer)."""
 
@@ -72,6 +82,7 @@ class RemoteData(DataInterface):
         super().__init__()
         self._conn = conn
         self._stub = pb_grpc.DataStub(conn.channel)
+        self._streams: Dict[str, _Stream] = {}
 
     def init_watch(self, dir: str, pattern: str = "*", min_size: int = 0) -> None:
         req = pb.InitWatchRequest(dir=dir, pattern=pattern, min_size=int(min_size))
@@ -117,12 +128,30 @@ class RemoteData(DataInterface):
         req = pb.InitScannerStreamRequest(
             dir=dir, pattern=pattern, min_size=int(min_size), anonymize=anonymize, start_index=start_index
         )
-        return self._conn.call(self._stub.InitScannerStream, "Data/InitScannerStream", req).stream_id
+        stream_id = self._conn.call(self._stub.InitScannerStream, "Data/InitScannerStream", req).stream_id
+        self._streams[stream_id] = _Stream(req, stream_id)
+        return stream_id
 
     def _fetch_image(self, stream_id: str, index: int, timeout: float, volume: bool) -> Union[bytes, Volume]:
+        stream = self._streams.get(stream_id)
+        if stream is not None and not stream.read and index > stream.request.start_index:
+            # RT-Cloud reads any index by its file name; the analyser's streams deliver
+            # volumes in order from their start. A stream not read yet is therefore
+            # restarted at the first index asked for (a scanner that numbers from 1
+            # behind a stream opened at RT-Cloud's 0), so it never waits for a file
+            # the scanner will not write.
+            self._conn.call(
+                self._stub.CloseScannerStream, "Data/CloseScannerStream", pb.StreamId(stream_id=stream.server_id)
+            )
+            stream.request.start_index = index
+            reply = self._conn.call(self._stub.InitScannerStream, "Data/InitScannerStream", stream.request)
+            stream.server_id = reply.stream_id
+        server_id = stream.server_id if stream is not None else stream_id
         form = pb.IMAGE_FORM_VOLUME if volume else pb.IMAGE_FORM_DICOM
-        req = pb.GetImageDataRequest(stream_id=stream_id, index=index, timeout_s=float(timeout), form=form)
+        req = pb.GetImageDataRequest(stream_id=server_id, index=index, timeout_s=float(timeout), form=form)
         reply = self._conn.call(self._stub.GetImageData, "Data/GetImageData", req, timeout + _WAIT_MARGIN_S)
+        if stream is not None:
+            stream.read = True
         if not volume:
             return reply.dicom
         decoded = Volume.from_proto(reply.volume)
@@ -130,7 +159,9 @@ class RemoteData(DataInterface):
         return decoded
 
     def _close_stream(self, stream_id: str) -> None:
-        self._conn.call(self._stub.CloseScannerStream, "Data/CloseScannerStream", pb.StreamId(stream_id=stream_id))
+        stream = self._streams.pop(stream_id, None)
+        server_id = stream.server_id if stream is not None else stream_id
+        self._conn.call(self._stub.CloseScannerStream, "Data/CloseScannerStream", pb.StreamId(stream_id=server_id))
 
 
 class RemoteSubject(SubjectInterface):

@@ -20,6 +20,16 @@ SKYRA = "siemens-mosaic-skyra-e11"
 SKYRA_PATTERN = "001_000013_{TR:06d}.dcm"
 
 
+def shared_dir() -> Path:
+    """../shared (read-only): skips the test when missing, fails it under CI=true."""
+    shared = REPO_ROOT.parent / "shared"
+    if shared.is_dir():
+        return shared
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"../shared is missing at {shared}: CI must have it")
+    pytest.skip(f"../shared not found at {shared}")
+
+
 def _testdata() -> Path:
     if TESTDATA.is_dir():
         return TESTDATA

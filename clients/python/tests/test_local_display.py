@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import List
 
@@ -27,10 +28,13 @@ def test_results_plots_and_logs_are_printed_and_written(local_env: Path, capsys:
     assert "set_result: run 1 TR 2 value 0.125 (onset delay 250 ms)" in out
     assert "user_log: run 1 TR 2: done" in out
     results = _rows(local_env / "results.tsv")
-    assert [(r["run"], r["tr"], r["value"], r["onset_delay_ms"]) for r in results] == [
-        ("1", "2", "0.125", "250"),
-        ("", "", '{"runId": 1, "trId": 3, "score": 0.5}', "0"),
-    ]
+    assert [(r["run"], r["tr"], r["value"], r["onset_delay_ms"]) for r in results[:1]] == [("1", "2", "0.125", "250")]
+    assert (results[1]["run"], results[1]["tr"], results[1]["onset_delay_ms"]) == ("", "", "0")
+    # RT-Cloud's setResultDict adds its name, delay and timestamp to the dict.
+    sent = json.loads(results[1]["value"])
+    assert {k: v for k, v in sent.items() if k != "timestamp"} == {
+        "runId": 1, "trId": 3, "score": 0.5, "name": "defaultname", "onsetTimeDelayMs": 0}
+    assert isinstance(sent["timestamp"], float)
     assert _rows(local_env / "plot.tsv") == [{"run": "1", "tr": "2", "value": "308.25"}]
     logs = _rows(local_env / "log.tsv")
     assert [(r["kind"], r["text"]) for r in logs] == [("user_log", "run 1 TR 2: done"), ("set_user_error", "tab here")]

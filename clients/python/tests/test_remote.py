@@ -22,6 +22,7 @@ import pytest
 
 from conftest import REPO_ROOT, SKYRA_PATTERN
 from rtcloud_client import (
+    BadFile,
     ClientInterface,
     NotFound,
     RtcloudError,
@@ -48,6 +49,7 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
         self.logs: List[str] = []
         self.tokens: List[str] = []
         self.closed: List[str] = []
+        self.start_indexes: List[int] = []
 
     def _auth(self, context: grpc.ServicerContext) -> None:
         metadata: Dict[str, str] = dict(context.invocation_metadata())
@@ -65,6 +67,7 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
 
     def InitScannerStream(self, request, context):
         self._auth(context)
+        self.start_indexes.append(request.start_index)
         return pb.StreamId(stream_id="stream-1")
 
     def GetImageData(self, request, context):
@@ -72,6 +75,11 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
         if request.index > 10:
             message = f"volume {request.index} did not come within {request.timeout_s} s"
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, message)
+        if request.stream_id == "stream-with-a-bad-file":
+            # What the analyser sends for a bad scanner file (data_link LinkError::BadFile).
+            message = (f"volume {request.index} of scanner stream {request.stream_id} failed: /scans/001_000013_000000.dcm "
+                       "is not usable after 3.0 s: empty (the stream goes on with the next volume)")
+            context.abort(grpc.StatusCode.DATA_LOSS, message)
         reply = pb.ImageData(index=request.index, closed_at=1000.0 + request.index)
         if request.form in (pb.IMAGE_FORM_DICOM, pb.IMAGE_FORM_BOTH):
             reply.dicom = (self.skyra_dir / SKYRA_PATTERN.format(TR=request.index)).read_bytes()
@@ -175,6 +183,9 @@ def test_status_codes_map_to_exceptions(client: ClientInterface) -> None:
     assert isinstance(err.value, FileNotFoundError)
     with pytest.raises(Timeout, match="volume 11 did not come within 2.0 s"):
         client.data.get_image_data("stream-1", 11, timeout=2, form="dicom")
+    with pytest.raises(BadFile, match="001_000013_000000.dcm is not usable") as bad:
+        client.data.get_image_data("stream-with-a-bad-file", 3, timeout=2, form="dicom")
+    assert bad.value.code == "DATA_LOSS"
     with pytest.raises(RtcloudError) as err:
         client.web.clear_all_plots()  # not implemented by this server
     assert err.value.code == "UNIMPLEMENTED"
@@ -223,6 +234,27 @@ def test_subject_and_web_calls_reach_the_analyser(client: ClientInterface, analy
     assert response is not None and response.value == {"key": "left"} and response.received_at == 12.5
     assert client.subject.get_response(1, 3) is None
     assert client.is_data_remote() is True and client.isSubjectRemote() is False
+    # RT-Cloud's names answer with dicts, {} when nothing came.
+    assert client.subjInterface.getResponse(1, 2) == {"key": "left"}
+    assert client.subjInterface.getResponse(1, 3) == {}
+    client.subjInterface.setResultDict({"runId": 1, "trId": 4, "value": 0.5}, 250, name="faces")
+    sent = json.loads(servicer.result_dicts[1])
+    assert {k: sent[k] for k in ("runId", "trId", "value", "name", "onsetTimeDelayMs")} == {
+        "runId": 1, "trId": 4, "value": 0.5, "name": "faces", "onsetTimeDelayMs": 250}
+    assert isinstance(sent["timestamp"], float)
+
+
+def test_streams_start_at_0_or_at_the_first_index_asked_for(client: ClientInterface, analyser) -> None:
+    servicer = analyser[1]
+    stream = client.dataInterface.initScannerStream("/scanner", SKYRA_PATTERN, 200_000)
+    dataset = client.dataInterface.getImageData(stream, timeout=60)  # no index: volume 0
+    assert dataset.pixel_array.shape == (384, 384)
+    assert servicer.start_indexes == [0] and servicer.closed == []
+    # A scanner that numbers from 1: the unread stream is reopened there, once.
+    stream = client.data.init_scanner_stream("/scanner", SKYRA_PATTERN, 200_000)
+    client.data.get_image_data(stream, 1, timeout=60, form="dicom")
+    client.data.get_image_data(stream, 2, timeout=60, form="dicom")
+    assert servicer.start_indexes == [0, 0, 1] and servicer.closed == ["stream-1"]
 
 
 def test_sample_py_over_the_wire(analyser, skyra_ref_means, tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ struct State {
     connected: bool,
     session_id: String,
     skew_s: f64,
+    /// Why the result or message in hand cannot be written (a full disk), while it is
+    /// being retried.
+    write_error: Option<String>,
 }
 
 impl Default for Board {
@@ -84,6 +87,16 @@ impl Board {
     pub fn link(&self) -> (bool, String, f64) {
         let state = self.state();
         (state.connected, state.session_id.clone(), state.skew_s)
+    }
+
+    /// Sets (or clears, with None) why writing the output folder fails right now.
+    pub fn set_write_error(&self, error: Option<String>) {
+        self.state().write_error = error;
+    }
+
+    /// Why writing the output folder fails right now, if it does.
+    pub fn write_error(&self) -> Option<String> {
+        self.state().write_error.clone()
     }
 
     /// Results from now on.

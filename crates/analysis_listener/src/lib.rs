@@ -5,6 +5,8 @@
 //! - [`link`]: the connection: Hello with the folder's position, results in order at
 //!   their onset time, acknowledgements, responses back, reconnect forever.
 //! - [`output`]: the folder (one JSON per TR, results.tsv, messages), each result once.
+//! - [`rtcloud_layout`]: RT-Cloud's `run<R>/classoutput/vol-<R>-<T>.txt` files, as an
+//!   option beside the folder's own.
 //! - [`board`] and [`server`]: the local results server (long-poll, latest, live
 //!   stream, responses).
 //!
@@ -13,4 +15,5 @@
 pub mod board;
 pub mod link;
 pub mod output;
+pub mod rtcloud_layout;
 pub mod server;

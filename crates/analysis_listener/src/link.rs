@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use dialer::{Backoff, Token};
+use dialer::{Backoff, Pace, Paced, Token};
 use protocol::v1::subject_link_client::SubjectLinkClient;
 use protocol::v1::{
     from_listener, to_listener, FromListener, ListenerHello, ParticipantResponse, ProtocolVersion,
@@ -90,7 +90,7 @@ pub async fn run<F, Fut, E>(
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(Channel, Token), E>>,
-    E: Display,
+    E: Display + Paced,
 {
     let output = Arc::new(Mutex::new(output));
     let acks: AckSender = Arc::default();
@@ -106,7 +106,7 @@ pub async fn run<F, Fut, E>(
     tokio::pin!(shutdown);
     loop {
         let attempt = async {
-            let (channel, token) = connect().await.map_err(|e| e.to_string())?;
+            let (channel, token) = connect().await.map_err(|e| (e.pace(), e.to_string()))?;
             connection(
                 channel,
                 token,
@@ -119,19 +119,22 @@ pub async fn run<F, Fut, E>(
                 &mut backoff,
             )
             .await
+            .map_err(|e| (Pace::Outage, e))
         };
-        tokio::select! {
+        let (pace, why) = tokio::select! {
             () = &mut shutdown => break,
             result = attempt => match result {
-                Ok(()) => tracing::warn!("the analyser closed the link; reconnecting"),
-                Err(e) => tracing::warn!(attempt = backoff.attempts() + 1, "no link to the analyser: {e}"),
+                Ok(()) => (Pace::Outage, "the analyser closed the link".to_owned()),
+                Err(e) => e,
             },
-        }
+        };
         board.set_link(false, "", 0.0);
         *acks.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let delay = backoff.delay_after(pace);
+        dialer::report_retry(pace, &why, delay, backoff.attempts());
         tokio::select! {
             () = &mut shutdown => break,
-            () = backoff.wait() => {}
+            () = tokio::time::sleep(delay) => {}
         }
     }
     drop(arrivals);
@@ -300,19 +303,20 @@ async fn write_loop(
                     received_at,
                     shown_at: now(),
                 };
-                let written = output
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .write_result(&delivered, || board.publish(delivered.clone()));
-                match written {
-                    Ok(_) => {
-                        let ack = from(from_listener::Kind::Ack(ResultAck { seq: result.seq }));
-                        if let Some(out) = acks.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                            out.send(ack).ok();
-                        }
-                    }
-                    // Not acknowledged: it comes again after the next reconnect.
-                    Err(e) => tracing::error!("result {} not written: {e}", result.seq),
+                let what = format!(
+                    "result {} (run {}, TR {})",
+                    result.seq, result.run, result.tr
+                );
+                until_written(&board, &what, || {
+                    output
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_result(&delivered, || board.publish(delivered.clone()))
+                })
+                .await;
+                let ack = from(from_listener::Kind::Ack(ResultAck { seq: result.seq }));
+                if let Some(out) = acks.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    out.send(ack).ok();
                 }
             }
             Arrival::Message {
@@ -322,17 +326,111 @@ async fn write_loop(
                 text,
                 skew_s,
             } if session == current => {
-                let written = output
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .write_message(seq, made_at - skew_s, &text);
-                match written {
-                    Ok(_) => board.set_message(&text),
-                    Err(e) => tracing::error!("message {seq} not written: {e}"),
-                }
+                until_written(&board, &format!("message {seq}"), || {
+                    output
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_message(seq, made_at - skew_s, &text)
+                })
+                .await;
+                board.set_message(&text);
             }
             // From a session the analyser has since replaced: its results went with it.
             _ => {}
         }
+    }
+}
+
+/// How often a result that could not be written (a full disk) is tried again.
+const WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// Runs `write` until it succeeds, every [`WRITE_RETRY`]: later results wait behind it,
+/// so the folder stays in order and nothing is skipped. The board (GET /status) and the
+/// log say what is stuck and why while it lasts.
+pub(crate) async fn until_written<T>(
+    board: &Board,
+    what: &str,
+    mut write: impl FnMut() -> Result<T, crate::output::OutputError>,
+) -> T {
+    let mut failing = false;
+    loop {
+        match write() {
+            Ok(done) => {
+                if failing {
+                    tracing::info!("{what} written after all");
+                    board.set_write_error(None);
+                }
+                return done;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::error!("{what} not written, retrying every {WRITE_RETRY:?}: {e}");
+                    failing = true;
+                }
+                board.set_write_error(Some(format!("{what} not written yet: {e}")));
+                tokio::time::sleep(WRITE_RETRY).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder that cannot be written (as after a full disk) delays the result, the
+    /// board says why, and it is written once the folder can be written again.
+    #[tokio::test]
+    async fn a_result_not_written_is_retried_until_it_is() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s1").expect("session");
+        // A file where the run folder must go: every write of run 1 fails.
+        std::fs::write(dir.path().join("run-1"), b"in the way").expect("blocker");
+        let output = Arc::new(Mutex::new(out));
+        let board = Board::default();
+        let result = Delivered {
+            seq: 1,
+            run: 1,
+            tr: 1,
+            value: serde_json::json!(0.5),
+            onset_delay_ms: 0.0,
+            sent_at: 1.0,
+            received_at: 2.0,
+            shown_at: 2.0,
+        };
+        let task = {
+            let (output, board) = (output.clone(), board.clone());
+            tokio::spawn(async move {
+                until_written(&board, "result 1", || {
+                    output
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_result(&result, || {})
+                })
+                .await
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while board.write_error().is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no write error shown"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let shown = board.write_error().expect("shown");
+        assert!(shown.contains("result 1 not written yet"), "{shown}");
+        assert!(!task.is_finished());
+        // Space is back.
+        std::fs::remove_file(dir.path().join("run-1")).expect("unblock");
+        assert!(task.await.expect("task"), "written, not skipped");
+        assert!(dir.path().join("run-1/tr-0001.json").is_file());
+        assert_eq!(board.write_error(), None);
+        assert_eq!(
+            output.lock().expect("lock").position().last_seq,
+            1,
+            "the position moved on"
+        );
     }
 }

@@ -31,6 +31,11 @@ struct Cli {
     /// is printed as `Results server: http://127.0.0.1:PORT`).
     #[arg(long, default_value_t = 8890, value_name = "PORT")]
     results_port: u16,
+    /// Also write each result as RT-Cloud's subject service did, for presentation
+    /// scripts written for RT-Cloud: run<R>/classoutput/vol-<R>-<T>.txt (the value) and
+    /// <name>.json (a result dict), in --out-dir.
+    #[arg(long)]
+    rtcloud_layout: bool,
     /// This listener's name, as the analyser's web page shows it.
     #[arg(long, default_value = "stimulus", value_name = "NAME")]
     name: String,
@@ -50,7 +55,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let output = Output::open(&cli.out_dir)
-        .with_context(|| format!("opening --out-dir {}", cli.out_dir.display()))?;
+        .with_context(|| format!("opening --out-dir {}", cli.out_dir.display()))?
+        .with_rtcloud_layout(cli.rtcloud_layout);
     // Asks for the password (if needed) before anything runs in the background.
     let dialer = dialer::Dialer::from_args(&cli.connect)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -5,6 +5,9 @@
 //! - `messages.log` (appended) and `latest_message.txt` (replaced);
 //! - `.rtcloud-listener.json`: which session the folder belongs to and the last result
 //!   and message written, so a restarted listener asks for exactly what it lacks.
+//! - `earlier-sessions/<session id>/`: the files above of each earlier analyser session
+//!   (with its own position file), moved there when a new session starts, so the
+//!   top-level files always belong to one session and never mix two.
 //!
 //! Each result is written at most once: anything at or below the saved position is
 //! skipped, and a results.tsv line already there (a crash between the append and the
@@ -17,6 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 const POSITION_FILE: &str = ".rtcloud-listener.json";
+/// Where the files of earlier analyser sessions are moved, one folder per session.
+pub const EARLIER_SESSIONS: &str = "earlier-sessions";
 const TSV_HEADER: &str = "seq\trun\ttr\tvalue\tonset_delay_ms\tsent_at\treceived_at\tshown_at\n";
 
 /// What went wrong writing the folder.
@@ -57,6 +62,8 @@ pub struct Delivered {
 pub struct Output {
     dir: PathBuf,
     position: Position,
+    /// Also write RT-Cloud's files (`--rtcloud-layout`, see `rtcloud_layout`).
+    rtcloud_layout: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -82,7 +89,15 @@ impl Output {
         Ok(Output {
             dir: dir.to_owned(),
             position,
+            rtcloud_layout: false,
         })
+    }
+
+    /// Also writes each result as RT-Cloud's subject service did
+    /// (`run<R>/classoutput/vol-<R>-<T>.txt`, `<name>.json`), beside this folder's own.
+    pub fn with_rtcloud_layout(mut self, on: bool) -> Self {
+        self.rtcloud_layout = on;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -93,10 +108,11 @@ impl Output {
         &self.position
     }
 
-    /// The analyser started a session this folder has not seen: count from zero (files
-    /// of earlier sessions stay; a result of the same run and TR replaces its JSON).
+    /// The analyser started a session this folder has not seen: the earlier session's
+    /// files move to `earlier-sessions/<its id>/` and this one counts from zero.
     pub fn begin_session(&mut self, session_id: &str) -> Result<(), OutputError> {
         if self.position.session_id != session_id {
+            self.set_aside()?;
             self.position = Position {
                 session_id: session_id.to_owned(),
                 last_seq: 0,
@@ -128,6 +144,11 @@ impl Output {
         let json = serde_json::to_vec_pretty(result).unwrap_or_default();
         let path = self.result_path(result.run, result.tr);
         filestore::publish(&path, &json).map_err(io(&path))?;
+        if self.rtcloud_layout {
+            if let Some((path, bytes)) = crate::rtcloud_layout::file_for(&self.dir, result) {
+                filestore::publish(&path, &bytes).map_err(io(&path))?;
+            }
+        }
         on_visible();
         let tsv = self
             .dir
@@ -168,6 +189,45 @@ impl Output {
         self.position.last_message_seq = seq;
         self.save()?;
         Ok(true)
+    }
+
+    /// Moves the current session's files (if any) into their own folder under
+    /// [`EARLIER_SESSIONS`]. Each move is a rename, so a file is either here or there.
+    fn set_aside(&self) -> Result<(), OutputError> {
+        let ours = |name: &str| {
+            name == POSITION_FILE
+                || name == "messages.log"
+                || name == "latest_message.txt"
+                || name
+                    .strip_prefix("run-")
+                    .is_some_and(|r| r.parse::<i64>().is_ok())
+        };
+        let entries = std::fs::read_dir(&self.dir).map_err(io(&self.dir))?;
+        let names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| ours(n) && n != POSITION_FILE)
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let id = match self.position.session_id.as_str() {
+            // Files from before a position was kept: a name that cannot clash.
+            "" => format!("unknown-{}", crate::link::now() as u64),
+            id => id.replace(['/', '\\'], "_"),
+        };
+        let into = self.dir.join(EARLIER_SESSIONS).join(id);
+        std::fs::create_dir_all(&into).map_err(io(&into))?;
+        for name in names.iter().map(String::as_str).chain([POSITION_FILE]) {
+            let from = self.dir.join(name);
+            match std::fs::rename(&from, into.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(&from)(e)),
+            }
+        }
+        tracing::info!(folder = %into.display(), "the earlier session's results were moved aside");
+        Ok(())
     }
 
     fn save(&self) -> Result<(), OutputError> {
@@ -254,6 +314,59 @@ mod tests {
         // A new analyser session counts from one again.
         out.begin_session("s2").expect("new session");
         assert!(out.write_result_(&result(1, 1)).expect("writes"));
+    }
+
+    /// A second analyser session in the same folder neither overwrites the first one's
+    /// tr-*.json nor mixes its rows into results.tsv; the position files tell them apart.
+    #[test]
+    fn a_new_session_sets_the_earlier_one_aside() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s1").expect("session");
+        let first = Delivered {
+            value: serde_json::json!("first session"),
+            ..result(1, 1)
+        };
+        out.write_result_(&first).expect("writes");
+        out.write_result_(&result(2, 2)).expect("writes");
+        out.write_message(1, 1.0, "s1 message").expect("writes");
+        drop(out);
+
+        let mut out = Output::open(dir.path()).expect("reopens");
+        out.begin_session("s2").expect("new session");
+        let second = Delivered {
+            value: serde_json::json!("second session"),
+            ..result(1, 1)
+        };
+        assert!(out.write_result_(&second).expect("writes"));
+
+        let read = |rel: &str| std::fs::read_to_string(dir.path().join(rel)).expect(rel);
+        let json: Delivered = serde_json::from_str(&read("run-2/tr-0001.json")).expect("json");
+        assert_eq!(json, second);
+        let tsv = read("run-2/results.tsv");
+        assert_eq!(
+            tsv.lines().count(),
+            2,
+            "header + the new session's row: {tsv}"
+        );
+        assert!(!dir.path().join("messages.log").exists());
+
+        let earlier = "earlier-sessions/s1";
+        let json: Delivered =
+            serde_json::from_str(&read(&format!("{earlier}/run-2/tr-0001.json"))).expect("json");
+        assert_eq!(json, first);
+        let tsv = read(&format!("{earlier}/run-2/results.tsv"));
+        assert_eq!(tsv.lines().count(), 3, "{tsv}");
+        assert_eq!(read(&format!("{earlier}/messages.log")).lines().count(), 1);
+        let position =
+            |rel: &str| -> Position { serde_json::from_str(&read(rel)).expect("position") };
+        assert_eq!(
+            position(&format!("{earlier}/{POSITION_FILE}")).session_id,
+            "s1"
+        );
+        assert_eq!(position(&format!("{earlier}/{POSITION_FILE}")).last_seq, 2);
+        assert_eq!(position(POSITION_FILE).session_id, "s2");
+        assert_eq!(position(POSITION_FILE).last_seq, 1);
     }
 
     #[test]

@@ -220,6 +220,7 @@ async fn status(State(shared): State<Shared>) -> Response {
         "connected": connected,
         "session_id": session_id,
         "clock_skew_ms": skew_s * 1000.0,
+        "write_error": shared.board.write_error(),
     }))
     .into_response()
 }

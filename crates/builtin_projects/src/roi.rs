@@ -227,6 +227,7 @@ mod tests {
             ndarray::Array3::from_shape_fn((4, 4, 3), |(i, j, k)| (i + 10 * j + 100 * k) as i16);
         let volume = imaging::Volume {
             voxels: imaging::Voxels::I16(voxels),
+            scaling: imaging::Scaling::IDENTITY,
             affine: [[0.0; 4]; 4],
             voxel_size: [1.0; 3],
             tr_s: None,

@@ -5,8 +5,10 @@
 use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr: `info` for the given crates of ours, `warn` for dependencies,
-/// unless RUST_LOG says otherwise.
+/// unless RUST_LOG says otherwise. Colours only on a terminal: in a file or a pipe
+/// escape codes are noise.
 pub fn init_logging(our_crates: &[&str]) {
+    use std::io::IsTerminal;
     let default = our_crates.iter().fold(String::from("warn"), |acc, krate| {
         format!("{acc},{krate}=info")
     });
@@ -14,6 +16,7 @@ pub fn init_logging(our_crates: &[&str]) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
 }

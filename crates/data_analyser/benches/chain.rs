@@ -11,10 +11,10 @@
 //! `cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain`
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,32 +31,27 @@ fn epoch(t: SystemTime) -> f64 {
         .unwrap_or_default()
 }
 
-/// A child process killed when dropped, its stdout lines on a channel.
+/// A child process stopped with its process group when dropped, its stdout lines on a
+/// channel.
 struct Proc {
-    child: Child,
+    _child: test_support::ChildGuard,
     lines: mpsc::Receiver<String>,
 }
 
 impl Proc {
     fn start(bin: &Path, args: &[&str], log: &Path) -> Result<Proc, Error> {
-        let mut child = Command::new(bin)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log)?)
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Proc { child, lines })
+        let (child, lines) = test_support::ChildGuard::spawn_lines(
+            Command::new(bin)
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stderr(std::fs::File::create(log)?),
+        )
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+        Ok(Proc {
+            _child: child,
+            lines,
+        })
     }
 
     fn port_after(&self, prefix: &str) -> Result<u16, Error> {
@@ -66,13 +61,6 @@ impl Proc {
                 return Ok(rest.rsplit(':').next().ok_or("no port")?.parse()?);
             }
         }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
     }
 }
 
@@ -88,11 +76,12 @@ fn sibling(name: &str) -> Result<PathBuf, Error> {
 }
 
 fn analyser_tool(args: &[&str], stdin: Option<&str>) -> Result<(), Error> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_data_analyser"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
+    let mut child = test_support::ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null()),
+    )?;
     if let Some(text) = stdin {
         child
             .stdin

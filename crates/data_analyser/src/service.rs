@@ -78,6 +78,11 @@ impl Analyser {
     }
 
     /// Adds web routes (pages, WebSockets) to the port; they must not set a fallback.
+    /// The bound address (the real port when --port was 0).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.listener.local_addr().context("the bound address")
+    }
+
     pub fn merge(mut self, routes: axum::Router) -> Self {
         self.app = self.app.merge(routes);
         self

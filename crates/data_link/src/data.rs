@@ -304,13 +304,15 @@ impl DataInterface {
             }
             DataInterface::Local(l) => {
                 let pattern_parsed = FilePattern::new(pattern)?;
-                let folder = ScannerFolder::open(
+                let folder = ScannerFolder::open_when_present(
                     &l.rules,
                     Path::new(dir),
                     pattern_parsed,
                     min_size,
                     start_index,
-                )?;
+                    DEFAULT_CALL_TIMEOUT,
+                )
+                .await?;
                 let stream = Arc::new(ScannerStream::new(
                     id.clone(),
                     String::new(),

@@ -38,6 +38,14 @@ pub enum LinkError {
     /// The scanner stream failed for good on the streamer.
     #[error("scanner stream {stream_id} failed: {message}")]
     StreamFailed { stream_id: String, message: String },
+    /// One volume's file was bad (empty, cut short for good, malformed, cannot be
+    /// de-identified); the message names the file and why. Later volumes still come.
+    #[error("volume {index} of scanner stream {stream_id} failed: {message} (the stream goes on with the next volume)")]
+    BadFile {
+        stream_id: String,
+        index: u32,
+        message: String,
+    },
     /// The peer sent something that breaks the protocol.
     #[error("protocol error from {peer}: {detail}")]
     Protocol { peer: String, detail: String },

@@ -48,7 +48,7 @@ impl Drop for Local {
     }
 }
 
-/// Feeds a local scanner stream from its folder.
+/// Feeds a local scanner stream from its folder; a bad file fails its index only.
 pub(crate) async fn local_stream(
     mut folder: ScannerFolder,
     stream: Arc<ScannerStream>,
@@ -59,11 +59,13 @@ pub(crate) async fn local_stream(
         match folder.next().await {
             Ok(file) => {
                 let path = file.path.display().to_string();
+                // The one decision on what leaves (DICOM by name or content); what
+                // cannot be de-identified fails its volume only and is not sent.
                 let bytes = match imaging::deid::outgoing(&file.path, file.bytes, deid.as_mut()) {
                     Ok(b) => Bytes::from(b),
                     Err(e) => {
-                        stream.fail(e.to_string());
-                        return;
+                        stream.insert_bad(file.index, e.to_string());
+                        continue;
                     }
                 };
                 stream.insert(ImageData {
@@ -74,10 +76,15 @@ pub(crate) async fn local_stream(
                     received_at: SystemTime::now(),
                 });
             }
-            Err(e) => {
-                stream.fail(e.to_string());
-                return;
-            }
+            Err(e) => match &e {
+                filestore::FilestoreError::BadFile { index, .. } => {
+                    stream.insert_bad(*index, e.to_string());
+                }
+                _ => {
+                    stream.fail(e.to_string());
+                    return;
+                }
+            },
         }
     }
 }

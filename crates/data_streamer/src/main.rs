@@ -32,18 +32,27 @@ use clap::Parser;
 struct StreamCli {
     #[command(flatten)]
     connect: dialer::ConnectArgs,
-    /// Folders the analyser may read from (subfolders included), comma separated. Paths
-    /// reach the analyser under the folder's own name (/data/scans/x.dcm is scans/x.dcm).
-    #[arg(long, value_delimiter = ',', value_name = "DIR,...", required = true)]
+    /// A folder the analyser may read from (subfolders included); give the flag once
+    /// per folder. A value that is not an existing folder is read as a comma-separated
+    /// list (RT-Cloud's form). Paths reach the analyser under the folder's own name
+    /// (/data/scans/x.dcm is scans/x.dcm).
+    #[arg(long, value_name = "DIR", required = true)]
     allowed_dirs: Vec<PathBuf>,
-    /// Folders put_file may write into (subfolders included), comma separated; none by
-    /// default. Keep them apart from the scanner's folder: an existing file is replaced
-    /// only when the call asks to overwrite.
-    #[arg(long, value_delimiter = ',', value_name = "DIR,...")]
+    /// A folder put_file may write into (subfolders included); give the flag once per
+    /// folder, read like --allowed-dirs; none by default. Keep it apart from the
+    /// scanner's folder: an existing file is replaced only when the call asks to
+    /// overwrite.
+    #[arg(long, value_name = "DIR")]
     writable_dirs: Vec<PathBuf>,
     /// File types the analyser may read, comma separated (e.g. .dcm,.txt; * for any).
     #[arg(long, value_delimiter = ',', value_name = "EXT,...", required = true)]
     allowed_types: Vec<String>,
+    /// A scanner file still not complete this many TRs after it appeared (empty, cut
+    /// short for good, malformed) fails its volume only: the project gets an error
+    /// naming the file and the stream goes on. The TR is measured between volumes;
+    /// until two have arrived the wait is 10 s.
+    #[arg(long, value_name = "TRS", default_value_t = 3.0)]
+    bad_file_after_trs: f64,
     /// This scanner's name, as the analyser's projects refer to it.
     #[arg(long, value_name = "NAME", default_value = "scanner")]
     station: String,
@@ -96,17 +105,45 @@ fn main() -> std::process::ExitCode {
 
 /// Serves the allowed folders to the analyser until Ctrl-C or SIGTERM.
 fn stream(args: StreamCli) -> Result<()> {
-    let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
+    let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
+    let writable = filestore::allowed_dir_args(&args.writable_dirs);
+    let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
         .context("checking --allowed-dirs and --allowed-types")?
-        .with_writable_dirs(&args.writable_dirs)
+        .with_writable_dirs(&writable)
         .context("checking --writable-dirs")?
         .with_hard_links_allowed(args.allow_hard_links)
         .with_max_file_size(args.max_file_size);
+    tracing::info!(
+        "serving {} (types {}); writable: {}",
+        rules
+            .allowed_dirs()
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        rules.allowed_types().join(", "),
+        if writable.is_empty() {
+            "none".to_string()
+        } else {
+            rules
+                .writable_dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }
+    );
     // Asks for the password (if needed) before anything runs in the background.
     let dialer = dialer::Dialer::from_args(&args.connect)?;
     let mut config = data_link::streamer::StreamerConfig::new(args.station, rules);
     config.compression = !args.no_compression;
     config.send_identified = args.send_identified;
+    anyhow::ensure!(
+        args.bad_file_after_trs.is_finite() && args.bad_file_after_trs > 0.0,
+        "--bad-file-after-trs {} must be a number of TRs above 0",
+        args.bad_file_after_trs
+    );
+    config.bad_file_bound.trs = args.bad_file_after_trs;
     if args.send_identified {
         tracing::warn!("--send-identified: DICOM may leave with the participant's details");
     }

@@ -66,6 +66,64 @@ fn a_missing_allowed_folder_is_named_before_anything_is_dialed() {
 }
 
 #[test]
+fn allowed_dirs_is_given_once_per_folder_and_folder_names_may_hold_commas() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (doe, roe) = (
+        dir.path().join("Doe, Jane"),
+        dir.path().join("Roe,Rick_2026"),
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for d in [&doe, &roe, &a, &b] {
+        std::fs::create_dir(d).expect("scanner folder");
+    }
+    let both = format!("{},{}", a.display(), b.display());
+    let stderr = dir.path().join("streamer.log");
+    // Port 9 (discard) refuses: the streamer starts, says what it serves, retries.
+    let _streamer = test_support::ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_data_streamer"))
+            .args([
+                "--test",
+                "--server",
+                "127.0.0.1:9",
+                "--allowed-types",
+                ".dcm",
+            ])
+            .args(["--allowed-dirs", doe.to_str().expect("utf-8")])
+            .args(["--allowed-dirs", roe.to_str().expect("utf-8")])
+            // RT-Cloud's comma form still works where no folder has that name.
+            .args(["--allowed-dirs", &both])
+            .env("RUST_LOG", "info")
+            .stderr(std::fs::File::create(&stderr).expect("log file")),
+    )
+    .expect("data_streamer starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let serving = loop {
+        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("serving ")) {
+            break line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no serving line:\n{log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let canonical = |p: &Path| p.canonicalize().expect("canonical").display().to_string();
+    let served: Vec<&str> = serving
+        .split("serving ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (types").next())
+        .expect("the folder list")
+        .split(" | ")
+        .collect();
+    assert_eq!(
+        served,
+        [&doe, &roe, &a, &b].map(|d| canonical(d)),
+        "{serving}"
+    );
+}
+
+#[test]
 fn replay_renames_and_reports_every_file_it_closed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("recorded");

@@ -186,10 +186,30 @@ impl Dialer {
                 tracing::info!(server = %self.server, user = %self.user, "logged in");
                 Ok(Token::new(reply.into_inner().token))
             }
-            Err(status) if status.code() == tonic::Code::Unauthenticated => {
+            // Wrong user or password, or a user not allowed this role or station.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied
+                ) =>
+            {
                 Err(DialError::Refused {
                     server: self.server.clone(),
                     user: self.user.clone(),
+                    message: status.message().to_owned(),
+                })
+            }
+            // The login throttle: wait what it says (`retry-after`, seconds) or longer.
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                let retry_after = status
+                    .metadata()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map_or(crate::REFUSED_RETRY, std::time::Duration::from_secs);
+                Err(DialError::Throttled {
+                    server: self.server.clone(),
+                    retry_after,
                     message: status.message().to_owned(),
                 })
             }

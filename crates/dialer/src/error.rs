@@ -48,6 +48,12 @@ pub enum DialError {
         user: String,
         message: String,
     },
+    #[error("the analyser at {server} asks to wait {} s before the next login: {message}", retry_after.as_secs())]
+    Throttled {
+        server: String,
+        retry_after: std::time::Duration,
+        message: String,
+    },
     #[error("login at {server} failed: {status}")]
     Login {
         server: String,
@@ -67,7 +73,20 @@ impl DialError {
     pub fn needs_fixing(&self) -> bool {
         !matches!(
             self,
-            DialError::Unreachable { .. } | DialError::Timeout { .. } | DialError::Login { .. }
+            DialError::Unreachable { .. }
+                | DialError::Timeout { .. }
+                | DialError::Login { .. }
+                | DialError::Throttled { .. }
         )
+    }
+}
+
+impl crate::Paced for DialError {
+    fn pace(&self) -> crate::Pace {
+        match self {
+            DialError::Throttled { retry_after, .. } => crate::Pace::Throttled(*retry_after),
+            e if e.needs_fixing() => crate::Pace::Refused,
+            _ => crate::Pace::Outage,
+        }
     }
 }

@@ -16,7 +16,7 @@ mod io;
 mod token;
 
 pub use args::ConnectArgs;
-pub use backoff::Backoff;
+pub use backoff::{report_retry, Backoff, Pace, Paced, REFUSED_RETRY};
 pub use connect::{
     connect, ClientInfo, Dialer, CONNECT_TIMEOUT, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT,
     LOGIN_TIMEOUT,

@@ -12,7 +12,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum FilestoreError {
     /// The rules were built with no allowed folder at all.
-    #[error("no allowed folders were given: start data_streamer with --allowed-dirs DIR[,DIR...]")]
+    #[error("no allowed folders were given: start data_streamer with --allowed-dirs DIR (once per folder)")]
     NoAllowedDirs,
     /// An allowed folder given at start does not exist or cannot be resolved.
     #[error("allowed folder {path} cannot be used ({source}): create it or fix --allowed-dirs")]
@@ -72,6 +72,16 @@ pub enum FilestoreError {
         dir: PathBuf,
         name: String,
         min_size: u64,
+        waited: Duration,
+    },
+    /// One volume's file is bad: still not complete after the bound (empty, cut short
+    /// for good, a forged length, malformed), or missing while later volumes arrived.
+    /// Only this index fails; a [`crate::ScannerFolder`] goes on with the next one.
+    #[error("{path} is not usable after {:.1} s: {reason}", waited.as_secs_f64())]
+    BadFile {
+        index: u32,
+        path: PathBuf,
+        reason: String,
         waited: Duration,
     },
     /// The inotify watcher could not be started (the polling fallback still runs).

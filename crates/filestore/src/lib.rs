@@ -39,6 +39,6 @@ pub use error::{FilestoreError, Result};
 pub use events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
 pub use pattern::FilePattern;
 pub use replay::{replay, replay_blocking, replay_sources, ReplayOptions, ReplayedFile};
-pub use rules::AccessRules;
-pub use scanner::ScannerFolder;
+pub use rules::{allowed_dir_args, AccessRules};
+pub use scanner::{BadFileBound, ScannerFolder};
 pub use watch::{wait_for_file, CompleteFile, FolderWatch, WatchOptions};

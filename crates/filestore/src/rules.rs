@@ -356,6 +356,28 @@ where
     Ok(out)
 }
 
+/// The folders named by `--allowed-dirs` values, one flag per folder. A value is one
+/// folder when it exists as given (scanner folders are named after people and dates:
+/// `Doe, Jane`) or holds no comma; otherwise it is read the RT-Cloud way, as a
+/// comma-separated list of folders.
+pub fn allowed_dir_args(values: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for value in values {
+        let text = value.to_string_lossy();
+        if value.is_dir() || !text.contains(',') {
+            dirs.push(value.clone());
+        } else {
+            dirs.extend(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from),
+            );
+        }
+    }
+    dirs
+}
+
 fn has_parent_dir(path: &Path) -> bool {
     path.components().any(|c| c == Component::ParentDir)
 }

@@ -238,6 +238,24 @@ impl FolderWatch {
         }
     }
 
+    /// Why `name` is not complete, looked at now through the rules (for a bad-file
+    /// report); `None` when it is complete after all (the watch will hand it out).
+    pub(crate) fn why_not_complete(&self, name: &OsStr) -> Option<String> {
+        let path = self.dir.join(name);
+        let canonical = match self.rules.resolve_read(&path) {
+            Ok(c) => c,
+            Err(FilestoreError::Io { .. }) => {
+                return Some("missing, while later volumes arrived".into())
+            }
+            Err(e) => return Some(e.to_string()),
+        };
+        match check_file(&canonical, self.opts.min_size) {
+            Check::Complete(_) => None,
+            Check::NotYet(reason) => Some(reason),
+            Check::Missing => Some("missing, while later volumes arrived".into()),
+        }
+    }
+
     /// Checks the file if a signal says so; `Some` when complete.
     fn look(&mut self, name: &OsStr, path: &Path) -> Result<Option<CompleteFile>> {
         let state = self.files.entry(name.to_owned()).or_default();

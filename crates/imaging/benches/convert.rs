@@ -28,21 +28,21 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(ITERATIONS);
-    let parse = measure(iterations, || {
+    let parse = test_support::time_runs(iterations, || {
         std::hint::black_box(imaging::parse(&bytes).expect("parse"));
     });
     report("imaging parse", &parse);
-    let convert = measure(iterations, || {
+    let convert = test_support::time_runs(iterations, || {
         std::hint::black_box(imaging::volume_from_file(&bytes).expect("convert"));
     });
     report("imaging convert", &convert);
     // What the streamer adds before a volume leaves the control room.
     let mut session = imaging::deid::Deidentifier::new();
-    let deidentify = measure(iterations, || {
+    let deidentify = test_support::time_runs(iterations, || {
         std::hint::black_box(session.deidentify(&bytes).expect("de-identify"));
     });
     report("imaging deidentify", &deidentify);
-    let decode = measure(iterations, || {
+    let decode = test_support::time_runs(iterations, || {
         let file = imaging::parse(&bytes).expect("parse");
         std::hint::black_box(imaging::pixels::decode_frames(&file).expect("decode"));
     });
@@ -57,22 +57,6 @@ fn main() {
         }
         None => println!("dcm2niix: not on PATH, skipped (scripts/bench.sh installs it)"),
     }
-}
-
-fn measure(iterations: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    // Warm caches and the allocator first.
-    for _ in 0..iterations / 10 {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -121,7 +121,12 @@ fn typed_fields(volume: &Volume) -> Vec<(&'static str, Value)> {
     let numbers = [
         ("MagneticFieldStrength", meta.magnetic_field_strength),
         ("EchoTime", meta.echo_time_s.map(|v| round(v, 7))),
-        ("RepetitionTime", volume.tr_s.map(|v| round(v, 6))),
+        (
+            "RepetitionTime",
+            meta.sidecar_repetition_time_s
+                .or(volume.tr_s)
+                .map(|v| round(v, 6)),
+        ),
         ("FlipAngle", meta.flip_angle_deg),
     ];
     for (key, v) in numbers {

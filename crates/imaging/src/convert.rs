@@ -18,6 +18,8 @@ pub struct Series {
     pub description: String,
     pub series_number: Option<i64>,
     pub volumes: Vec<Volume>,
+    /// What dcm2niix would warn about for this series (e.g. a partial volume).
+    pub warnings: Vec<String>,
 }
 
 /// How a file stores its image.
@@ -35,18 +37,11 @@ pub enum Layout {
 pub fn layout(file: &DicomFile) -> Layout {
     if is_enhanced(file) {
         Layout::Enhanced
-    } else if is_mosaic(file) {
+    } else if crate::mosaic::says_mosaic(file) {
         Layout::Mosaic
     } else {
         Layout::Slice
     }
-}
-
-fn is_mosaic(file: &DicomFile) -> bool {
-    file.str(tags::IMAGE_TYPE).is_some_and(|t| {
-        t.split('\\')
-            .any(|v| v.trim().eq_ignore_ascii_case("MOSAIC"))
-    })
 }
 
 /// Converts one file that holds a whole volume (a Siemens mosaic or an enhanced
@@ -55,7 +50,17 @@ pub fn volume_from_file(bytes: &[u8]) -> Result<Volume> {
     let file = parse(bytes)?;
     match layout(&file) {
         Layout::Mosaic => mosaic_volume(&file),
-        Layout::Enhanced => volume_from_enhanced(&file),
+        Layout::Enhanced => {
+            if let Some(warning) = crate::enhanced::partial_volume(&file) {
+                tracing::warn!("{warning}");
+            }
+            let volume = volume_from_enhanced(&file)?;
+            if is_3d_not_epi(&file) && is_one_volume(std::slice::from_ref(&volume)) {
+                Ok(volume.reoriented_to_ras())
+            } else {
+                Ok(volume)
+            }
+        }
         Layout::Slice => Err(ImagingError::Unsupported(
             "this file holds one slice, not a volume: collect the slices of a volume and call volume_from_slices (or convert_series for a whole series)".into(),
         )),
@@ -70,28 +75,48 @@ pub fn convert_series(files: Vec<DicomFile>) -> Result<Vec<Series>> {
         groups.entry(SeriesKey::of(&file)).or_default().push(file);
     }
     let mut out = Vec::with_capacity(groups.len());
-    for (key, mut files) in groups {
-        // dcm2niix's order: series number, then instance number.
-        files.sort_by_key(|f| (series_number(f), f.i64(tags::INSTANCE_NUMBER).unwrap_or(0)));
-        let files = drop_duplicates(files);
+    for (key, files) in groups {
+        let files = in_series_order(files);
         let Some(first) = files.first() else { continue };
         let description = first
             .str(tags::SERIES_DESCRIPTION)
             .or_else(|| first.str(tags::PROTOCOL_NAME))
             .map_or_else(|| "series".to_string(), |s| s.to_string());
-        let series_number = first.i64(tags::SERIES_NUMBER);
+        let mut series_number = first.i64(tags::SERIES_NUMBER);
+        let mut warnings = Vec::new();
+        if key.partial {
+            // dcm2niix's convention for the partial volume of an aborted scan.
+            series_number = series_number.map(|n| n + 1000);
+            warnings.extend(crate::enhanced::partial_volume(first));
+        }
         let label = format!("series {} ({description})", series_number.unwrap_or(0));
-        let volumes = series_volumes(key.layout, files)
+        let three_d = is_3d_not_epi(first);
+        let mut volumes = series_volumes(key.layout, files)
             .map_err(|e| ImagingError::Inconsistent(format!("{label}: {e}")))?;
+        if three_d && is_one_volume(&volumes) {
+            volumes = volumes.into_iter().map(Volume::reoriented_to_ras).collect();
+        }
         tracing::debug!(%label, volumes = volumes.len(), "converted series");
+        for warning in &warnings {
+            tracing::warn!(%label, "{warning}");
+        }
         out.push(Series {
             description,
             series_number,
             volumes,
+            warnings,
         });
     }
     out.sort_by_key(|s| s.series_number);
     Ok(out)
+}
+
+/// The files of one series in dcm2niix's order (series number, then instance number),
+/// repeats of an earlier file dropped (see `drop_duplicates`): the order in which
+/// [`convert_series`] reads them, and in which a stream should convert them.
+pub fn in_series_order(mut files: Vec<DicomFile>) -> Vec<DicomFile> {
+    files.sort_by_key(|f| (series_number(f), f.i64(tags::INSTANCE_NUMBER).unwrap_or(0)));
+    drop_duplicates(files)
 }
 
 fn series_volumes(layout: Layout, files: Vec<DicomFile>) -> Result<Vec<Volume>> {
@@ -113,11 +138,47 @@ fn series_volumes(layout: Layout, files: Vec<DicomFile>) -> Result<Vec<Volume>> 
             }
             Ok(volumes)
         }
-        Layout::Slice => group_into_volumes(files)?
-            .iter()
-            .map(|v| volume_from_slices(v))
-            .collect(),
+        Layout::Slice => {
+            let before = files.len();
+            let files: Vec<DicomFile> = files
+                .into_iter()
+                .filter(|f| !crate::slices::is_derived_diffusion_file(f))
+                .collect();
+            if files.len() < before {
+                tracing::info!(
+                    files = before - files.len(),
+                    "derived diffusion images (trace/ADC) left out of the run, as dcm2niix does"
+                );
+            }
+            group_into_volumes(files)?
+                .iter()
+                .map(|v| volume_from_slices(v))
+                .collect()
+        }
     }
+}
+
+/// dcm2niix (`isRotate3DAcq`, on by default) turns a 3D acquisition (MRAcquisitionType
+/// 3D, or Philips' private (2005,106F)) that is not EPI and gives ONE volume of several
+/// slices to the closest RAS axes; 2D acquisitions, EPI and 4D series keep their order.
+fn is_3d_not_epi(file: &DicomFile) -> bool {
+    const PHILIPS_MR_ACQUISITION_TYPE: dicom_core::Tag = dicom_core::Tag(0x2005, 0x106F);
+    let three_d = file
+        .str(tags::MR_ACQUISITION_TYPE)
+        .or_else(|| file.str(PHILIPS_MR_ACQUISITION_TYPE))
+        .is_some_and(|t| t.trim().to_ascii_uppercase().starts_with("3D"));
+    let epi = file
+        .str(tags::ECHO_PLANAR_PULSE_SEQUENCE)
+        .is_some_and(|v| v.trim().to_ascii_uppercase().starts_with('Y'))
+        || file
+            .str(tags::SCANNING_SEQUENCE)
+            .is_some_and(|v| v.contains("EP"));
+    three_d && !epi
+}
+
+/// One volume of more than one slice (dcm2niix: dim[3] > 1 and dim[0] < 4).
+fn is_one_volume(volumes: &[Volume]) -> bool {
+    matches!(volumes, [v] if v.voxels.shape()[2] > 1)
 }
 
 /// What keeps two files in different outputs.
@@ -129,6 +190,8 @@ struct SeriesKey {
     layout: Layout,
     size: (i64, i64),
     echo: i64,
+    /// An enhanced file with fewer slices than announced: its own series, like dcm2niix.
+    partial: bool,
 }
 
 impl SeriesKey {
@@ -154,6 +217,7 @@ impl SeriesKey {
                 file.i64(tags::COLUMNS).unwrap_or(0),
             ),
             echo: file.i64(tags::ECHO_NUMBERS).unwrap_or(1),
+            partial: crate::enhanced::partial_volume(file).is_some(),
         }
     }
 }

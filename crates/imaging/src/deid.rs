@@ -17,7 +17,10 @@
 //!   (0029,xx20), creator "SIEMENS CSA HEADER"), which carry the mosaic layout, slice
 //!   normal, slice times and phase-encoding polarity; the Siemens XA per-frame
 //!   TimeAfterStart; GE sequence names, TR group delay and protocol block; the Philips
-//!   scale slope. Every other private attribute is removed.
+//!   scale slope; the phase-encoding, multiband, epi_pepolar, ASL timing and diffusion
+//!   fields the sidecar needs. Every other private attribute is removed. GE's raw image
+//!   header (0043,102A) holds the scan date and goes; its phase-encoding polarity is
+//!   re-recorded as the standard (0018,9034) first.
 //! - What the kept private data was found to hold, on every test file: acquisition
 //!   parameters, sequence and coil names and the protocol name (`tProtocolName`, often
 //!   equal to the removed SeriesDescription; it names the scan protocol, not the
@@ -108,6 +111,7 @@ impl Deidentifier {
         self.enhanced = obj
             .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
             .is_some();
+        record_ge_phase_polarity(&mut obj);
         self.clean_dataset(&mut obj, 0)?;
         obj.put(DataElement::new(
             tags::PATIENT_IDENTITY_REMOVED,
@@ -311,6 +315,30 @@ pub fn outgoing(name: &Path, bytes: Vec<u8>, deid: Option<&mut Deidentifier>) ->
 }
 
 /// DeidentificationMethodCodeSequence: the profile and option applied (CID 7050).
+/// GE's raw image header (0043,102A) goes (it holds the scan date), but the
+/// phase-encoding polarity conversion reads from it stays: as the standard
+/// RectilinearPhaseEncodeReordering (0018,9034) GE itself writes from RX27 on, which
+/// dcm2niix (and `slices::timing::ge_phase_positive`) prefers to the raw header.
+fn record_ge_phase_polarity(ds: &mut InMemDicomObject) {
+    let is_ge = ds
+        .get(tags::MANUFACTURER)
+        .and_then(|e| e.to_str().ok())
+        .is_some_and(|m| m.trim().to_ascii_uppercase().starts_with("GE"));
+    if !is_ge || ds.get(tags::RECTILINEAR_PHASE_ENCODE_REORDERING).is_some() {
+        return;
+    }
+    let raw = ds.get(Tag(0x0043, 0x102A)).and_then(|e| e.to_bytes().ok());
+    let Some(positive) = raw.and_then(|r| crate::slices::timing::ge_header_positive(&r)) else {
+        return;
+    };
+    let reordering = if positive { "REVERSE_LINEAR" } else { "LINEAR" };
+    ds.put(DataElement::new(
+        tags::RECTILINEAR_PHASE_ENCODE_REORDERING,
+        VR::CS,
+        PrimitiveValue::from(reordering),
+    ));
+}
+
 fn method_code_sequence() -> DataElement<InMemDicomObject> {
     let codes = [
         ("113100", "Basic Application Confidentiality Profile"),

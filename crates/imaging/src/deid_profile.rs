@@ -446,6 +446,17 @@ pub static KEPT_PRIVATE: &[KeptPrivate] = &[
     private(0x0043, "GEMS_PARM_01", 0x39, "slice order / acceleration parameters"),
     private(0x0025, "GEMS_SERS_01", 0x1B, "protocol data block (slice order, multiphase)"),
     private(0x2005, "Philips MR Imaging DD 001", 0x0E, "Philips scale slope (intensity scaling)"),
+    private(0x0021, "SIEMENS MR SDI 02", 0x1C, "XA PhaseEncodingDirectionPositive (phase-encoding polarity)"),
+    private(0x0021, "SIEMENS MR SDS 01", 0x09, "XA PATModeText (multiband factor)"),
+    private(0x0021, "SIEMENS MR SDS 01", 0xFE, "XA enhanced shared private sequence holding PATModeText"),
+    private(0x0019, "GEMS_ACQU_01", 0xB3, "UserData12: epi_pepolar polarity mode (rows stored flipped)"),
+    private(0x0043, "GEMS_PARM_01", 0xB6, "HyperBand (multiband) factor"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xA0, "MRImageDynamicScanBeginTime (3D ASL TR)"),
+    private(0x2005, "Philips MR Imaging DD 005", 0x0F, "enhanced per-frame private sequence holding the above"),
+    private(0x2001, "Philips Imaging DD 001", 0x03, "diffusion b-value (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB0, "diffusion gradient direction (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB1, "diffusion gradient direction (derived trace/ADC detection)"),
+    private(0x2005, "Philips MR Imaging DD 001", 0xB2, "diffusion gradient direction (derived trace/ADC detection)"),
 ];
 
 /// Attributes the profile lets us remove or empty but which are Type 1 in the Enhanced

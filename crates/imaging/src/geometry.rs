@@ -97,3 +97,113 @@ pub fn put_slice_flipped<T: Copy>(
         }
     }
 }
+
+/// How dcm2niix's `nii_setOrtho` turns a volume to the closest RAS-aligned axes: output
+/// axis `n` is input axis `source[n]`, read backwards when `flip[n]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reorientation {
+    pub source: [usize; 3],
+    pub flip: [bool; 3],
+    /// The sform of the reoriented volume (origin at the corner nearest the minimum).
+    pub affine: [[f64; 4]; 4],
+}
+
+/// The reorientation dcm2niix applies to a 3D (non-EPI, single-volume) acquisition
+/// with this `affine` and `dims`, or `None` when it keeps the stored order.
+///
+/// Method (dcm2niix nii_ortho.cpp): the voxel corner whose position is nearest the
+/// minimum of all corners' positions fixes which axes to reverse; among the six axis
+/// permutations (with those reversals) the one whose matrix has the largest dot
+/// product with the sform's rotation wins; the new origin is that corner.
+pub fn ras_reorientation(affine: &[[f64; 4]; 4], dims: [usize; 3]) -> Option<Reorientation> {
+    let m: [[f64; 3]; 3] = std::array::from_fn(|r| [affine[r][0], affine[r][1], affine[r][2]]);
+    let canonical = (0..3).all(|r| {
+        (0..3).all(|c| {
+            if r == c {
+                m[r][c] > 0.0
+            } else {
+                m[r][c] == 0.0
+            }
+        })
+    });
+    if canonical || dims.contains(&0) {
+        return None;
+    }
+    let position = |ijk: [f64; 3]| -> Vec3 {
+        std::array::from_fn(|r| {
+            m[r][0] * ijk[0] + m[r][1] * ijk[1] + m[r][2] * ijk[2] + affine[r][3]
+        })
+    };
+    let corners: Vec<([bool; 3], Vec3)> = (0..8)
+        .map(|n| {
+            let flip = [n & 1 != 0, n & 2 != 0, n & 4 != 0];
+            let ijk = std::array::from_fn(|a| if flip[a] { (dims[a] - 1) as f64 } else { 0.0 });
+            (flip, position(ijk))
+        })
+        .collect();
+    let mut min = corners[0].1;
+    for (_, c) in &corners[1..] {
+        for a in 0..3 {
+            min[a] = min[a].min(c[a]);
+        }
+    }
+    // The first corner strictly nearest the minimum, like dcm2niix.
+    let mut best = 0;
+    for n in 1..8 {
+        if norm(sub(corners[n].1, min)) < norm(sub(corners[best].1, min)) {
+            best = n;
+        }
+    }
+    let (flip_of_axis, origin) = corners[best];
+    let sign = |a: usize| if flip_of_axis[a] { -1.0 } else { 1.0 };
+    // Row r of a permutation: input axis r goes to output axis perm[r]; dcm2niix's order.
+    const PERMUTATIONS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let mut chosen: Option<([[f64; 3]; 3], f64)> = None;
+    for perm in PERMUTATIONS {
+        let mut p = [[0.0; 3]; 3];
+        for (r, &c) in perm.iter().enumerate() {
+            p[r][c] = sign(r);
+        }
+        // dcm2niix's residual: sum over (i, j) of m[i][j] * p[j][i].
+        let score: f64 = (0..3)
+            .flat_map(|i| (0..3).map(move |j| (i, j)))
+            .map(|(i, j)| m[i][j] * p[j][i])
+            .sum();
+        if score > chosen.map_or(0.0, |(_, s)| s) {
+            chosen = Some((p, score));
+        }
+    }
+    let (p, _) = chosen?;
+    let mut source = [0usize; 3];
+    let mut flip = [false; 3];
+    for (r, row) in p.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                source[c] = r;
+                flip[c] = v < 0.0;
+            }
+        }
+    }
+    if source == [0, 1, 2] && flip == [false; 3] {
+        return None;
+    }
+    let mut out = [[0.0, 0.0, 0.0, 1.0]; 4];
+    for r in 0..3 {
+        for c in 0..3 {
+            out[r][c] = (0..3).map(|k| m[r][k] * p[k][c]).sum();
+        }
+        out[r][3] = origin[r];
+    }
+    Some(Reorientation {
+        source,
+        flip,
+        affine: out,
+    })
+}

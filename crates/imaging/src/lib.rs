@@ -25,4 +25,4 @@ pub use convert::{convert_series, volume_from_file, Series};
 
 pub use dicom::{parse, DicomFile};
 pub use error::{ImagingError, Result};
-pub use volume::{Metadata, Volume, Voxels};
+pub use volume::{Metadata, Scaling, Volume, Voxels};

@@ -141,3 +141,57 @@ pub fn json_number(v: f64) -> Value {
         json!(v)
     }
 }
+
+/// BIDS PhaseEncodingDirection from InPlanePhaseEncodingDirection ("ROW"/"COL"/"COLUMN")
+/// and the vendor's polarity (Siemens PhaseEncodingDirectionPositive, GE's flags), as
+/// dcm2niix writes it: NIfTI j runs against DICOM rows (rows are flipped), so a positive
+/// column direction is "j-". `None` unless both axis and polarity are known (dcm2niix
+/// then writes only PhaseEncodingAxis).
+pub fn phase_encoding_direction(axis: &str, positive: Option<bool>) -> Option<String> {
+    let positive = positive?;
+    let direction = match (axis.trim().chars().next()?, positive) {
+        ('R', true) => "i",
+        ('R', false) => "i-",
+        ('C', true) => "j-",
+        ('C', false) => "j",
+        _ => return None,
+    };
+    Some(direction.to_string())
+}
+
+/// The slice (multiband) acceleration of a Siemens PATModeText such as "p2s3" (the digits
+/// after 's'), when above 1.
+pub fn pat_mode_slice_factor(text: &str) -> Option<u32> {
+    let after = &text[text.find('s')? + 1..];
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<u32>().ok().filter(|&mb| mb > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_encoding_follows_dcm2niix_row_flip() {
+        let cases = [
+            ("COL", Some(true), Some("j-")),
+            ("COLUMN", Some(false), Some("j")),
+            ("ROW", Some(true), Some("i")),
+            ("ROW", Some(false), Some("i-")),
+            ("COL", None, None),
+            ("OTHER", Some(true), None),
+        ];
+        for (axis, positive, want) in cases {
+            let got = phase_encoding_direction(axis, positive);
+            assert_eq!(got.as_deref(), want, "{axis} {positive:?}");
+        }
+    }
+
+    #[test]
+    fn pat_mode_gives_the_slice_factor() {
+        assert_eq!(pat_mode_slice_factor("p2s3"), Some(3));
+        assert_eq!(pat_mode_slice_factor("s4"), Some(4));
+        assert_eq!(pat_mode_slice_factor("p3"), None);
+        assert_eq!(pat_mode_slice_factor("p2s1"), None);
+    }
+}

@@ -6,6 +6,7 @@
 //! mosaics whose protocol numbers slices head to foot are stored flipped along k so that
 //! k ascends in space, with their slice times reversed to match.
 
+use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use ndarray::{Array3, ShapeBuilder};
 
@@ -14,35 +15,93 @@ use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
 use crate::geometry::{add, cross, dot, norm, scale, SliceStack, Vec3};
 use crate::pixels::{decode_frames, FrameData};
-use crate::volume::{Volume, Voxels};
+use crate::volume::{Scaling, Volume, Voxels};
 
 /// What the CSA headers say about one mosaic.
 #[derive(Debug, Clone)]
 pub struct MosaicInfo {
     pub slices: usize,
+    /// The CSA image header, or (when an anonymizer removed group 0029) the same
+    /// elements read from the standard Siemens private group 0019.
     pub image: CsaHeader,
-    /// Slices stored head to foot (ProtocolSliceNumber or `sSliceArray.ucImageNumb*`).
+    /// Slices stored head to foot (ProtocolSliceNumber or `sSliceArray.ucImageNumb*`);
+    /// always false without CSA headers, which alone record it.
     pub reversed: bool,
 }
 
+/// Siemens private creator of group 0019 and the elements a mosaic needs from it when
+/// the CSA headers are gone (dcm2niix reads the same ones).
+const SIEMENS_MR_HEADER: &str = "SIEMENS MR HEADER";
+const NUMBER_OF_IMAGES_IN_MOSAIC: u16 = 0x0A;
+const MOSAIC_REF_ACQ_TIMES: u16 = 0x29;
+
 /// The mosaic facts of `file`, or `None` when it is not a mosaic (fewer than 2 tiles).
+///
+/// Without a CSA image header (0029,1010) the slice count comes from the private
+/// NumberOfImagesInMosaic (0019,xx0A) and the slice times from MosaicRefAcqTimes
+/// (0019,xx29); ImageType MOSAIC without either is an error naming what is missing.
 pub fn mosaic_info(file: &DicomFile) -> Result<Option<MosaicInfo>> {
-    let image = match csa::image_header(file) {
-        Some(h) => h?,
-        None => return Ok(None),
+    let (image, from_csa) = match csa::image_header(file) {
+        Some(h) => (h?, true),
+        None => (private_mosaic_header(file), false),
     };
     let slices = match image.i64("NumberOfImagesInMosaic") {
         Some(n) if n > 1 => n as usize,
+        _ if !from_csa && says_mosaic(file) => {
+            return Err(ImagingError::Unsupported(
+                "ImageType says MOSAIC but the CSA image header (0029,1010) and the Siemens \
+                 private NumberOfImagesInMosaic (0019,100A) are both missing: the number \
+                 of slices in the mosaic is unknown"
+                    .into(),
+            ))
+        }
         _ => return Ok(None),
     };
     // The protocol is searched, not parsed: parsing it costs more than the whole volume.
-    let reversed = image.i64("ProtocolSliceNumber").is_some_and(|n| n > 1)
-        || csa::protocol_mentions(file, "sSliceArray.ucImageNumb");
+    let reversed = from_csa
+        && (image.i64("ProtocolSliceNumber").is_some_and(|n| n > 1)
+            || csa::protocol_mentions(file, "sSliceArray.ucImageNumb"));
+    if !from_csa {
+        tracing::warn!(
+            slices,
+            "Siemens mosaic without CSA headers: slices from NumberOfImagesInMosaic (0019,100A), \
+             stored foot to head assumed"
+        );
+    }
     Ok(Some(MosaicInfo {
         slices,
         image,
         reversed,
     }))
+}
+
+/// ImageType (0008,0008) has the value MOSAIC.
+pub(crate) fn says_mosaic(file: &DicomFile) -> bool {
+    file.str(tags::IMAGE_TYPE).is_some_and(|t| {
+        t.split('\\')
+            .any(|v| v.trim().eq_ignore_ascii_case("MOSAIC"))
+    })
+}
+
+/// The mosaic elements of the Siemens private group 0019 as a CSA-like header.
+fn private_mosaic_header(file: &DicomFile) -> CsaHeader {
+    let mut header = CsaHeader::default();
+    // The creator reserves a block (0019,0010..00FF); its elements are (0019,bbxx).
+    let block = (0x10u16..=0xFF).find(|&b| {
+        file.str(Tag(0x0019, b))
+            .is_some_and(|c| c.trim() == SIEMENS_MR_HEADER)
+    });
+    let Some(block) = block else { return header };
+    for (element, name) in [
+        (NUMBER_OF_IMAGES_IN_MOSAIC, "NumberOfImagesInMosaic"),
+        (MOSAIC_REF_ACQ_TIMES, "MosaicRefAcqTimes"),
+    ] {
+        if let Some(values) = file.f64s(Tag(0x0019, (block << 8) | element)) {
+            let items = values.iter().map(|v| v.to_string()).collect();
+            header.elements.insert(name.to_string(), items);
+        }
+    }
+    header
 }
 
 /// Converts one mosaic file into its volume.
@@ -140,7 +199,16 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
     };
     let voxels = voxels(&frames, &layout)?;
 
-    let (slice_timing_s, multiband) = slice_times(&info.image, n, info.reversed);
+    let (mut slice_timing_s, multiband) = slice_times(&info.image, n, info.reversed);
+    if slice_timing_s.is_empty() {
+        // VB12/VB13 mosaics lack MosaicRefAcqTimes: dcm2niix's protocol "rescue".
+        if let Some(mut times) = crate::slices::timing::siemens_rescue_slice_times(file, n) {
+            if info.reversed {
+                times.reverse();
+            }
+            slice_timing_s = times;
+        }
+    }
     let mut meta = crate::metadata::from_dicom(file);
     meta.phase_encoding_direction = phase_encoding(file, &info.image);
     if multiband > 1 {
@@ -151,6 +219,10 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
     }
     Ok(Volume {
         voxels,
+        scaling: Scaling {
+            slope: frames.rescale_slope.unwrap_or(1.0) as f32,
+            inter: frames.rescale_intercept.unwrap_or(0.0) as f32,
+        },
         affine: stack.ras_affine(),
         voxel_size: [pixel_spacing[1], pixel_spacing[0], dz],
         tr_s: file.f64(tags::REPETITION_TIME).map(|ms| ms / 1000.0),
@@ -162,34 +234,13 @@ pub fn volume_from_mosaic(file: &DicomFile) -> Result<Volume> {
     })
 }
 
-/// The volume's voxels in the stored type, rescaled when the header says so: integer
-/// slope and intercept keep an integer type when every value fits, others give F32.
+/// The volume's stored voxels (dcm2niix keeps them and writes the rescale into
+/// scl_slope / scl_inter).
 fn voxels(frames: &crate::pixels::Frames, layout: &Layout) -> Result<Voxels> {
-    let slope = frames.rescale_slope.unwrap_or(1.0);
-    let inter = frames.rescale_intercept.unwrap_or(0.0);
-    if slope == 1.0 && inter == 0.0 {
-        return Ok(match &frames.data {
-            FrameData::I16(v) => Voxels::I16(layout.untile(v)?),
-            FrameData::U16(v) => Voxels::U16(layout.untile(v)?),
-        });
-    }
-    let real: Vec<f64> = match &frames.data {
-        FrameData::I16(v) => v.iter().map(|&x| f64::from(x) * slope + inter).collect(),
-        FrameData::U16(v) => v.iter().map(|&x| f64::from(x) * slope + inter).collect(),
-    };
-    if slope.fract() == 0.0 && inter.fract() == 0.0 {
-        let fits = |lo: f64, hi: f64| real.iter().all(|&v| (lo..=hi).contains(&v));
-        if fits(f64::from(i16::MIN), f64::from(i16::MAX)) {
-            let ints: Vec<i16> = real.iter().map(|&v| v as i16).collect();
-            return Ok(Voxels::I16(layout.untile(&ints)?));
-        }
-        if fits(0.0, f64::from(u16::MAX)) {
-            let ints: Vec<u16> = real.iter().map(|&v| v as u16).collect();
-            return Ok(Voxels::U16(layout.untile(&ints)?));
-        }
-    }
-    let real: Vec<f32> = real.iter().map(|&v| v as f32).collect();
-    Ok(Voxels::F32(layout.untile(&real)?))
+    Ok(match &frames.data {
+        FrameData::I16(v) => Voxels::I16(layout.untile(v)?),
+        FrameData::U16(v) => Voxels::U16(layout.untile(v)?),
+    })
 }
 
 /// Where each tile of the mosaic goes in the volume.
@@ -249,21 +300,11 @@ fn slice_times(image: &CsaHeader, n: usize, reversed: bool) -> (Vec<f64>, u32) {
     (times.iter().map(|t| t / 1000.0).collect(), zeros.max(1))
 }
 
-/// BIDS PhaseEncodingDirection as dcm2niix writes it (rows are flipped, so a positive
-/// column direction is "j-").
+/// BIDS PhaseEncodingDirection from the axis and the CSA polarity.
 fn phase_encoding(file: &DicomFile, image: &CsaHeader) -> Option<String> {
     let axis = file.str(tags::IN_PLANE_PHASE_ENCODING_DIRECTION)?;
-    let positive = image.i64("PhaseEncodingDirectionPositive");
-    let (letter, flip) = match axis.trim() {
-        "COL" => ("j", true),
-        "ROW" => ("i", false),
-        _ => return None,
-    };
-    Some(match positive {
-        Some(p) if (p == 1) != flip => letter.to_string(),
-        Some(_) => format!("{letter}-"),
-        None => letter.to_string(),
-    })
+    let positive = image.i64("PhaseEncodingDirectionPositive").map(|p| p == 1);
+    crate::metadata::phase_encoding_direction(&axis, positive)
 }
 
 fn vec6(v: Vec<f64>) -> Result<[f64; 6]> {

@@ -4,7 +4,9 @@
 //! Pure: the functions return bytes and the callers write files (atomically). The
 //! header follows dcm2niix's choices so files compare equal to its output: sform and
 //! qform both "scanner" (code 1), the qform quaternion derived from the sform the way
-//! `nifti_mat44_to_quatern` does it, xyzt_units mm + s, TR in pixdim[4], vox_offset 352.
+//! `nifti_mat44_to_quatern` does it, xyzt_units mm + s, TR in pixdim[4], vox_offset 352,
+//! stored integers with the volume's [`crate::Scaling`] as scl_slope / scl_inter, in
+//! their stored type (dcm2niix's default keeps uint16 as uint16).
 
 use std::io::Write;
 
@@ -47,18 +49,18 @@ pub fn series_to_nifti(geometry: &Volume, frames: &[&Voxels], gz: bool) -> Resul
         ));
     }
     let shape = geometry.voxels.shape();
-    let datatype = datatype_of(&geometry.voxels);
+    let stored = datatype_of(&geometry.voxels);
     for (t, frame) in frames.iter().enumerate() {
-        if frame.shape() != shape || datatype_of(frame) != datatype {
+        if frame.shape() != shape || datatype_of(frame) != stored {
             return Err(ImagingError::Inconsistent(format!(
-                "volume {t} has shape {:?} and NIfTI datatype {}, the series {shape:?} and {datatype}",
+                "volume {t} has shape {:?} and NIfTI datatype {}, the series {shape:?} and {stored}",
                 frame.shape(),
                 datatype_of(frame)
             )));
         }
     }
-    let header = header(geometry, frames.len())?;
-    let voxel_bytes = shape.iter().product::<usize>() * usize::from(bytes_per_voxel(datatype));
+    let header = header(geometry, frames.len(), stored)?;
+    let voxel_bytes = shape.iter().product::<usize>() * usize::from(bytes_per_voxel(stored));
     let mut out = Vec::with_capacity(VOX_OFFSET + voxel_bytes * frames.len());
     out.extend_from_slice(&header);
     out.extend_from_slice(&[0u8; 4]);
@@ -81,6 +83,7 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
         .map_err(|e| ImagingError::Unsupported(format!("gzip compression of a NIfTI failed: {e}")))
 }
 
+/// The NIfTI datatype of the stored type of `voxels`.
 pub fn datatype_of(voxels: &Voxels) -> i16 {
     match voxels {
         Voxels::I16(_) => DT_INT16,
@@ -97,8 +100,8 @@ fn bytes_per_voxel(datatype: i16) -> u8 {
     }
 }
 
-/// The 348-byte header for `nt` volumes shaped like `geometry`.
-fn header(geometry: &Volume, nt: usize) -> Result<[u8; 348]> {
+/// The 348-byte header for `nt` volumes shaped like `geometry`, voxels of `datatype`.
+fn header(geometry: &Volume, nt: usize, datatype: i16) -> Result<[u8; 348]> {
     let [nx, ny, nz] = geometry.voxels.shape();
     let mut dim = [1i16; 8];
     dim[0] = if nt > 1 { 4 } else { 3 };
@@ -109,7 +112,6 @@ fn header(geometry: &Volume, nt: usize) -> Result<[u8; 348]> {
             ))
         })?;
     }
-    let datatype = datatype_of(&geometry.voxels);
     let quatern = quatern_from_affine(&geometry.affine);
     let mut pixdim = [0f32; 8];
     pixdim[0] = quatern.qfac as f32;
@@ -120,10 +122,7 @@ fn header(geometry: &Volume, nt: usize) -> Result<[u8; 348]> {
 
     let mut h = HeaderBytes([0u8; 348]);
     h.i32(0, 348);
-    h.u8(
-        39,
-        dim_info(geometry.meta.phase_encoding_direction.as_deref()),
-    );
+    h.u8(39, dim_info(&geometry.meta));
     for (n, d) in dim.iter().enumerate() {
         h.i16(40 + 2 * n, *d);
     }
@@ -133,8 +132,8 @@ fn header(geometry: &Volume, nt: usize) -> Result<[u8; 348]> {
         h.f32(76 + 4 * n, *p);
     }
     h.f32(108, VOX_OFFSET as f32);
-    h.f32(112, 1.0); // scl_slope: voxels are stored as final values
-    h.f32(116, 0.0);
+    h.f32(112, geometry.scaling.slope);
+    h.f32(116, geometry.scaling.inter);
     let code = geometry
         .meta
         .nifti_slice_code
@@ -184,9 +183,17 @@ impl HeaderBytes {
 }
 
 /// freq_dim | phase_dim << 2 | slice_dim << 4; like dcm2niix, phase along j unless the
-/// phase-encoding direction says i.
-fn dim_info(phase_encoding_direction: Option<&str>) -> u8 {
-    let phase_along_i = phase_encoding_direction.is_some_and(|d| d.starts_with('i'));
+/// phase-encoding direction says i, or (without one) InPlanePhaseEncodingDirection is
+/// ROW (dcm2niix sets it from the DICOM rows and columns and keeps it when it turns a
+/// 3D acquisition).
+fn dim_info(meta: &crate::volume::Metadata) -> u8 {
+    let phase_along_i = match meta.phase_encoding_direction.as_deref() {
+        Some(direction) => direction.starts_with('i'),
+        None => meta
+            .extra
+            .get("InPlanePhaseEncodingDirectionDICOM")
+            .is_some_and(|v| v == "ROW"),
+    };
     let (freq, phase) = if phase_along_i { (2, 1) } else { (1, 2) };
     freq | (phase << 2) | (3 << 4)
 }

@@ -315,6 +315,16 @@ impl Walker<'_> {
                 vr[1]
             )));
         }
+        // A VR outside PS3.5 Table 6.2-1 has no agreed header form (the parser reads it
+        // with a 4-byte length, this walk would not), so its length cannot be checked.
+        if !has_long_length(vr) && !has_short_length(vr) {
+            return Err(invalid(format!(
+                "element {} at byte {pos} has an unknown VR {}{}",
+                tag_text(tag),
+                char::from(vr[0]),
+                char::from(vr[1])
+            )));
+        }
         if has_long_length(vr) {
             if pos + 12 > end {
                 let message = format!(
@@ -556,6 +566,34 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// VRs whose explicit-VR header has a 2-byte length (PS3.5 Table 7.1-2).
+fn has_short_length(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FD"
+            | b"FL"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
 }
 
 /// VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length.

@@ -1,11 +1,15 @@
 //! A `Run`: the 4D series growing one volume at a time as the scanner streams it.
 //!
+//! Every volume of a run shares the first volume's [`Scaling`]: when one arrives with
+//! another scaling, the run switches to float32 real values (what dcm2niix writes when
+//! the scaling varies within a series).
+//!
 //! Appending moves the new voxels into a `Vec` and never copies earlier volumes; the
 //! NIfTI writer then streams all of them in order into one buffer.
 
 use crate::error::{ImagingError, Result};
 use crate::nifti_write::{datatype_of, series_to_nifti};
-use crate::volume::{Volume, Voxels};
+use crate::volume::{Scaling, Volume, Voxels};
 
 /// Two affines farther apart than this (mm) belong to different runs.
 const AFFINE_TOLERANCE_MM: f64 = 1e-3;
@@ -27,8 +31,16 @@ impl Run {
     }
 
     /// Appends the next volume; refuses one of another shape, voxel type or position.
-    pub fn push(&mut self, volume: Volume) -> Result<()> {
+    pub fn push(&mut self, mut volume: Volume) -> Result<()> {
         let index = self.len();
+        let float = |v: &Voxels| matches!(v, Voxels::F32(_));
+        if volume.scaling != self.first.scaling
+            || float(&volume.voxels) != float(&self.first.voxels)
+        {
+            self.switch_to_real_values();
+            volume.voxels = volume.real_voxels().into_owned();
+            volume.scaling = Scaling::IDENTITY;
+        }
         let (ours, theirs) = (self.first.voxels.shape(), volume.voxels.shape());
         if ours != theirs {
             return Err(ImagingError::Inconsistent(format!(
@@ -53,8 +65,57 @@ impl Run {
                 }
             }
         }
+        if index == 1 {
+            self.adopt_second_volume_timing(&volume);
+        }
         self.later.push(volume.voxels);
         Ok(())
+    }
+
+    /// dcm2niix's check of Siemens slice times (its issues 126 and 870): the first
+    /// volume's times can be bogus (missing, longer than the TR, or another range than
+    /// the next volume's); the run then takes the second volume's times, and the
+    /// multiband factor they imply, when those fit in one TR. When streaming, this is
+    /// the moment the run's sidecar changes.
+    fn adopt_second_volume_timing(&mut self, second: &Volume) {
+        let siemens = self.first.meta.manufacturer.as_deref() == Some("Siemens");
+        let (ours, theirs) = (&self.first.slice_timing_s, &second.slice_timing_s);
+        if !siemens || theirs.len() < 2 || (!ours.is_empty() && ours.len() != theirs.len()) {
+            return;
+        }
+        let range = |t: &[f64]| {
+            let max = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let min = t.iter().copied().fold(f64::INFINITY, f64::min);
+            (min, max)
+        };
+        let tr = self.first.tr_s.unwrap_or(f64::INFINITY);
+        let (lo1, hi1) = range(theirs);
+        if !(lo1 < hi1 && hi1 - lo1 <= tr) {
+            return;
+        }
+        let (lo0, hi0) = range(ours);
+        let first_fits = lo0 < hi0 && hi0 <= tr;
+        let same_range = ((hi0 - lo0) - (hi1 - lo1)).abs() < 1e-4;
+        if first_fits && same_range {
+            return;
+        }
+        tracing::info!("the first volume's slice times do not fit; the run uses the second's");
+        self.first.slice_timing_s = theirs.iter().map(|t| t - lo1).collect();
+        self.first.meta.multiband_acceleration_factor = second.meta.multiband_acceleration_factor;
+    }
+
+    /// Turns every volume into float32 real values (scaling applied, identity after).
+    fn switch_to_real_values(&mut self) {
+        let scaling = self.first.scaling;
+        if scaling.is_identity() && matches!(self.first.voxels, Voxels::F32(_)) {
+            return;
+        }
+        tracing::warn!("intensity scaling varies between volumes: the run becomes float32");
+        self.first.voxels = self.first.real_voxels().into_owned();
+        self.first.scaling = Scaling::IDENTITY;
+        for voxels in &mut self.later {
+            *voxels = voxels.real_values(scaling);
+        }
     }
 
     /// Number of volumes in the run (at least 1).

@@ -13,13 +13,13 @@ use dicom_dictionary_std::tags;
 use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
 use crate::geometry::{dot, sub, Vec3};
-use crate::volume::Volume;
+use crate::volume::{Metadata, Scaling, Volume};
 
 pub(crate) mod frames;
 pub(crate) mod stack;
 pub(crate) mod timing;
 
-use self::stack::{Plane, Scale, StackSpec};
+use self::stack::{dcm2niix_scaling, Plane, StackSpec};
 
 /// Positions closer than this (mm, along the normal) are the same slice location.
 const SAME_POSITION_MM: f64 = 0.01;
@@ -110,7 +110,11 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
     let slice_times = slice_times(first, slices, &headers);
     let mut planes = Vec::with_capacity(slices.len());
     for &i in &order {
-        let samples = frames::single_frame(&slices[i], headers[i].instance)?;
+        let mut samples = frames::single_frame(&slices[i], headers[i].instance)?;
+        if timing::ge_pepolar_reversed(&slices[i]) {
+            // Stored flipped by the scanner; dcm2niix flips the rows back.
+            samples.flip_rows(spec.cols);
+        }
         planes.push(Plane {
             position: headers[i].position,
             samples,
@@ -118,25 +122,106 @@ pub fn volume_from_slices(slices: &[DicomFile]) -> Result<Volume> {
             time_s: slice_times.as_ref().map(|t| t[i]),
         });
     }
-    let stacked = stack::assemble(&spec, planes, single_slice_spacing(first))?;
+    let spacing = stack::Spacing::FirstTwo {
+        single: single_slice_spacing(first),
+    };
+    let stacked = stack::assemble(&spec, planes, spacing)?;
     let tr_s = repetition_time_s(first);
     let slice_timing_s = match stacked.slice_times {
         Some(t) if valid_slice_times(&t, tr_s) => t,
         _ => Vec::new(),
     };
+    let meta = classic_metadata(first, &slice_timing_s, tr_s);
     let acquisition_time_s = headers
         .iter()
         .filter_map(|h| h.acquisition_time_s)
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.min(t))));
     Ok(Volume {
         voxels: stacked.voxels,
+        scaling: stacked.scaling,
         affine: stacked.affine,
         voxel_size: stacked.voxel_size,
         tr_s,
         slice_timing_s,
         acquisition_time_s,
-        meta: frames::metadata(first),
+        meta,
     })
+}
+
+/// The common metadata plus what dcm2niix derives for single-slice series: phase
+/// encoding (GE polarity flags, Siemens XA PhaseEncodingDirectionPositive), the
+/// multiband factor (GE HyperBand tags, Siemens PATModeText or simultaneous slice
+/// times) and, for GE multi-phase EPI, the sidecar TR with the delay between phases.
+fn classic_metadata(first: &DicomFile, slice_timing_s: &[f64], tr_s: Option<f64>) -> Metadata {
+    let mut meta = crate::metadata::from_dicom(first);
+    let two_d = first
+        .str(tags::MR_ACQUISITION_TYPE)
+        .is_none_or(|t| t != "3D");
+    let positive = if manufacturer_contains(first, "GE") {
+        timing::ge_phase_positive(first)
+    } else if manufacturer_contains(first, "SIEMENS") {
+        first.i64(SIEMENS_PHASE_POSITIVE).map(|p| p == 1)
+    } else {
+        None
+    };
+    if two_d {
+        meta.phase_encoding_direction = first
+            .str(tags::IN_PLANE_PHASE_ENCODING_DIRECTION)
+            .and_then(|axis| crate::metadata::phase_encoding_direction(&axis, positive));
+    }
+    let declared = if manufacturer_contains(first, "GE") {
+        timing::ge_multiband(first)
+    } else {
+        first
+            .str(SIEMENS_PAT_MODE)
+            .and_then(|t| crate::metadata::pat_mode_slice_factor(&t))
+    };
+    meta.multiband_acceleration_factor = declared.max(timing::multiband_from_times(slice_timing_s));
+    if let (Some(tr), Some(delay)) = (tr_s, timing::ge_multiphase_delay_s(first)) {
+        meta.sidecar_repetition_time_s = Some(tr + delay);
+    }
+    meta
+}
+
+/// Siemens PhaseEncodingDirectionPositive and PATModeText outside the CSA header (XA).
+const SIEMENS_PHASE_POSITIVE: Tag = Tag(0x0021, 0x111C);
+const SIEMENS_PAT_MODE: Tag = Tag(0x0021, 0x1009);
+
+/// A derived diffusion image (isotropic trace or ADC) that scanners, Philips above all,
+/// append to a DTI series: b > 0 with no gradient direction. dcm2niix drops them from
+/// the run.
+pub(crate) fn is_derived_diffusion(
+    b_value: Option<f64>,
+    direction: Option<&[f64]>,
+    directionality: Option<&str>,
+) -> bool {
+    let weighted = b_value.is_some_and(|b| b > 0.0);
+    let no_direction = direction.is_some_and(|d| d.iter().all(|&v| v == 0.0));
+    let isotropic = directionality.is_some_and(|d| d.trim().eq_ignore_ascii_case("ISOTROPIC"));
+    weighted && (no_direction || isotropic)
+}
+
+/// Whether a classic (single-slice) file is a derived diffusion image; see
+/// [`is_derived_diffusion`]. Reads the standard attributes and Philips' private ones
+/// (b-value (2001,1003), gradient (2005,10B0..10B2)).
+pub(crate) fn is_derived_diffusion_file(file: &DicomFile) -> bool {
+    let b = file.f64(tags::DIFFUSION_B_VALUE).or_else(|| {
+        is_philips(file)
+            .then(|| file.f64(Tag(0x2001, 0x1003)))
+            .flatten()
+    });
+    let direction = file.f64s(tags::DIFFUSION_GRADIENT_ORIENTATION).or_else(|| {
+        is_philips(file)
+            .then(|| {
+                [0x10B0, 0x10B1, 0x10B2]
+                    .iter()
+                    .map(|&e| file.f64(Tag(0x2005, e)))
+                    .collect::<Option<Vec<f64>>>()
+            })
+            .flatten()
+    });
+    let directionality = file.str(tags::DIFFUSION_DIRECTIONALITY);
+    is_derived_diffusion(b, direction.as_deref(), directionality.as_deref())
 }
 
 /// The spacing dcm2niix uses for a one-slice volume (no second position to measure).
@@ -148,7 +233,7 @@ pub(crate) fn single_slice_spacing(file: &DicomFile) -> f64 {
 }
 
 /// Intensity scaling of one classic slice, Philips "precise" values when present.
-fn slice_scale(file: &DicomFile) -> Scale {
+fn slice_scale(file: &DicomFile) -> Scaling {
     let slope = file.f64(tags::RESCALE_SLOPE).unwrap_or(1.0);
     let intercept = file.f64(tags::RESCALE_INTERCEPT).unwrap_or(0.0);
     let philips_scale = if is_philips(file) {
@@ -156,7 +241,7 @@ fn slice_scale(file: &DicomFile) -> Scale {
     } else {
         None
     };
-    Scale::dcm2niix(slope, intercept, philips_scale)
+    dcm2niix_scaling(slope, intercept, philips_scale)
 }
 
 pub(crate) fn is_philips(file: &DicomFile) -> bool {
@@ -168,7 +253,8 @@ pub(crate) fn manufacturer_contains(file: &DicomFile, what: &str) -> bool {
         .is_some_and(|m| m.to_ascii_uppercase().contains(what))
 }
 
-/// TR in seconds; GE epiRT adds its group delay (0043,107C) as dcm2niix does.
+/// The NIfTI TR in seconds; GE epiRT adds its group delay (0043,107C) as dcm2niix
+/// does. (GE multi-phase delays go only into the sidecar: see `classic_metadata`.)
 pub(crate) fn repetition_time_s(file: &DicomFile) -> Option<f64> {
     let tr_ms = file.f64(tags::REPETITION_TIME)?;
     let mut tr = tr_ms / 1000.0;
@@ -176,7 +262,6 @@ pub(crate) fn repetition_time_s(file: &DicomFile) -> Option<f64> {
         if let Some(delay) = file.f64(Tag(0x0043, 0x107C)).filter(|d| *d > 0.0) {
             tr += delay;
         }
-        tr += timing::ge_multiphase_delay_s(file).unwrap_or(0.0);
     }
     (tr > 0.0).then_some(tr)
 }
@@ -213,10 +298,10 @@ pub(crate) fn valid_slice_times(times: &[f64], tr_s: Option<f64>) -> bool {
 /// Splits the single-slice files of ONE series into volumes, in acquisition order.
 ///
 /// Files must already be deduplicated and sorted like dcm2niix (series number, then
-/// instance number). The temporal key is the first of TemporalPositionIdentifier and
+/// instance number: [`crate::convert::in_series_order`]). The temporal key is the first of TemporalPositionIdentifier and
 /// AcquisitionNumber that gives every volume the same set of slice positions; without
 /// one, the n-th file at a position belongs to volume n (works for XYZT and TXYZ order).
-pub(crate) fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomFile>>> {
+pub fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomFile>>> {
     let headers = files
         .iter()
         .map(SliceHeader::read)
@@ -271,4 +356,41 @@ pub(crate) fn group_into_volumes(files: Vec<DicomFile>) -> Result<Vec<Vec<DicomF
         );
     }
     Ok(volumes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stack::Samples;
+    use super::*;
+
+    #[test]
+    fn derived_diffusion_means_weighted_without_direction() {
+        assert!(is_derived_diffusion(
+            Some(1000.0),
+            Some(&[0.0, 0.0, 0.0]),
+            None
+        ));
+        assert!(is_derived_diffusion(Some(1000.0), None, Some("ISOTROPIC")));
+        assert!(!is_derived_diffusion(
+            Some(1000.0),
+            Some(&[0.0, 1.0, 0.0]),
+            None
+        ));
+        assert!(!is_derived_diffusion(
+            Some(0.0),
+            Some(&[0.0, 0.0, 0.0]),
+            None
+        ));
+        assert!(!is_derived_diffusion(None, None, None));
+    }
+
+    #[test]
+    fn flipping_rows_reverses_them_and_keeps_each_row() {
+        let mut plane = Samples::I16(vec![1, 2, 3, 4, 5, 6]);
+        plane.flip_rows(2);
+        assert_eq!(plane, Samples::I16(vec![5, 6, 3, 4, 1, 2]));
+        let mut even = Samples::U16(vec![1, 2, 3, 4]);
+        even.flip_rows(2);
+        assert_eq!(even, Samples::U16(vec![3, 4, 1, 2]));
+    }
 }

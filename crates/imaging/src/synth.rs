@@ -39,6 +39,58 @@ pub struct SynthSpec {
     pub activation_percent: f64,
     /// Thermal noise standard deviation, in stored units.
     pub noise_sd: f64,
+    /// Rigid head motion with known parameters (replaces the default sub-voxel sway);
+    /// `None`: the default sway, as before.
+    pub motion: Option<SynthMotion>,
+    /// The activation lags the design like a BOLD response (a 2 s delay, then a
+    /// first-order rise and fall with a 3 s time constant) instead of switching with
+    /// it; the ground truth's `activation` holds the resulting time course.
+    pub bold_lag: bool,
+}
+
+/// Rigid head motion of the synthetic head, in the `realtime` crate's convention:
+/// `[tx, ty, tz]` mm along RAS+ x, y, z and `[rx, ry, rz]` degrees about them,
+/// `R = Rz · Ry · Rx` about the grid centre, mapping the head at rest to where it is in
+/// the volume (`y = R (x - c) + c + t`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthMotion {
+    /// Largest translation, mm (reached on x; y and z move 0.8 and 0.6 of it).
+    pub max_translation_mm: f64,
+    /// Largest rotation, degrees (reached about z; x and y 0.6 and 0.8 of it).
+    pub max_rotation_deg: f64,
+    /// 0: slow sways only; 1: motion entirely locked to the task: the head jerks at the
+    /// start of each "on" block and settles back over a few seconds (time constant
+    /// 4 s), the confound a preprocessing step must remove.
+    pub task_locked: f64,
+}
+
+impl SynthMotion {
+    /// The six parameters `[tx, ty, tz, rx, ry, rz]` at time `t_s` of a block design
+    /// with blocks of `block_s` seconds ("off" first).
+    pub fn params(&self, t_s: f64, block_s: f64) -> [f64; 6] {
+        let w = self.task_locked.clamp(0.0, 1.0);
+        let block = (t_s / block_s).floor();
+        let jerk = if block as u64 % 2 == 1 {
+            (-(t_s - block * block_s) / 4.0).exp()
+        } else {
+            0.0
+        };
+        // Every sway starts at 0, so the first volume (an "off" TR) is the head at rest.
+        let sway = |period: f64| (std::f64::consts::TAU * t_s / period).sin();
+        let scale = [1.0, 0.8, 0.6, 0.6, 0.8, 1.0];
+        let periods = [53.0, 67.0, 79.0, 61.0, 73.0, 47.0];
+        let mut p = [0.0; 6];
+        for a in 0..6 {
+            let max = if a < 3 {
+                self.max_translation_mm
+            } else {
+                self.max_rotation_deg
+            };
+            let slow = sway(periods[a]);
+            p[a] = max * scale[a] * ((1.0 - w) * slow + w * jerk);
+        }
+        p
+    }
 }
 
 impl Default for SynthSpec {
@@ -56,6 +108,8 @@ impl Default for SynthSpec {
             block_s: 20.0,
             activation_percent: 2.0,
             noise_sd: 8.0,
+            motion: None,
+            bold_lag: false,
         }
     }
 }
@@ -83,6 +137,14 @@ pub struct GroundTruth {
     pub roi_mean: Vec<f64>,
     /// Slice acquisition onsets in seconds, slice storage (NIfTI k) order.
     pub slice_timing_s: Vec<f64>,
+    /// The activation of each volume as a fraction of `activation_percent` (0..1): the
+    /// design itself, or its lagged form with [`SynthSpec::bold_lag`].
+    #[serde(default)]
+    pub activation: Vec<f64>,
+    /// With [`SynthSpec::motion`]: each volume's true rigid parameters
+    /// `[tx, ty, tz, rx, ry, rz]` (mm, degrees; see [`SynthMotion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Vec<[f64; 6]>>,
 }
 
 /// One generated volume: the name the scanner would give it and its DICOM bytes.
@@ -127,6 +189,25 @@ impl Synth {
         ((t / self.spec.block_s).floor() as u64 % 2) as u8
     }
 
+    /// Activation of volume `index` as a fraction of the full effect (0..1).
+    pub fn activation(&self, index: usize) -> f64 {
+        if !self.spec.bold_lag {
+            return f64::from(self.design(index));
+        }
+        // The design delayed by 2 s through a first-order lag (3 s), integrated in 0.1 s
+        // steps from the start of the run.
+        let (dt, delay, tau) = (0.1, 2.0, 3.0);
+        let t_end = index as f64 * self.spec.tr_s;
+        let mut a = 0.0;
+        let steps = (t_end / dt).round() as usize;
+        for n in 0..steps {
+            let s = n as f64 * dt - delay;
+            let on = s >= 0.0 && (s / self.spec.block_s).floor() as u64 % 2 == 1;
+            a += (f64::from(u8::from(on)) - a) * (1.0 - (-dt / tau).exp());
+        }
+        a
+    }
+
     /// Siemens interleaved ascending: with an odd slice count the even-numbered slices
     /// (0, 2, ...) go first, with an even count the odd ones, as the scanner does.
     pub fn slice_timing_s(&self) -> Vec<f64> {
@@ -148,7 +229,7 @@ impl Synth {
     /// i fastest, and the exact ROI mean of those values.
     pub fn volume_values(&self, index: usize) -> (Vec<u16>, f64) {
         self.phantom
-            .render(&self.spec, index, self.design(index), self.spec.seed)
+            .render(&self.spec, index, self.activation(index), self.spec.seed)
     }
 
     /// The DICOM file of volume `index` (0-based).
@@ -186,6 +267,12 @@ impl Synth {
             roi_half_size_mm: [0, 1, 2].map(|a| (roi.max[a] - roi.min[a]) as f64 * sizes[a] / 2.0),
             roi_mean: (0..s.volumes).map(|i| self.volume_values(i).1).collect(),
             slice_timing_s: self.slice_timing_s(),
+            activation: (0..s.volumes).map(|i| self.activation(i)).collect(),
+            motion: s.motion.as_ref().map(|m| {
+                (0..s.volumes)
+                    .map(|i| m.params(i as f64 * s.tr_s, s.block_s))
+                    .collect()
+            }),
         }
     }
 

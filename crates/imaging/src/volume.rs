@@ -3,7 +3,7 @@
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
-/// Voxel values in the type the scanner stored them.
+/// Voxel values in the type the scanner stored them (see [`Scaling`] for real values).
 ///
 /// Arrays have shape `(nx, ny, nz)` in Fortran (column-major) layout, so that
 /// `array[[i, j, k]]` is NIfTI voxel (i, j, k) and the memory order is the on-disk order.
@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum Voxels {
     I16(Array3<i16>),
     U16(Array3<u16>),
-    /// Only when rescale slope/intercept turn stored integers into non-integers.
+    /// Real values: only when the scaling differs between the slices or volumes of one
+    /// series, so that no single scl_slope/scl_inter fits (dcm2niix then writes float32).
     F32(Array3<f32>),
 }
 
@@ -119,6 +120,39 @@ impl Voxels {
         })
     }
 
+    /// The voxels with output axis `n` taken from axis `source[n]`, reversed when
+    /// `flip[n]`; Fortran layout like every `Voxels`.
+    pub fn reoriented(&self, source: [usize; 3], flip: [bool; 3]) -> Voxels {
+        fn turn<T: Copy>(a: &Array3<T>, source: [usize; 3], flip: [bool; 3]) -> Array3<T> {
+            use ndarray::{Axis, ShapeBuilder};
+            let mut view = a.view().permuted_axes(source);
+            for (n, &f) in flip.iter().enumerate() {
+                if f {
+                    view.invert_axis(Axis(n));
+                }
+            }
+            let shape = view.dim();
+            // `t()` iterates with the first axis fastest: Fortran order.
+            let values: Vec<T> = view.t().iter().copied().collect();
+            Array3::from_shape_vec(shape.f(), values).expect("same number of voxels")
+        }
+        match self {
+            Voxels::I16(a) => Voxels::I16(turn(a, source, flip)),
+            Voxels::U16(a) => Voxels::U16(turn(a, source, flip)),
+            Voxels::F32(a) => Voxels::F32(turn(a, source, flip)),
+        }
+    }
+
+    /// Float32 of `stored * slope + inter` for every voxel (same shape and layout).
+    pub fn real_values(&self, s: Scaling) -> Voxels {
+        let real = |v: f32| v * s.slope + s.inter;
+        Voxels::F32(match self {
+            Voxels::I16(a) => a.mapv(|v| real(f32::from(v))),
+            Voxels::U16(a) => a.mapv(|v| real(f32::from(v))),
+            Voxels::F32(a) => a.mapv(real),
+        })
+    }
+
     /// Mean of all voxels, computed in f64 (what the sample project feeds back).
     pub fn mean(&self) -> f64 {
         let (sum, n) = match self {
@@ -156,6 +190,11 @@ pub struct Metadata {
     /// BIDS form: "i", "i-", "j", "j-", "k", "k-" in NIfTI voxel axes.
     pub phase_encoding_direction: Option<String>,
     pub multiband_acceleration_factor: Option<u32>,
+    /// The sidecar's RepetitionTime (seconds) when it differs from the NIfTI TR
+    /// (`Volume::tr_s`): GE multi-phase EPI adds the delay between phases only here,
+    /// as dcm2niix does. `None`: the sidecar uses `Volume::tr_s`.
+    #[serde(default)]
+    pub sidecar_repetition_time_s: Option<f64>,
     /// NIfTI slice_code to write when the converter knows dcm2niix's choice (dcm2niix
     /// writes 0 for reversed-slice Siemens and non-Siemens series); `None`: derived from
     /// `Volume::slice_timing_s` by `nifti_write::slice_code`.
@@ -164,10 +203,49 @@ pub struct Metadata {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Stored-to-real value mapping, `real = stored * slope + inter`, in the f32 precision
+/// of NIfTI's scl_slope / scl_inter (which is what dcm2niix writes and readers apply).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scaling {
+    pub slope: f32,
+    pub inter: f32,
+}
+
+impl Scaling {
+    /// Stored values are the real values.
+    pub const IDENTITY: Scaling = Scaling {
+        slope: 1.0,
+        inter: 0.0,
+    };
+
+    pub fn is_identity(&self) -> bool {
+        *self == Scaling::IDENTITY
+    }
+
+    /// The real value of a stored value, computed in f64 like nibabel's reader.
+    pub fn apply(&self, stored: f64) -> f64 {
+        if self.is_identity() {
+            stored
+        } else {
+            stored * f64::from(self.slope) + f64::from(self.inter)
+        }
+    }
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling::IDENTITY
+    }
+}
+
 /// One 3D volume ready for analysis or for a NIfTI file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Volume {
+    /// Stored values (integers as the scanner wrote them, like dcm2niix keeps them).
     pub voxels: Voxels,
+    /// How `voxels` become real values (RescaleSlope/Intercept, or the Philips scaling
+    /// dcm2niix chooses); written as scl_slope / scl_inter.
+    pub scaling: Scaling,
     /// Voxel index (i, j, k, 1) to RAS+ millimetres, exactly as dcm2niix's sform.
     pub affine: [[f64; 4]; 4],
     /// Voxel size in mm along i, j, k (k: slice spacing, as dcm2niix writes pixdim[3]).
@@ -179,6 +257,37 @@ pub struct Volume {
     /// AcquisitionTime of the volume as seconds since midnight (scanner clock).
     pub acquisition_time_s: Option<f64>,
     pub meta: Metadata,
+}
+
+impl Volume {
+    /// The volume turned to the closest RAS-aligned axes the way dcm2niix turns 3D
+    /// acquisitions (see [`crate::geometry::ras_reorientation`]); unchanged when it
+    /// already is. Voxels, voxel size and affine move together.
+    pub fn reoriented_to_ras(mut self) -> Volume {
+        let Some(plan) = crate::geometry::ras_reorientation(&self.affine, self.voxels.shape())
+        else {
+            return self;
+        };
+        self.voxels = self.voxels.reoriented(plan.source, plan.flip);
+        self.voxel_size = plan.source.map(|a| self.voxel_size[a]);
+        self.affine = plan.affine;
+        self
+    }
+
+    /// The real value of voxel (i, j, k): the stored value with [`Volume::scaling`] applied.
+    pub fn value_f64(&self, ijk: [usize; 3]) -> Option<f64> {
+        self.voxels.get_f64(ijk).map(|v| self.scaling.apply(v))
+    }
+
+    /// The real values: the stored voxels when the scaling is the identity, else float32
+    /// of `stored * slope + inter` (for consumers that do not carry the scaling along).
+    pub fn real_voxels(&self) -> std::borrow::Cow<'_, Voxels> {
+        if self.scaling.is_identity() {
+            std::borrow::Cow::Borrowed(&self.voxels)
+        } else {
+            std::borrow::Cow::Owned(self.voxels.real_values(self.scaling))
+        }
+    }
 }
 
 #[cfg(test)]

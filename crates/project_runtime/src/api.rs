@@ -165,6 +165,8 @@ fn status(e: LinkError) -> Status {
         }
         LinkError::UnknownStream { .. } => Status::not_found(message),
         LinkError::AlreadyTaken { .. } => Status::failed_precondition(message),
+        // A bad scanner file: this volume is lost, the stream goes on.
+        LinkError::BadFile { .. } => Status::data_loss(message),
         LinkError::Local(Fs::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
@@ -290,7 +292,8 @@ impl pb::data_server::Data for Shared {
                 &r.pattern,
                 r.min_size,
                 r.anonymize,
-                r.start_index.max(1),
+                // 0 is a volume like any other: RT-Cloud's streams start there.
+                r.start_index,
             )
             .await
             .map_err(status)?;
@@ -307,7 +310,13 @@ impl pb::data_server::Data for Shared {
             .data
             .get_image_data(&r.stream_id, r.index, timeout(r.timeout_s)?)
             .await
-            .map_err(status)?;
+            .map_err(|e| {
+                if matches!(e, LinkError::BadFile { .. }) {
+                    // The experimenter sees which file was bad in the log and the page.
+                    self.session.log(LogKind::Error, e.to_string());
+                }
+                status(e)
+            })?;
         let volume = if form == pb::ImageForm::Dicom {
             None
         } else {
@@ -377,14 +386,16 @@ impl pb::data_server::Data for Shared {
     }
 }
 
-/// A decoded volume on the wire (see the proto for the layout).
+/// A decoded volume on the wire (see the proto for the layout): real values, so a
+/// rescaled volume travels as float32 with its scaling applied.
 pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
-    let shape = volume.voxels.shape();
+    let voxels = volume.real_voxels();
+    let shape = voxels.shape();
     let mut data = Vec::new();
-    volume.voxels.write_le(&mut data);
+    voxels.write_le(&mut data);
     pb::Volume {
         shape: shape.iter().map(|&n| n as u32).collect(),
-        dtype: volume.voxels.dtype_name().to_owned(),
+        dtype: voxels.dtype_name().to_owned(),
         data: data.into(),
         affine: volume.affine.iter().flatten().copied().collect(),
         voxel_size: volume.voxel_size.to_vec(),

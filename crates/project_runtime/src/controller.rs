@@ -164,6 +164,17 @@ impl Controller {
                 session.dir().display().to_string(),
             ),
         ]);
+        // rtCommon.imageHandling converts DICOM with this analyser (`convert`), as
+        // RT-Cloud's scripts ran dcm2niix.
+        if let Some(exe) = std::env::current_exe()
+            .ok()
+            .filter(|exe| exe.file_stem().is_some_and(|s| s == "data_analyser"))
+        {
+            run.env.push((
+                "RTCLOUD_DATA_ANALYSER".to_owned(),
+                exe.display().to_string(),
+            ));
+        }
 
         let (lines, mut output) = mpsc::unbounded_channel();
         let script = match self.inner.runner.start(&run, lines) {
@@ -183,7 +194,7 @@ impl Controller {
                     Stream::Stdout => LogKind::Stdout,
                     Stream::Stderr => LogKind::Stderr,
                 };
-                log.log(kind, line.text);
+                log.log_piece(kind, line.text, line.continued);
             }
         });
         let this = self.clone();

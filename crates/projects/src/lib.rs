@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use config::ProjectConfig;
-pub use runner::{Exit, OutputLine, Runner, RunningScript, ScriptRun, Stream};
+pub use runner::{Exit, OutputLine, Runner, RunningScript, ScriptRun, Stream, MAX_OUTPUT_PIECE};
 
 /// What can go wrong with a project.
 #[derive(Debug, thiserror::Error)]
@@ -173,8 +173,9 @@ impl Project {
         }
     }
 
-    /// How to run `which` script with the settings at `config` for `runs` and `scans`,
-    /// or `NotFound` when the project has no such script.
+    /// How to run `which` script with the settings at `config` for `runs` and `scans`
+    /// (initialize and finalize get `--config PATH` only, as in RT-Cloud), or
+    /// `NotFound` when the project has no such script.
     pub fn launch(
         &self,
         which: Script,
@@ -197,6 +198,10 @@ impl Project {
         let mut run = self.script_run(script, config, runs, scans);
         if which == Script::Main {
             run.args.splice(0..0, self.main_args.iter().cloned());
+        } else {
+            // RT-Cloud starts initialize and finalize with the settings only, and its
+            // scripts accept nothing else (runNum and scanNum are in the settings).
+            run.args.truncate(2);
         }
         Ok(run)
     }

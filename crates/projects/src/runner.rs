@@ -28,9 +28,16 @@ pub enum Stream {
 #[derive(Debug, Clone)]
 pub struct OutputLine {
     pub stream: Stream,
+    /// At most [`MAX_OUTPUT_PIECE`] bytes of the line (lossy UTF-8, no line end).
     pub text: String,
     pub at: SystemTime,
+    /// This piece continues the previous one: the script printed a line longer than
+    /// [`MAX_OUTPUT_PIECE`], which arrives in pieces (memory stays bounded).
+    pub continued: bool,
 }
+
+/// The longest piece of a script's output line read at once (64 KiB).
+pub const MAX_OUTPUT_PIECE: usize = 64 * 1024;
 
 /// How a script ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,25 +199,48 @@ fn forward(
         let Some(pipe) = pipe else { return };
         let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
+        let mut continued = false;
         // Read as bytes: a line that is not UTF-8 is shown lossily, and the pipe keeps
-        // being drained so the script never blocks on a full pipe.
+        // being drained so the script never blocks on a full pipe. A line longer than
+        // MAX_OUTPUT_PIECE goes on in pieces, so one enormous line costs no memory.
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) => return,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&buf);
-                    let line = OutputLine {
-                        stream,
-                        text: text.trim_end_matches(['\n', '\r']).to_owned(),
-                        at: SystemTime::now(),
-                    };
-                    if lines.send(line).is_err() {
-                        return;
+            let (line_ended, used, eof) = match reader.fill_buf().await {
+                Ok([]) => (true, 0, true),
+                Ok(available) => {
+                    let room = MAX_OUTPUT_PIECE - buf.len();
+                    let take = &available[..available.len().min(room)];
+                    match take.iter().position(|&b| b == b'\n') {
+                        Some(n) => {
+                            buf.extend_from_slice(&take[..n]);
+                            (true, n + 1, false)
+                        }
+                        None => {
+                            buf.extend_from_slice(take);
+                            (false, take.len(), false)
+                        }
                     }
                 }
                 Err(e) => {
                     tracing::warn!("script output ({stream:?}) unreadable: {e}");
+                    return;
+                }
+            };
+            reader.consume(used);
+            if eof && buf.is_empty() {
+                return;
+            }
+            if line_ended || buf.len() == MAX_OUTPUT_PIECE {
+                let line = OutputLine {
+                    stream,
+                    text: String::from_utf8_lossy(&buf)
+                        .trim_end_matches('\r')
+                        .to_owned(),
+                    at: SystemTime::now(),
+                    continued,
+                };
+                continued = !line_ended;
+                buf.clear();
+                if lines.send(line).is_err() || eof {
                     return;
                 }
             }

@@ -369,6 +369,8 @@ fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
         .map_err(|_| invalid("voxel size is not 3 numbers".into()))?;
     Ok(imaging::Volume {
         voxels,
+        // The analyser sends real values (scaling applied).
+        scaling: imaging::Scaling::IDENTITY,
         affine,
         voxel_size,
         tr_s: (v.tr_s > 0.0).then_some(v.tr_s),

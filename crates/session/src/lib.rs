@@ -32,6 +32,11 @@ use writer::Writer;
 
 /// Log lines kept in memory (all of them stay in the files).
 pub const MAX_LOG_LINES: usize = 20_000;
+/// The longest log line kept in memory and sent to the page (8 KiB); the rest of a
+/// longer line is in session.log.
+pub const MAX_LOG_LINE_BYTES: usize = 8 * 1024;
+/// The log text kept in memory at most (8 MiB): older lines go first.
+pub const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
 /// Events a slow live view may fall behind by before it must reload.
 const EVENT_BACKLOG: usize = 4096;
 
@@ -71,6 +76,8 @@ struct State {
     messages: Vec<(f64, String)>,
     plots: BTreeMap<i64, Vec<(i64, f64)>>,
     logs: VecDeque<LogLine>,
+    /// Bytes of text in `logs`.
+    log_bytes: usize,
     log_seq: u64,
     responses: Vec<Response>,
     /// Ids of responses recorded through `record_response`, so a resent one counts once.
@@ -450,31 +457,50 @@ impl Session {
     // ------------------------------------------------------------ logs
 
     /// Adds a line to the logs (memory, session.log and the running launch's log.txt).
+    /// Memory and the page keep at most [`MAX_LOG_LINE_BYTES`] of it, and
+    /// [`MAX_LOG_LINES`] lines or [`MAX_LOG_BYTES`] in all; the files keep everything.
     pub fn log(&self, kind: LogKind, text: impl Into<String>) {
-        let text = text.into();
+        self.log_piece(kind, text.into(), false);
+    }
+
+    /// [`Session::log`] for a piece of a script's output line; a piece that continues
+    /// an overlong line (`continued`) goes to the files only.
+    pub fn log_piece(&self, kind: LogKind, text: String, continued: bool) {
         let mut state = self.state();
         state.log_seq += 1;
-        let line = LogLine {
+        let mut line = LogLine {
             seq: state.log_seq,
             at: now(),
             kind,
             launch: state.current,
             text,
         };
-        if state.logs.len() == MAX_LOG_LINES {
-            state.logs.pop_front();
-        }
-        state.logs.push_back(line.clone());
         let launch_log = self.running_launch_file(&state, "log.txt");
-        drop(state);
         let formatted = log_file_line(&line);
+        let shown = (!continued).then(|| {
+            cap_line(&mut line.text);
+            while state.logs.len() >= MAX_LOG_LINES
+                || state.log_bytes + line.text.len() > MAX_LOG_BYTES
+            {
+                let Some(old) = state.logs.pop_front() else {
+                    break;
+                };
+                state.log_bytes -= old.text.len();
+            }
+            state.log_bytes += line.text.len();
+            state.logs.push_back(line.clone());
+            line
+        });
+        drop(state);
         if let Some(path) = launch_log {
             self.inner.writer.append(path, formatted.clone());
         }
         self.inner
             .writer
             .append(self.inner.dir.join("session.log"), formatted);
-        self.emit(Event::Log(line));
+        if let Some(line) = shown {
+            self.emit(Event::Log(line));
+        }
     }
 
     /// Shows `text` as the experimenter's current error (until the next launch).
@@ -515,6 +541,23 @@ fn results_tsv(results: &[&ResultRecord]) -> String {
         );
     }
     out
+}
+
+/// Cuts `text` to [`MAX_LOG_LINE_BYTES`] (on a character boundary) with a note.
+fn cap_line(text: &mut String) {
+    if text.len() <= MAX_LOG_LINE_BYTES {
+        return;
+    }
+    let mut end = MAX_LOG_LINE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    let _ = write!(
+        text,
+        " … [{cut} more bytes: the whole line is in session.log]"
+    );
 }
 
 fn log_file_line(line: &LogLine) -> String {

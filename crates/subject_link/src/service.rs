@@ -186,6 +186,8 @@ impl Stream_ {
                     message = incoming.message() => match message {
                         Ok(Some(m)) => self.received(m).await?,
                         Ok(None) => return Ok(()),
+                        // The listener hung up (it was stopped): it left, nothing broke.
+                        Err(status) if status.code() == tonic::Code::Cancelled => return Ok(()),
                         Err(status) => return Err(status.to_string()),
                     },
                 }

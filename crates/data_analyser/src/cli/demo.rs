@@ -5,7 +5,6 @@
 //! feedback project (the sample project for recorded data) runs on Run in the web page,
 //! or at once with --auto-run.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -101,13 +100,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
         password
     };
     let password_file = at("password");
-    write_atomic(&password_file, format!("{password}\n").as_bytes())?;
+    write_private(&password_file, format!("{password}\n").as_bytes())?;
 
-    let port = match args.port {
-        // The streamer and listener need the port before the analyser has bound it.
-        0 => TcpListener::bind("127.0.0.1:0")?.local_addr()?.port(),
-        port => port,
-    };
     let project_args = ProjectArgs {
         projects: "projects".into(),
         project: Some(scan.project.into()),
@@ -127,7 +121,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
         stop_grace: 5.0,
         port: PortArgs {
             host: "127.0.0.1".into(),
-            port,
+            port: args.port,
             server: ServerArgs {
                 certs_dir: certs.clone(),
                 passwd: None,
@@ -135,6 +129,37 @@ async fn demo(args: DemoArgs) -> Result<()> {
                 test: args.test,
             },
         },
+    };
+
+    // The analyser first: the address and password are printed, and the streamer and
+    // listener dial, only once its port is bound.
+    let (stop, stopped) = watch::channel(false);
+    let stop = std::sync::Arc::new(stop);
+    let (streamer_done, streamer_ended) = tokio::sync::oneshot::channel::<()>();
+    let (listener_done, listener_ended) = tokio::sync::oneshot::channel::<()>();
+    let (bound, bound_addr) = tokio::sync::oneshot::channel();
+    let hooks = project::Hooks {
+        bound: Some(bound),
+        // The streamer and listener hang up before the analyser stops serving.
+        before_stop: Some(Box::new({
+            let stop = stop.clone();
+            move || -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+                Box::pin(async move {
+                    stop.send(true).ok();
+                    streamer_ended.await.ok();
+                    listener_ended.await.ok();
+                })
+            }
+        })),
+    };
+    let analyser = tokio::spawn(project::serve_project_with(project_args, hooks));
+    let port = match bound_addr.await {
+        Ok(addr) => addr.port(),
+        // It ended before binding (the port is taken, no certificates ...): say why.
+        Err(_) => {
+            analyser.await.context("the analyser task")??;
+            bail!("the analyser ended before listening");
+        }
     };
     let connect = dialer::ConnectArgs {
         server: format!("127.0.0.1:{port}"),
@@ -170,22 +195,29 @@ async fn demo(args: DemoArgs) -> Result<()> {
         println!("  press Run in the web page to start the project; Ctrl-C stops everything");
     }
 
-    let (stop, stopped) = watch::channel(false);
     let shutdown = move || {
         let mut stopped = stopped.clone();
         async move {
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let analyser = tokio::spawn(project::serve_project(project_args));
     let streamer_dialer = dialer::Dialer::from_args(&connect)?;
     let rules = filestore::AccessRules::new([&scanner], [".dcm"])?;
-    let streamer = tokio::spawn(data_link::streamer::run_with_dialer(
+    let streamer = data_link::streamer::run_with_dialer(
         data_link::streamer::StreamerConfig::new("scanner", rules),
         streamer_dialer,
         shutdown(),
-    ));
-    let listener = tokio::spawn(listen(connect, out.clone(), args.results_port, shutdown()));
+    );
+    let streamer = tokio::spawn(async move {
+        streamer.await;
+        streamer_done.send(()).ok();
+    });
+    let listening = listen(connect, out.clone(), args.results_port, shutdown());
+    let listener = tokio::spawn(async move {
+        let outcome = listening.await;
+        listener_done.send(()).ok();
+        outcome
+    });
     let replay = {
         let options = filestore::ReplayOptions {
             tr: Duration::try_from_secs_f64(args.tr).context("--tr must be >= 0")?,
@@ -203,10 +235,13 @@ async fn demo(args: DemoArgs) -> Result<()> {
     };
 
     let outcome = analyser.await.context("the analyser task")?;
+    // Also when the analyser failed before its hook ran.
     stop.send(true).ok();
     replay.abort();
     streamer.await.ok();
-    listener.await.ok();
+    if let Ok(Err(e)) = listener.await {
+        tracing::error!("the listener: {}", cli_common::error_report(&e));
+    }
     if outcome.is_ok() && args.exit_after_run {
         println!("demo: the run has ended; results in {}", out.display());
     }
@@ -272,6 +307,20 @@ fn prepare_scan(args: &DemoArgs, work: &Path, out: &Path) -> Result<Scan> {
 fn default_settings(project: &str) -> Result<toml::Table> {
     let text = builtin_projects::default_config(project).context("a built-in project")?;
     Ok(text.parse()?)
+}
+
+/// Writes a secret only this user may read (the dialer warns about any other).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// 16 random letters and digits.

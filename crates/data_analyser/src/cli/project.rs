@@ -48,14 +48,10 @@ pub struct ProjectArgs {
     /// The streamer the project's data calls go to (with --data-remote).
     #[arg(long, value_name = "NAME", default_value = "scanner")]
     pub station: String,
-    /// Folders the project may read on this machine (without --data-remote), comma
-    /// separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "DIR,...",
-        default_value = "."
-    )]
+    /// A folder the project may read on this machine (without --data-remote); give
+    /// the flag once per folder. A value that is not an existing folder is read as a
+    /// comma-separated list (RT-Cloud's form).
+    #[arg(long, value_name = "DIR", default_value = ".")]
     pub allowed_dirs: Vec<PathBuf>,
     /// File types the project may read on this machine (without --data-remote).
     #[arg(
@@ -91,13 +87,61 @@ pub struct ProjectArgs {
     pub port: PortArgs,
 }
 
+impl ProjectArgs {
+    /// Every path resolved once against the folder the analyser was started in, its
+    /// documented base, before any of them is used or handed to a script: the script
+    /// runs in its project's folder, where a relative `--projects`, `--sessions-dir`,
+    /// `--config` or `--python` would name something else. Script overrides stay
+    /// relative to the project folder (documented so), which becomes absolute here.
+    fn resolved(mut self) -> Result<Self> {
+        self.projects = absolute(&self.projects)?;
+        self.sessions_dir = absolute(&self.sessions_dir)?;
+        self.config = self.config.as_deref().map(absolute).transpose()?;
+        // A bare name (python3) is looked up in PATH; a path with a folder is a file.
+        if self.python.components().count() > 1 {
+            self.python = absolute(&self.python)?;
+        }
+        self.allowed_dirs = self
+            .allowed_dirs
+            .iter()
+            .map(|dir| absolute(dir))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+}
+
 pub fn run(args: ProjectArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve_project(args))
 }
 
+/// What a caller running the analyser in-process (the demo) hooks into it.
+#[derive(Default)]
+pub struct Hooks {
+    /// Gets the address once the port is bound (before anything is served).
+    pub bound: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+    /// Runs after the session ended and before the server stops, so in-process
+    /// clients can hang up first and nothing is cut mid-stream.
+    #[allow(clippy::type_complexity)] // a one-off callback
+    pub before_stop: Option<
+        Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>,
+    >,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks").finish_non_exhaustive()
+    }
+}
+
 /// The service until Ctrl-C / SIGTERM (or the end of the run with --exit-after-run).
 pub async fn serve_project(args: ProjectArgs) -> Result<()> {
+    serve_project_with(args, Hooks::default()).await
+}
+
+/// [`serve_project`] with [`Hooks`].
+pub async fn serve_project_with(args: ProjectArgs, hooks: Hooks) -> Result<()> {
+    let args = args.resolved()?;
     let Some(name) = args.project.clone() else {
         bail!(
             "no project: start with --project NAME (a folder in --projects {}, or a built-in: {})",
@@ -113,10 +157,10 @@ pub async fn serve_project(args: ProjectArgs) -> Result<()> {
                 args.stop_grace
             )
         })?;
-    serve(args, name, grace).await
+    serve(args, name, grace, hooks).await
 }
 
-async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
+async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -> Result<()> {
     let session = Session::create(&args.sessions_dir, &name)?;
     let project = find_project(&args, &name, &session)?;
     let settings = ProjectConfig::load(&project.config_path)?;
@@ -126,6 +170,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         routes.add_service(subject_link.server(sessions.interceptor()))
     })
     .await?;
+    if let Some(bound) = hooks.bound {
+        bound.send(analyser.local_addr()?).ok();
+    }
     let feedback_token = subject_link::feedback_page::new_token();
     let analyser = analyser.merge(subject_link::feedback_page::router(
         session.clone(),
@@ -140,8 +187,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {
         // The analyser's own disk: its allowed folders are writable too.
-        let rules = filestore::AccessRules::new(&args.allowed_dirs, &args.allowed_types)
-            .and_then(|r| r.with_writable_dirs(&args.allowed_dirs))
+        let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
+        let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
+            .and_then(|r| r.with_writable_dirs(&dirs))
             .context("checking --allowed-dirs and --allowed-types")?;
         DataInterface::local(rules)
     };
@@ -236,6 +284,9 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration) -> Result<()> {
         );
     }
     session.flush();
+    if let Some(before_stop) = hooks.before_stop {
+        before_stop().await;
+    }
     stop_tx.send(()).ok();
     serving.await.ok();
     outcome
@@ -320,14 +371,14 @@ fn find_project(args: &ProjectArgs, name: &str, session: &Session) -> Result<Pro
         builtin(args, name, session)?
     };
     if let Some(config) = &args.config {
-        project.config_path = absolute(config)?;
+        project.config_path = config.clone();
     }
     Ok(project)
 }
 
 fn builtin(args: &ProjectArgs, name: &str, session: &Session) -> Result<Project> {
     let config = match &args.config {
-        Some(config) => absolute(config)?,
+        Some(config) => config.clone(),
         None => {
             // The built-in settings, as a file the experimenter can look at and edit.
             let path = session.dir().join(format!("{name}.toml"));

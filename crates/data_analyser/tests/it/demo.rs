@@ -2,33 +2,41 @@
 //! process tree (analyser over TLS, streamer, replaying synthetic scanner, listener),
 //! and the feedback in demo-out follows the synthetic activation.
 
-use crate::support::{correlation, ground_truth, run_ok, text};
+use crate::support::{correlation, ground_truth, text};
 
+/// The demo as a new user runs it (no RUST_LOG), its whole output captured: it must
+/// print what the user needs and nothing alarming (issue 19).
 #[test]
 fn the_demo_brings_the_system_up_and_every_tr_reaches_demo_out() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("demo-out");
-    let run = run_ok(&[
-        "demo",
-        "--out",
-        out.to_str().expect("utf-8"),
-        "--volumes",
-        "40",
-        "--tr",
-        "0.15",
-        "--port",
-        "0",
-        "--results-port",
-        "0",
-        "--auto-run",
-        "--exit-after-run",
-    ]);
-    let stdout = text(&run.stdout);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+        .args(["demo", "--out", out.to_str().expect("utf-8")])
+        .args(["--volumes", "40", "--tr", "0.15", "--port", "0"])
+        .args(["--results-port", "0", "--auto-run", "--exit-after-run"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the demo runs");
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success(), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("user: demo   password: "),
         "the login is printed: {stdout}"
     );
     assert!(stdout.contains("the run has ended"), "{stdout}");
+    let whole = format!("{stdout}{stderr}");
+    assert!(
+        !whole.contains('\x1b'),
+        "no escape codes when not on a terminal:\n{whole}"
+    );
+    let alarming: Vec<&str> = whole
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(
+        alarming.is_empty(),
+        "a clean run warns about nothing: {alarming:#?}"
+    );
 
     let truth = ground_truth(&out);
     let design: Vec<f64> = truth["design"]
@@ -49,6 +57,31 @@ fn the_demo_brings_the_system_up_and_every_tr_reaches_demo_out() {
     // After the 10 baseline TRs, the feedback follows the on/off blocks.
     let r = correlation(&feedback[10..], &design[10..]);
     assert!(r > 0.8, "feedback vs design correlation {r}: {feedback:?}");
+}
+
+/// A port in use fails before the address and password are printed.
+#[test]
+fn a_port_in_use_is_reported_before_any_address_is_printed() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("demo-out");
+    let run = crate::support::run(&[
+        "demo",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--port",
+        &port,
+        "--results-port",
+        "0",
+    ]);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(!run.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("password"),
+        "nothing printed to log in to: {stdout}"
+    );
+    assert!(stderr.contains(&port), "the error names the port: {stderr}");
 }
 
 #[test]

@@ -241,7 +241,7 @@ fn wrong_password_and_foreign_ca_are_refused_with_clear_errors() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    streamer.child.kill().ok();
+    streamer.child.stop();
 
     // A streamer trusting another analyser's CA refuses this one.
     let other = Site::new();

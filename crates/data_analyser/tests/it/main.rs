@@ -4,6 +4,7 @@
 mod cli;
 mod convert;
 mod demo;
+mod fresh_machine;
 mod link;
 mod listener;
 mod projects;

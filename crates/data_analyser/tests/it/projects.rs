@@ -158,21 +158,15 @@ impl Sample {
     }
 }
 
-/// The analyser reads the Skyra files from its own disk.
-fn run_local(sample: Sample) {
-    let Some(testdata) = shared_testdata() else {
-        return;
-    };
-    let site = Site::new();
-    let skyra = testdata.join("siemens-mosaic-skyra-e11");
-    let settings = sample_settings(site.path("").as_path(), &skyra);
-    let (settings, skyra_arg) = (settings.display().to_string(), skyra.display().to_string());
+/// Runs `sample` once with `settings`, the analyser reading `skyra` from its own disk;
+/// returns the launch's folder.
+fn run_local_launch(site: &Site, sample: &Sample, settings: &Path, skyra: &Path) -> PathBuf {
     let mut args: Vec<String> = vec![
         "--test".into(),
         "--config".into(),
-        settings,
+        settings.display().to_string(),
         "--allowed-dirs".into(),
-        skyra_arg,
+        skyra.display().to_string(),
         "--run-on-start".into(),
         "--exit-after-run".into(),
     ];
@@ -184,7 +178,18 @@ fn run_local(sample: Sample) {
         "the run failed: {}",
         analyser.stderr_text()
     );
-    let launch = launch_dir(&site.path("sessions"), sample.name());
+    launch_dir(&site.path("sessions"), sample.name())
+}
+
+/// The analyser reads the Skyra files from its own disk.
+fn run_local(sample: Sample) {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let site = Site::new();
+    let skyra = testdata.join("siemens-mosaic-skyra-e11");
+    let settings = sample_settings(site.path("").as_path(), &skyra);
+    let launch = run_local_launch(&site, &sample, &settings, &skyra);
     assert_sample_outputs(&launch, &reference_means(&testdata));
 }
 
@@ -240,6 +245,36 @@ fn python_sample_on_the_analysers_disk_plots_the_reference_means() {
 fn python_sample_fed_by_a_streamer_plots_the_reference_means() {
     if let Some(python) = test_python() {
         run_remote(Sample::Python(python));
+    }
+}
+
+#[test]
+fn builtin_sample_serves_tr_0_like_rtcloud() {
+    let Some(testdata) = shared_testdata() else {
+        return;
+    };
+    let site = Site::new();
+    let skyra = testdata.join("siemens-mosaic-skyra-e11");
+    let settings = sample_settings(site.path("").as_path(), &skyra);
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    assert!(text.contains("firstTR = 1") && text.contains("numTRs = 10"));
+    let text = text
+        .replace("firstTR = 1", "firstTR = 0")
+        .replace("numTRs = 10", "numTRs = 2");
+    std::fs::write(&settings, text).expect("settings written");
+    let launch = run_local_launch(&site, &Sample::Builtin, &settings, &skyra);
+    let (plotted, _) = plotted_and_results(&launch);
+    // File _000000 of the Skyra run is a copy of its last volume (_000010, reference
+    // volume 9); _000001 is reference volume 0.
+    let means = reference_means(&testdata);
+    let expected = [(0, means[9]), (1, means[0])];
+    assert_eq!(plotted.len(), 2, "{plotted:?}");
+    for ((run, tr, mean), (want_tr, want)) in plotted.iter().zip(expected) {
+        assert_eq!((*run, *tr), (1, want_tr));
+        assert!(
+            ((mean - want) / want).abs() < 1e-6,
+            "TR {tr}: {mean} vs {want}"
+        );
     }
 }
 

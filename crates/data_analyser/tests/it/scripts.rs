@@ -37,18 +37,19 @@ fn the_wrappers_make_certificates_and_users() {
     for file in ["ca.crt", "ca.key", "server.crt", "server.key"] {
         assert!(site.path("wrapped-certs").join(file).exists(), "{file}");
     }
-    let mut add = Command::new(repo_root().join("scripts/add-user.sh"))
-        .args(["alice", "--password-stdin", "--passwd"])
-        .arg(site.path("wrapped-certs/passwd"))
-        .env(
-            "RTCLOUD_BIN",
-            Path::new(env!("CARGO_BIN_EXE_data_analyser"))
-                .parent()
-                .expect("dir"),
-        )
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("add-user.sh starts");
+    let mut add = test_support::ChildGuard::spawn(
+        Command::new(repo_root().join("scripts/add-user.sh"))
+            .args(["alice", "--password-stdin", "--passwd"])
+            .arg(site.path("wrapped-certs/passwd"))
+            .env(
+                "RTCLOUD_BIN",
+                Path::new(env!("CARGO_BIN_EXE_data_analyser"))
+                    .parent()
+                    .expect("dir"),
+            )
+            .stdin(Stdio::piped()),
+    )
+    .expect("add-user.sh starts");
     std::io::Write::write_all(&mut add.stdin.take().expect("stdin"), b"secret words\n")
         .expect("password");
     assert!(add.wait().expect("ends").success());

@@ -1,43 +1,37 @@
 //! A site for end-to-end tests: certificates and a user made by the real binary, and
 //! the real binaries (analyser, streamer, replay) started with their output captured.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
+
+use test_support::ChildGuard;
 
 /// The Skyra run's file names.
 pub const PATTERN: &str = "001_000013_{TR:06d}.dcm";
 /// A failure guard only: on a loaded 2-core machine a debug build is slow.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// A running binary whose stdout lines arrive on a channel; killed when dropped.
+/// A running binary (or wrapper script) whose stdout lines arrive on a channel; it and
+/// everything it started are stopped when dropped (test_support::ChildGuard).
 pub struct Running {
-    pub child: Child,
+    pub child: ChildGuard,
     lines: Receiver<String>,
     stderr: PathBuf,
 }
 
 impl Running {
     pub fn start(bin: &Path, args: &[&str], stderr: PathBuf) -> Running {
-        let mut child = Command::new(bin)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, lines) = ChildGuard::spawn_lines(
+            Command::new(bin)
+                .args(args)
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stderr(std::fs::File::create(&stderr).expect("stderr file")),
+        )
+        .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
         Running {
             child,
             lines,
@@ -84,13 +78,6 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
 /// A temp folder with certs/ (CA, server cert for 127.0.0.1) and a user `scanner`.
 pub struct Site {
     dir: tempfile::TempDir,
@@ -110,13 +97,14 @@ impl Site {
             "--dir",
             certs,
         ]);
-        let mut add = Command::new(env!("CARGO_BIN_EXE_data_analyser"))
-            .args(["add-user", "-u", "scanner", "--password-stdin", "--passwd"])
-            .arg(dir.path().join("certs/passwd"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("add-user starts");
+        let mut add = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+                .args(["add-user", "-u", "scanner", "--password-stdin", "--passwd"])
+                .arg(dir.path().join("certs/passwd"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        )
+        .expect("add-user starts");
         add.stdin
             .take()
             .expect("stdin")

@@ -52,16 +52,7 @@ pub fn read_nifti(path: &Path) -> (NiftiHeader, ArrayD<f64>) {
     (header, data)
 }
 
-pub use test_support::shared_testdata;
-
-pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
+pub use test_support::{correlation, shared_testdata};
 
 /// `ground_truth.json` of a synthetic run.
 pub fn ground_truth(dir: &Path) -> serde_json::Value {

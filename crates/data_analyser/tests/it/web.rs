@@ -97,31 +97,32 @@ fn the_experimenters_page_in_chromium() {
     let screenshots = repo_root().join("target/web-screenshots");
     let script = repo_root().join("tests/web/session.mjs");
     let log = site.path("browser.log");
-    let mut node = Command::new("node")
-        .arg(&script)
-        .current_dir(repo_root().join("tests/web"))
-        .env("RTCLOUD_URL", format!("https://127.0.0.1:{port}"))
-        .env("RTCLOUD_USER", "scanner")
-        .env("RTCLOUD_PASSWORD", "correct horse")
-        .env("RTCLOUD_CA", site.path("certs/ca.crt"))
-        .env("RTCLOUD_SERVER_CERT", site.path("certs/server.crt"))
-        .env("RTCLOUD_STATION", "scanner")
-        // The streamer shows its allowed folder by name only.
-        .env("RTCLOUD_SCANNER_DIR", "scanner")
-        .env("RTCLOUD_SCREENSHOTS", &screenshots)
-        .env("CHROMIUM", &chromium)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).expect("browser log"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
+    let mut node = test_support::ChildGuard::spawn(
+        Command::new("node")
+            .arg(&script)
+            .current_dir(repo_root().join("tests/web"))
+            .env("RTCLOUD_URL", format!("https://127.0.0.1:{port}"))
+            .env("RTCLOUD_USER", "scanner")
+            .env("RTCLOUD_PASSWORD", "correct horse")
+            .env("RTCLOUD_CA", site.path("certs/ca.crt"))
+            .env("RTCLOUD_SERVER_CERT", site.path("certs/server.crt"))
+            .env("RTCLOUD_STATION", "scanner")
+            // The streamer shows its allowed folder by name only.
+            .env("RTCLOUD_SCANNER_DIR", "scanner")
+            .env("RTCLOUD_SCREENSHOTS", &screenshots)
+            .env("CHROMIUM", &chromium)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("browser log"))
+            .stderr(Stdio::piped()),
+    )
+    .expect("node starts");
     let deadline = Instant::now() + SESSION_WAIT;
     let status = loop {
         if let Some(status) = node.try_wait().expect("node's status") {
             break status;
         }
         if Instant::now() > deadline {
-            node.kill().ok();
+            node.stop();
             break node.wait().expect("node ends");
         }
         std::thread::sleep(Duration::from_millis(100));

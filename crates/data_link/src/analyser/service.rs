@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use protocol::v1::data_link_server::{DataLink, DataLinkServer};
+use protocol::v1::link_error::Code;
 use protocol::v1::{
     from_streamer, response, to_streamer, Ack, Compression, FromStreamer, ProtocolVersion, Push,
     ToStreamer, Welcome,
@@ -180,11 +181,13 @@ impl Reader {
             match inbound.message().await {
                 Ok(Some(msg)) => {
                     if let Err(e) = self.handle(msg) {
-                        break format!("protocol error: {e}");
+                        break Some(format!("protocol error: {e}"));
                     }
                 }
-                Ok(None) => break "the streamer closed the link".to_owned(),
-                Err(status) => break format!("link lost: {}", status.message()),
+                Ok(None) => break None,
+                // The streamer hung up (it was stopped): it left, nothing broke.
+                Err(status) if status.code() == tonic::Code::Cancelled => break None,
+                Err(status) => break Some(format!("link lost: {}", status.message())),
             }
         };
         let mut link = self.station.lock_link();
@@ -196,7 +199,12 @@ impl Reader {
             *link = None;
             drop(link);
             self.streamers.notify_changed();
-            tracing::warn!(station = %self.station.name, "streamer disconnected: {end}");
+            match end {
+                Some(why) => {
+                    tracing::warn!(station = %self.station.name, "streamer disconnected: {why}")
+                }
+                None => tracing::info!(station = %self.station.name, "the streamer left"),
+            }
         }
     }
 
@@ -275,8 +283,15 @@ impl Reader {
             return Ok(());
         };
         if let Some(e) = p.error {
-            stream.fail(e.message);
-            return Ok(());
+            if e.code != Code::BadFile as i32 {
+                stream.fail(e.message);
+                return Ok(());
+            }
+            // One bad volume: held for get_image_data and ACKed like a volume.
+            if stream.insert_bad(p.index, e.message) {
+                self.station.volumes.fetch_add(1, Ordering::Relaxed);
+            }
+            return self.ack(p.stream_id, p.index);
         }
         let Some(chunk) = p.data.take() else {
             return Err(format!("push {}/{} without data", p.stream_id, p.index));
@@ -327,11 +342,12 @@ impl Reader {
         } else {
             tracing::debug!(stream = %p.stream_id, index = p.index, "duplicate volume dropped");
         }
+        self.ack(p.stream_id, p.index)
+    }
+
+    fn ack(&self, stream_id: String, index: u32) -> Result<(), String> {
         let _ = self.tx.send(Ok(ToStreamer {
-            kind: Some(to_streamer::Kind::Ack(Ack {
-                stream_id: p.stream_id,
-                index: p.index,
-            })),
+            kind: Some(to_streamer::Kind::Ack(Ack { stream_id, index })),
         }));
         Ok(())
     }

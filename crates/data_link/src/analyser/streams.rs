@@ -27,9 +27,13 @@ pub struct ImageData {
     pub received_at: SystemTime,
 }
 
+/// A volume whose file was bad where it was read: the streamer's message, which names
+/// the file and the reason.
+type BadFile = String;
+
 #[derive(Debug, Default)]
 struct State {
-    volumes: BTreeMap<u32, ImageData>,
+    volumes: BTreeMap<u32, Result<ImageData, BadFile>>,
     taken: BTreeSet<u32>,
     failed: Option<String>,
     closed: bool,
@@ -65,11 +69,24 @@ impl ScannerStream {
 
     /// Stores a volume; false when it is a duplicate (held or already returned).
     pub fn insert(&self, volume: ImageData) -> bool {
+        self.insert_at(volume.index, Ok(volume))
+    }
+
+    /// Stores the failure of volume `index` (a bad file; the stream goes on): its
+    /// `get_image_data` gets the message. False when it is a duplicate.
+    pub fn insert_bad(&self, index: u32, message: String) -> bool {
+        self.insert_at(index, Err(message))
+    }
+
+    fn insert_at(&self, index: u32, volume: Result<ImageData, BadFile>) -> bool {
         let mut st = self.lock();
-        if st.taken.contains(&volume.index) || st.volumes.contains_key(&volume.index) {
+        if st.taken.contains(&index) || st.volumes.contains_key(&index) {
             return false;
         }
-        st.volumes.insert(volume.index, volume);
+        if let Err(message) = &volume {
+            tracing::error!(stream = %self.id, source = %self.source, index, "bad scanner file: {message}");
+        }
+        st.volumes.insert(index, volume);
         drop(st);
         self.arrived.notify_waiters();
         true
@@ -100,7 +117,11 @@ impl ScannerStream {
                 let mut st = self.lock();
                 if let Some(v) = st.volumes.remove(&index) {
                     st.taken.insert(index);
-                    return Ok(v);
+                    return v.map_err(|message| LinkError::BadFile {
+                        stream_id: self.id.clone(),
+                        index,
+                        message,
+                    });
                 }
                 if st.taken.contains(&index) {
                     return Err(LinkError::AlreadyTaken {

@@ -263,8 +263,20 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             }
             let pattern = FilePattern::new(&s.pattern).map_err(failure)?;
             let start = s.start_index;
-            let folder = ScannerFolder::open(rules, Path::new(&s.dir), pattern, s.min_size, start)
-                .map_err(failure)?;
+            // The scanner creates the session folder with its first image: wait for it
+            // (leaving time to answer before the analyser's deadline).
+            let within = deadline.saturating_sub(deadline / 10);
+            let folder = ScannerFolder::open_when_present(
+                rules,
+                Path::new(&s.dir),
+                pattern,
+                s.min_size,
+                start,
+                within,
+            )
+            .await
+            .map_err(failure)?
+            .with_bad_file_bound(shared.config.bad_file_bound.clone());
             tracing::info!(stream = %s.stream_id, dir = %s.dir, pattern = %s.pattern, start, anonymize = s.anonymize, "scanner stream opened");
             push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize)
                 .map_err(|e| (Code::Invalid, e))?;

@@ -12,7 +12,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use dialer::{Backoff, Token};
+use dialer::{Backoff, Pace, Paced, Token};
 use filestore::{AccessRules, FolderWatch};
 use tonic::transport::Channel;
 
@@ -39,6 +39,8 @@ pub struct StreamerConfig {
     /// whose project asked for `anonymize = false` (refused without this). False by
     /// default: everything DICOM leaves de-identified.
     pub send_identified: bool,
+    /// When a scanner file counts as bad and fails its volume only (default 3 TRs).
+    pub bad_file_bound: filestore::BadFileBound,
 }
 
 impl StreamerConfig {
@@ -51,6 +53,7 @@ impl StreamerConfig {
             compression_level: crate::payload::DEFAULT_ZSTD_LEVEL,
             adaptive_compression: true,
             send_identified: false,
+            bad_file_bound: filestore::BadFileBound::default(),
         }
     }
 }
@@ -83,7 +86,7 @@ pub async fn run<F, Fut, E>(
 ) where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(Channel, Token), E>>,
-    E: Display,
+    E: Display + Paced,
 {
     let shared = Arc::new(Shared {
         config,
@@ -95,19 +98,24 @@ pub async fn run<F, Fut, E>(
     tokio::pin!(shutdown);
     loop {
         let attempt = async {
-            let (channel, token) = connect().await.map_err(|e| e.to_string())?;
+            let (channel, token) = connect().await.map_err(|e| session::LinkEnd {
+                pace: e.pace(),
+                message: e.to_string(),
+            })?;
             session::run(&shared, channel, token, &mut backoff).await
         };
-        tokio::select! {
+        let (pace, why) = tokio::select! {
             () = &mut shutdown => break,
             result = attempt => match result {
-                Ok(()) => tracing::warn!("the analyser closed the link; reconnecting"),
-                Err(e) => tracing::warn!(attempt = backoff.attempts() + 1, "no link to the analyser: {e}"),
+                Ok(()) => (Pace::Outage, "the analyser closed the link".to_owned()),
+                Err(end) => (end.pace, end.message),
             },
-        }
+        };
+        let delay = backoff.delay_after(pace);
+        dialer::report_retry(pace, &why, delay, backoff.attempts());
         tokio::select! {
             () = &mut shutdown => break,
-            () = backoff.wait() => {}
+            () = tokio::time::sleep(delay) => {}
         }
     }
     shared.lock_push().close_all();

@@ -40,6 +40,9 @@ struct Volume {
     completed_at: f64,
     /// When and on which link it was last queued (for the link estimate).
     sent: Option<(Instant, u64)>,
+    /// Set when the file was bad (the message names it and why): this is sent instead
+    /// of data, ACKed and re-sent like a volume.
+    bad: Option<String>,
 }
 
 #[derive(Debug)]
@@ -79,7 +82,10 @@ impl PushState {
         for (id, s) in self.streams.iter_mut() {
             for (index, v) in s.unacked.iter_mut() {
                 // Uncompressed is always understood; zstd only where agreed.
-                if outbox.level.is_none() && v.enc.compression == protocol::v1::Compression::Zstd {
+                if v.bad.is_none()
+                    && outbox.level.is_none()
+                    && v.enc.compression == protocol::v1::Compression::Zstd
+                {
                     v.enc = encode(v.raw.clone(), None);
                 }
                 send_volume(&outbox, id, *index, v);
@@ -109,7 +115,7 @@ impl PushState {
             return;
         };
         let current = self.outbox.as_ref().map(|o| o.generation);
-        if let Some((at, generation)) = v.sent {
+        if let Some((at, generation)) = v.sent.filter(|_| v.bad.is_none()) {
             if Some(generation) == current {
                 self.estimate
                     .record_ack(v.enc.wire.len() as u64, at.elapsed());
@@ -144,6 +150,22 @@ impl PushState {
 
 fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &mut Volume) {
     v.sent = Some((Instant::now(), outbox.generation));
+    if let Some(message) = &v.bad {
+        let _ = outbox.tx.send(FromStreamer {
+            kind: Some(from_streamer::Kind::Push(Push {
+                stream_id: stream_id.to_owned(),
+                index,
+                path: v.path.clone(),
+                completed_at: v.completed_at,
+                data: None,
+                error: Some(LinkError {
+                    code: Code::BadFile as i32,
+                    message: message.clone(),
+                }),
+            })),
+        });
+        return;
+    }
     for (i, chunk) in chunks(&v.enc).into_iter().enumerate() {
         let push = Push {
             stream_id: stream_id.to_owned(),
@@ -218,45 +240,76 @@ pub(crate) fn open(
 async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, anonymize: bool) {
     let mut deid = anonymize.then(imaging::deid::Deidentifier::new);
     loop {
-        let file = match folder.next().await {
-            Ok(f) => f,
-            Err(e) => return fail(&shared, &id, Code::Io, e.to_string()),
+        let (index, mut volume) = match folder.next().await {
+            Ok(file) => {
+                let path = shared.config.rules.shown(&file.path);
+                let completed_at = crate::epoch_secs(file.completed_at);
+                // The one decision on what leaves the console (DICOM by name or
+                // content); what cannot be de-identified fails its volume, unsent.
+                let volume =
+                    match imaging::deid::outgoing(Path::new(&path), file.bytes, deid.as_mut()) {
+                        Ok(raw) => ready(&shared, Bytes::from(raw), path, completed_at),
+                        Err(e) => bad(path, completed_at, e.to_string()),
+                    };
+                (file.index, volume)
+            }
+            Err(e) => match &e {
+                filestore::FilestoreError::BadFile { index, path, .. } => {
+                    let now = crate::epoch_secs(SystemTime::now());
+                    (*index, bad(shared.config.rules.shown(path), now, e.to_string()))
+                }
+                _ => return fail(&shared, &id, Code::Io, e.to_string()),
+            },
         };
-        let path = shared.config.rules.shown(&file.path);
-        // The one decision on what leaves the console (DICOM by name or content).
-        let raw = match imaging::deid::outgoing(Path::new(&path), file.bytes, deid.as_mut()) {
-            Ok(b) => Bytes::from(b),
-            Err(e) => return fail(&shared, &id, Code::Refused, e.to_string()),
-        };
-        let level = shared.lock_push().level_for(raw.len() as u64);
-        // Compress outside the lock: it is the slow part.
-        let started = Instant::now();
-        let enc = encode(raw.clone(), level);
-        if level.is_some() {
-            shared.lock_push().estimate.record_compress(
-                raw.len() as u64,
-                enc.wire.len() as u64,
-                started.elapsed(),
-            );
+        if let Some(message) = &volume.bad {
+            tracing::error!(stream = %id, index, "bad scanner file, volume not sent: {message}");
         }
-        let mut volume = Volume {
-            raw,
-            enc,
-            path,
-            completed_at: crate::epoch_secs(file.completed_at),
-            sent: None,
-        };
         let mut st = shared.lock_push();
         let outbox = st.outbox.clone();
         let Some(stream) = st.streams.get_mut(&id) else {
             return;
         };
-        stream.next_index = file.index.saturating_add(1);
+        stream.next_index = index.saturating_add(1);
         if let Some(outbox) = outbox {
-            send_volume(&outbox, &id, file.index, &mut volume);
+            send_volume(&outbox, &id, index, &mut volume);
         }
-        stream.unacked.insert(file.index, volume);
-        tracing::debug!(stream = %id, index = file.index, at = ?SystemTime::now(), "volume pushed");
+        stream.unacked.insert(index, volume);
+        tracing::debug!(stream = %id, index, at = ?SystemTime::now(), "volume pushed");
+    }
+}
+
+/// A volume to send: compressed if that pays on the current link.
+fn ready(shared: &Shared, raw: Bytes, path: String, completed_at: f64) -> Volume {
+    let level = shared.lock_push().level_for(raw.len() as u64);
+    // Compress outside the lock: it is the slow part.
+    let started = Instant::now();
+    let enc = encode(raw.clone(), level);
+    if level.is_some() {
+        shared.lock_push().estimate.record_compress(
+            raw.len() as u64,
+            enc.wire.len() as u64,
+            started.elapsed(),
+        );
+    }
+    Volume {
+        raw,
+        enc,
+        path,
+        completed_at,
+        sent: None,
+        bad: None,
+    }
+}
+
+/// A volume whose file was bad: only the message goes.
+fn bad(path: String, completed_at: f64, message: String) -> Volume {
+    Volume {
+        raw: Bytes::new(),
+        enc: encode(Bytes::new(), None),
+        path,
+        completed_at,
+        sent: None,
+        bad: Some(message),
     }
 }
 

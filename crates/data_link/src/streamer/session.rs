@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use dialer::{Backoff, Token};
+use dialer::{Backoff, Pace, Token};
 use protocol::v1::data_link_client::DataLinkClient;
 use protocol::v1::{
     from_streamer, request, to_streamer, Compression, FromStreamer, Hello, ProtocolVersion,
@@ -24,13 +24,36 @@ use crate::{PROTOCOL_MAJOR, PROTOCOL_MINOR};
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
+/// Why a connection ended, and how soon to try again.
+#[derive(Debug)]
+pub(crate) struct LinkEnd {
+    pub pace: Pace,
+    pub message: String,
+}
+
+impl From<String> for LinkEnd {
+    /// A lost link: an outage, retried soon.
+    fn from(message: String) -> Self {
+        LinkEnd {
+            pace: Pace::Outage,
+            message,
+        }
+    }
+}
+
+impl From<&str> for LinkEnd {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
 /// Serves one connection; returns when it ends (Ok when the analyser closed it).
 pub(crate) async fn run(
     shared: &Arc<Shared>,
     channel: Channel,
     token: Token,
     backoff: &mut Backoff,
-) -> Result<(), String> {
+) -> Result<(), LinkEnd> {
     let config = &shared.config;
     let mut client = DataLinkClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -66,20 +89,32 @@ pub(crate) async fn run(
     let mut inbound = client
         .open(request)
         .await
-        .map_err(|s| format!("the analyser refused the data link: {}", s.message()))?
+        .map_err(|s| LinkEnd {
+            pace: match s.code() {
+                tonic::Code::Unauthenticated
+                | tonic::Code::PermissionDenied
+                | tonic::Code::FailedPrecondition
+                | tonic::Code::InvalidArgument => Pace::Refused,
+                _ => Pace::Outage,
+            },
+            message: format!("the analyser refused the data link: {}", s.message()),
+        })?
         .into_inner();
     let welcome = match inbound.message().await {
         Ok(Some(protocol::v1::ToStreamer {
             kind: Some(to_streamer::Kind::Welcome(w)),
         })) => w,
         Ok(_) => return Err("the analyser did not answer Hello with Welcome".into()),
-        Err(s) => return Err(format!("link lost before Welcome: {}", s.message())),
+        Err(s) => return Err(format!("link lost before Welcome: {}", s.message()).into()),
     };
     let major = welcome.version.map(|v| v.major).unwrap_or(0);
     if major != PROTOCOL_MAJOR {
-        return Err(format!(
-            "the analyser speaks data-link protocol {major}, this streamer {PROTOCOL_MAJOR}: install the same rtcloud-rs version on both"
-        ));
+        return Err(LinkEnd {
+            pace: Pace::Refused,
+            message: format!(
+                "the analyser speaks data-link protocol {major}, this streamer {PROTOCOL_MAJOR}: install the same rtcloud-rs version on both"
+            ),
+        });
     }
     let level = (config.compression && welcome.compression == Compression::Zstd as i32)
         .then_some(config.compression_level);
@@ -108,7 +143,7 @@ pub(crate) async fn run(
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
             Ok(None) => break Ok(()),
-            Err(s) => break Err(format!("link lost: {}", s.message())),
+            Err(s) => break Err(format!("link lost: {}", s.message()).into()),
         };
         match msg.kind {
             Some(to_streamer::Kind::Request(req)) => {

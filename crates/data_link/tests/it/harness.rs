@@ -138,6 +138,24 @@ pub fn start_streamer(certs: &Path, server: SocketAddr, config: StreamerConfig) 
     }
 }
 
+/// A streamer of `config.station` dialing `analyser`, once it is connected, and the
+/// DataInterface of that station.
+pub async fn connected(
+    certs: &Path,
+    analyser: &Analyser,
+    config: StreamerConfig,
+) -> (Streamer, data_link::DataInterface) {
+    let station = config.station.clone();
+    let streamer = start_streamer(certs, analyser.addr, config);
+    analyser
+        .streamers
+        .wait_for(&station, GUARD)
+        .await
+        .expect("the streamer connects");
+    let data = data_link::DataInterface::remote(analyser.streamers.clone(), station);
+    (streamer, data)
+}
+
 /// A TCP proxy on 127.0.0.1:0 to a target that can be changed; `cut` severs every
 /// open connection (new ones are still accepted).
 pub struct Proxy {

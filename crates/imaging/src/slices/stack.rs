@@ -9,7 +9,7 @@ use crate::dicom::{dataset_f64s, dataset_i64};
 use crate::error::{ImagingError, Result};
 use crate::geometry::put_slice_flipped;
 use crate::geometry::{cross, dot, norm, scale, sub, SliceStack, Vec3};
-use crate::volume::Voxels;
+use crate::volume::{Scaling, Voxels};
 
 /// Steps along the normal that differ by more than this (mm) are not "sequential"
 /// (dcm2niix's slice tolerance).
@@ -140,6 +140,21 @@ impl Samples {
         }
     }
 
+    /// Reverses the order of the rows of this `rows x cols` plane.
+    pub fn flip_rows(&mut self, cols: usize) {
+        fn flip<T>(v: &mut [T], cols: usize) {
+            let rows = v.len() / cols.max(1);
+            for r in 0..rows / 2 {
+                let (top, bottom) = v.split_at_mut((rows - 1 - r) * cols);
+                top[r * cols..(r + 1) * cols].swap_with_slice(&mut bottom[..cols]);
+            }
+        }
+        match self {
+            Samples::I16(v) => flip(v, cols),
+            Samples::U16(v) => flip(v, cols),
+        }
+    }
+
     fn as_f32(&self) -> Vec<f32> {
         match self {
             Samples::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
@@ -148,40 +163,27 @@ impl Samples {
     }
 }
 
-/// Stored-to-real value mapping of one plane, in the f32 precision dcm2niix writes
-/// into scl_slope / scl_inter.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Scale {
-    pub slope: f32,
-    pub inter: f32,
-}
-
-impl Scale {
-    /// dcm2niix's choice: Philips "precise" values when a Philips scale slope exists
-    /// (P = (SV*RS + RI) / (RS*SS), PMC3998685), else RescaleSlope/Intercept.
-    pub fn dcm2niix(slope: f64, intercept: f64, philips_scale: Option<f64>) -> Scale {
-        let (rs, ri) = (slope as f32, intercept as f32);
-        if let Some(ss) = philips_scale.map(|s| s as f32).filter(|s| *s != 0.0) {
-            let denom = rs * ss;
-            if denom != 0.0 {
-                let l0 = ri / denom;
-                let l1 = (rs + ri) / denom;
-                if l0 != l1 {
-                    return Scale {
-                        slope: l1 - l0,
-                        inter: l0,
-                    };
-                }
+/// dcm2niix's choice of scaling for one plane: the Philips "precise" values when a
+/// Philips scale slope exists (P = (SV*RS + RI) / (RS*SS), PMC3998685; dcm2niix's
+/// `PhilipsPreciseVal`, in f32 like it), else RescaleSlope/Intercept.
+pub(crate) fn dcm2niix_scaling(slope: f64, intercept: f64, philips_scale: Option<f64>) -> Scaling {
+    let (rs, ri) = (slope as f32, intercept as f32);
+    if let Some(ss) = philips_scale.map(|s| s as f32).filter(|s| *s != 0.0) {
+        let denom = rs * ss;
+        if denom != 0.0 {
+            let l0 = ri / denom;
+            let l1 = (rs + ri) / denom;
+            if l0 != l1 {
+                return Scaling {
+                    slope: l1 - l0,
+                    inter: l0,
+                };
             }
         }
-        Scale {
-            slope: rs,
-            inter: ri,
-        }
     }
-
-    fn is_identity(&self) -> bool {
-        self.slope == 1.0 && self.inter == 0.0
+    Scaling {
+        slope: rs,
+        inter: ri,
     }
 }
 
@@ -190,7 +192,7 @@ impl Scale {
 pub(crate) struct Plane {
     pub position: Vec3,
     pub samples: Samples,
-    pub scale: Scale,
+    pub scale: Scaling,
     /// Acquisition onset in seconds (any common origin), if known.
     pub time_s: Option<f64>,
 }
@@ -199,22 +201,31 @@ pub(crate) struct Plane {
 #[derive(Debug)]
 pub(crate) struct Stacked {
     pub voxels: Voxels,
+    pub scaling: Scaling,
     pub affine: [[f64; 4]; 4],
     pub voxel_size: [f64; 3],
     /// Plane times in final k order relative to the earliest; `None` unless every plane had one.
     pub slice_times: Option<Vec<f64>>,
 }
 
+/// How the slice spacing (the length of the affine's slice column) is measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Spacing {
+    /// Classic files (dcm2niix's `intersliceDistance`): between the first two planes;
+    /// `single` for a one-plane stack.
+    FirstTwo { single: f64 },
+    /// Enhanced files: SpacingBetweenSlices when given (> 0), else the distance from the
+    /// first to the last plane over n - 1 (dcm2niix: positions are rounded in the file,
+    /// so two neighbours alone can be off by 1e-4 mm, which adds up over a 3D slab).
+    Enhanced { given: Option<f64>, single: f64 },
+}
+
 /// Stacks `planes`, given in dcm2niix's stacking order (instance or frame order).
 ///
 /// Like dcm2niix: keep that order when the slice steps are regular, otherwise sort along
-/// the normal; take the slice spacing from the first two planes; and reverse the stack
-/// when it runs against the normal, so k always ascends along row x column.
-pub(crate) fn assemble(
-    spec: &StackSpec,
-    planes: Vec<Plane>,
-    single_spacing: f64,
-) -> Result<Stacked> {
+/// the normal; measure the slice spacing as `spacing` says; and reverse the stack when
+/// it runs against the normal, so k always ascends along row x column.
+pub(crate) fn assemble(spec: &StackSpec, planes: Vec<Plane>, spacing: Spacing) -> Result<Stacked> {
     let n = planes.len();
     if n == 0 {
         return Err(ImagingError::Inconsistent(
@@ -236,9 +247,17 @@ pub(crate) fn assemble(
     }
     let (dx, descending) = if n > 1 {
         let (a, b) = (planes[order[0]].position, planes[order[1]].position);
-        (norm(sub(b, a)), dot(sub(b, a), normal) < 0.0)
+        let last = planes[order[n - 1]].position;
+        let dx = match spacing {
+            Spacing::FirstTwo { .. } => norm(sub(b, a)),
+            Spacing::Enhanced { given: Some(d), .. } if d > 0.0 => d,
+            Spacing::Enhanced { .. } => norm(sub(last, a)) / (n - 1) as f64,
+        };
+        (dx, dot(sub(b, a), normal) < 0.0)
     } else {
-        (single_spacing, false)
+        match spacing {
+            Spacing::FirstTwo { single } | Spacing::Enhanced { single, .. } => (single, false),
+        }
     };
     let step = scale(normal, dx);
     let first = planes[order[0]].position;
@@ -259,9 +278,10 @@ pub(crate) fn assemble(
         rows: spec.rows,
     };
     let slice_times = plane_times(&planes, &order);
-    let voxels = stack_voxels(spec, &planes, &order)?;
+    let (voxels, scaling) = stack_voxels(spec, &planes, &order)?;
     Ok(Stacked {
         voxels,
+        scaling,
         affine: geometry.ras_affine(),
         voxel_size: [spec.spacing[1], spec.spacing[0], dx],
         slice_times,
@@ -277,7 +297,9 @@ fn plane_times(planes: &[Plane], order: &[usize]) -> Option<Vec<f64>> {
     Some(times.iter().map(|t| t - min).collect())
 }
 
-fn stack_voxels(spec: &StackSpec, planes: &[Plane], order: &[usize]) -> Result<Voxels> {
+/// Stored values with the planes' common scaling (what dcm2niix writes); float32 real
+/// values only when the planes disagree on the scaling or the stored type.
+fn stack_voxels(spec: &StackSpec, planes: &[Plane], order: &[usize]) -> Result<(Voxels, Scaling)> {
     let (rows, cols) = (spec.rows, spec.cols);
     let shape = (cols, rows, order.len()).f();
     for p in planes {
@@ -288,28 +310,29 @@ fn stack_voxels(spec: &StackSpec, planes: &[Plane], order: &[usize]) -> Result<V
             )));
         }
     }
-    let scaled = planes.iter().any(|p| !p.scale.is_identity());
+    let scaling = planes.first().map_or(Scaling::IDENTITY, |p| p.scale);
+    let one_scaling = planes.iter().all(|p| p.scale == scaling);
     let all_i16 = planes.iter().all(|p| matches!(p.samples, Samples::I16(_)));
     let all_u16 = planes.iter().all(|p| matches!(p.samples, Samples::U16(_)));
-    if !scaled && all_i16 {
+    if one_scaling && all_i16 {
         let mut vol = Array3::<i16>::zeros(shape);
         for (k, &i) in order.iter().enumerate() {
             if let Samples::I16(v) = &planes[i].samples {
                 put_slice_flipped(&mut vol, k, v, rows, cols);
             }
         }
-        return Ok(Voxels::I16(vol));
+        return Ok((Voxels::I16(vol), scaling));
     }
-    if !scaled && all_u16 {
+    if one_scaling && all_u16 {
         let mut vol = Array3::<u16>::zeros(shape);
         for (k, &i) in order.iter().enumerate() {
             if let Samples::U16(v) = &planes[i].samples {
                 put_slice_flipped(&mut vol, k, v, rows, cols);
             }
         }
-        return Ok(Voxels::U16(vol));
+        return Ok((Voxels::U16(vol), scaling));
     }
-    // Real values: stored * scl_slope + scl_inter as a NIfTI reader computes them.
+    tracing::warn!("intensity scaling varies between slices: writing float32 real values");
     let mut vol = Array3::<f32>::zeros(shape);
     for (k, &i) in order.iter().enumerate() {
         let s = planes[i].scale;
@@ -321,5 +344,5 @@ fn stack_voxels(spec: &StackSpec, planes: &[Plane], order: &[usize]) -> Result<V
             .collect();
         put_slice_flipped(&mut vol, k, &values, rows, cols);
     }
-    Ok(Voxels::F32(vol))
+    Ok((Voxels::F32(vol), Scaling::IDENTITY))
 }

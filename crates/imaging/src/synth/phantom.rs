@@ -55,7 +55,13 @@ impl Phantom {
 
     /// Stored values of volume `index` (i fastest, then j, then k) and the exact mean of
     /// the ROI voxels.
-    pub fn render(&self, spec: &SynthSpec, index: usize, design: u8, seed: u64) -> (Vec<u16>, f64) {
+    pub fn render(
+        &self,
+        spec: &SynthSpec,
+        index: usize,
+        activation: f64,
+        seed: u64,
+    ) -> (Vec<u16>, f64) {
         let (n, nz) = (spec.matrix, spec.slices);
         let t = index as f64 * spec.tr_s;
         let run = (spec.volumes.max(1) as f64) * spec.tr_s;
@@ -67,7 +73,7 @@ impl Phantom {
             0.15 * spec.pixel_mm * (std::f64::consts::TAU * t / 71.0).sin(),
             0.10 * spec.slice_spacing_mm * (std::f64::consts::TAU * t / 89.0).sin(),
         ];
-        let gain = 1.0 + spec.activation_percent / 100.0 * f64::from(design);
+        let gain = 1.0 + spec.activation_percent / 100.0 * activation;
         let mut rng =
             StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64);
         let centre = [
@@ -78,17 +84,39 @@ impl Phantom {
         let size = [spec.pixel_mm, spec.pixel_mm, spec.slice_spacing_mm];
         let mut out = Vec::with_capacity(n * n * nz);
         let (mut roi_sum, mut roi_n) = (0.0, 0usize);
+        // With rigid motion, each voxel shows the head point that moved there:
+        // head = Rᵀ (world - c - t) + c, in RAS (NIfTI i runs to the left here).
+        let rigid = spec
+            .motion
+            .as_ref()
+            .map(|m| HeadPose::new(m.params(t, spec.block_s)));
         for k in 0..nz {
             for j in 0..n {
                 for i in 0..n {
                     let ijk = [i, j, k];
-                    let mut r2 = 0.0;
+                    let mut head_mm = [0.0; 3];
                     for a in 0..3 {
-                        let mm = (ijk[a] as f64 - centre[a]) * size[a] - shift_mm[a];
-                        r2 += (mm / self.semi_axes_mm[a]).powi(2);
+                        head_mm[a] = (ijk[a] as f64 - centre[a]) * size[a];
                     }
-                    let in_roi =
-                        (0..3).all(|a| ijk[a] >= self.roi.min[a] && ijk[a] < self.roi.max[a]);
+                    let in_roi = match &rigid {
+                        Some(pose) => {
+                            head_mm = pose.head_point(head_mm);
+                            (0..3).all(|a| {
+                                let q = head_mm[a] / size[a] + centre[a];
+                                q >= self.roi.min[a] as f64 - 0.5
+                                    && q < self.roi.max[a] as f64 - 0.5
+                            })
+                        }
+                        None => {
+                            for a in 0..3 {
+                                head_mm[a] -= shift_mm[a];
+                            }
+                            (0..3).all(|a| ijk[a] >= self.roi.min[a] && ijk[a] < self.roi.max[a])
+                        }
+                    };
+                    let r2: f64 = (0..3)
+                        .map(|a| (head_mm[a] / self.semi_axes_mm[a]).powi(2))
+                        .sum();
                     let mut v = tissue(r2.sqrt()) * drift;
                     if in_roi {
                         v *= gain;
@@ -112,6 +140,38 @@ impl Phantom {
                 roi_sum / roi_n as f64
             },
         )
+    }
+}
+
+/// One volume's rigid pose: the rotation matrix `R = Rz · Ry · Rx` and translation.
+struct HeadPose {
+    rotation: [[f64; 3]; 3],
+    translation_mm: [f64; 3],
+}
+
+impl HeadPose {
+    fn new(p: [f64; 6]) -> HeadPose {
+        let [a, b, c] = [p[3], p[4], p[5]].map(f64::to_radians);
+        let (sa, ca, sb, cb, sc, cc) = (a.sin(), a.cos(), b.sin(), b.cos(), c.sin(), c.cos());
+        // Rz(c) · Ry(b) · Rx(a), written out.
+        let rotation = [
+            [cc * cb, cc * sb * sa - sc * ca, cc * sb * ca + sc * sa],
+            [sc * cb, sc * sb * sa + cc * ca, sc * sb * ca - cc * sa],
+            [-sb, cb * sa, cb * ca],
+        ];
+        HeadPose {
+            rotation,
+            translation_mm: [p[0], p[1], p[2]],
+        }
+    }
+
+    /// The head point (mm from the centre along the NIfTI axes, i = left) seen at a
+    /// voxel `mm` from the centre: Rᵀ (y - t) with the i axis flipped into RAS and back.
+    fn head_point(&self, mm: [f64; 3]) -> [f64; 3] {
+        let ras = [-mm[0], mm[1], mm[2]];
+        let d = [0, 1, 2].map(|a| ras[a] - self.translation_mm[a]);
+        let head = [0, 1, 2].map(|c| (0..3).map(|r| self.rotation[r][c] * d[r]).sum::<f64>());
+        [-head[0], head[1], head[2]]
     }
 }
 

@@ -1,10 +1,12 @@
 //! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
 
 mod deid;
+mod faults;
 mod mosaic;
 mod nifti;
 mod privacy;
 mod reference;
 mod robustness;
+mod sidecars;
 mod synth;
 mod testdata;

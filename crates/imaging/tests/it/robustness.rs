@@ -117,3 +117,23 @@ fn garbage_is_invalid() {
     assert!(matches!(parse(&garbage), Err(ImagingError::Invalid(_))));
     assert!(matches!(parse(b""), Err(ImagingError::Incomplete(_))));
 }
+
+#[test]
+fn unknown_vr_is_invalid_not_read_with_a_forged_length() {
+    // Found by fuzzing: a VR changed to an unknown one ("LO" to "LS"). The parser reads
+    // an unknown VR with a 4-byte length (there the next bytes, about 4 GB), so the
+    // pre-scan must refuse it instead of checking a 2-byte length. Here Modality's "CS".
+    let Some(mut bytes) = read(SKYRA) else { return };
+    let tag = [0x08, 0x00, 0x60, 0x00, b'C', b'S'];
+    let at = bytes
+        .windows(tag.len())
+        .position(|w| w == tag)
+        .expect("the Skyra file has Modality (0008,0060)");
+    bytes[at + 5] = b'X';
+    match parse(&bytes) {
+        Err(ImagingError::Invalid(message)) => {
+            assert!(message.contains("unknown VR CX"), "{message}")
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}

@@ -13,15 +13,6 @@ fn small_spec() -> SynthSpec {
     }
 }
 
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
-
 #[test]
 fn synthetic_files_carry_the_siemens_mosaic_header() {
     let synth = Synth::new(small_spec()).expect("valid spec");
@@ -73,7 +64,7 @@ fn ground_truth_roi_signal_follows_the_design() {
     assert_eq!(truth.design.len(), 20);
     assert_eq!(&truth.design[..10], &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
     let design: Vec<f64> = truth.design.iter().map(|&d| f64::from(d)).collect();
-    let r = correlation(&truth.roi_mean, &design);
+    let r = test_support::correlation(&truth.roi_mean, &design);
     assert!(r > 0.9, "ROI mean vs design correlation {r}");
     // About 2 % signal change between on and off blocks.
     let mean_of = |want: u8| {

@@ -196,3 +196,64 @@ async fn every_call_reaches_the_session_or_the_disk_with_errors_that_keep_their_
     client.web.clear_all_plots().await.expect("clear all");
     assert!(session.plots().is_empty());
 }
+
+/// A bad file in the scanner folder fails its own volume only: get_image_data raises an
+/// error naming the file (DATA_LOSS), the session log shows it, the next volume comes.
+#[tokio::test]
+async fn a_bad_scanner_file_fails_its_volume_and_the_stream_goes_on() {
+    let Some(testdata) = test_support::shared_testdata() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    let scans = tempfile::tempdir().expect("scanner folder");
+    for index in [1, 2, 4] {
+        let name = format!("001_000013_{index:06}.dcm");
+        std::fs::copy(testdata.join(SKYRA).join(&name), scans.path().join(&name)).expect("copy");
+    }
+    std::fs::write(scans.path().join("001_000013_000003.dcm"), b"").expect("empty file");
+    project_dir(root.path(), &[("p.sh", "true\n")]);
+    let (controller, api) = controller(root.path(), scans.path(), WAIT).await;
+    let client = ClientInterface::connect(&api.addr().to_string(), &api.issue_token())
+        .await
+        .expect("connects");
+    let stream = client
+        .data
+        .init_scanner_stream(
+            scans.path().to_str().expect("utf-8"),
+            "001_000013_{TR:06d}.dcm",
+            0,
+            false,
+        )
+        .await
+        .expect("stream opens");
+    for index in [1, 2] {
+        client
+            .data
+            .get_image_data(&stream, index, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("volume {index}: {e}"));
+    }
+    let bad = client
+        .data
+        .get_image_data(&stream, 3, WAIT)
+        .await
+        .expect_err("an empty file is no volume");
+    assert_eq!(bad.code(), Some(tonic::Code::DataLoss), "{bad}");
+    assert!(bad.to_string().contains("001_000013_000003.dcm"), "{bad}");
+    assert!(bad.to_string().contains("empty"), "{bad}");
+    let next = client
+        .data
+        .get_image_data(&stream, 4, WAIT)
+        .await
+        .expect("the stream goes on");
+    assert_eq!(
+        next,
+        std::fs::read(scans.path().join("001_000013_000004.dcm")).expect("file")
+    );
+    let logged = controller
+        .session()
+        .logs()
+        .into_iter()
+        .any(|l| l.kind == session::LogKind::Error && l.text.contains("001_000013_000003.dcm"));
+    assert!(logged, "the session log names the bad file");
+}

@@ -182,6 +182,16 @@ fn projects_are_found_as_rt_cloud_lays_them_out() {
         args,
         ["--config", "/s/c.toml", "--runs", "1,2", "--scans", "13,14"]
     );
+    // Initialize gets the settings only, as RT-Cloud starts it.
+    let init = project
+        .launch(
+            projects::Script::Initialize,
+            Path::new("/s/c.toml"),
+            &config.runs(),
+            &config.scans(),
+        )
+        .expect("has an initialize script");
+    assert_eq!(init.args, ["--config", "/s/c.toml"]);
 
     for (name, expected) in [
         ("nope", "there is no folder"),
@@ -200,4 +210,37 @@ fn projects_are_found_as_rt_cloud_lays_them_out() {
     };
     let project = Project::open(dir.path(), "sample", &custom).expect("override");
     assert!(project.main_script.ends_with("initialize.py"));
+}
+
+/// A script printing one enormous line (issue 19) costs no more memory than a piece:
+/// the line arrives in pieces of at most MAX_OUTPUT_PIECE bytes, all of it.
+#[tokio::test]
+async fn an_enormous_line_arrives_in_bounded_pieces() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let size = 3 * projects::MAX_OUTPUT_PIECE + 123;
+    write(
+        dir.path(),
+        "p.py",
+        &format!("import sys\nsys.stdout.write('z' * {size})\nprint()\nprint('after')\n"),
+    );
+    let (tx, mut lines) = mpsc::unbounded_channel();
+    let script = Runner::default()
+        .start(&run_of(dir.path(), "p.py"), tx)
+        .expect("starts");
+    let mut pieces = Vec::new();
+    loop {
+        let line = next(&mut lines).await;
+        if line.text == "after" {
+            assert!(!line.continued, "a new line");
+            break;
+        }
+        assert!(line.text.len() <= projects::MAX_OUTPUT_PIECE);
+        assert_eq!(line.continued, !pieces.is_empty(), "piece {}", pieces.len());
+        pieces.push(line.text);
+    }
+    assert_eq!(pieces.len(), 4, "three full pieces and the rest");
+    assert_eq!(pieces.concat(), "z".repeat(size), "nothing lost");
+    tokio::time::timeout(GUARD, script.wait())
+        .await
+        .expect("ends");
 }

@@ -168,3 +168,44 @@ fn memory_keeps_only_the_newest_log_lines() {
     let file = read(session.dir().join("session.log"));
     assert_eq!(file.lines().count(), session::MAX_LOG_LINES + 10);
 }
+
+/// One enormous line (issue 19) is cut in memory and on the page, kept whole on disk;
+/// and many big lines never hold more than MAX_LOG_BYTES in memory.
+#[test]
+fn an_enormous_line_is_capped_in_memory_and_kept_whole_on_disk() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let session = Session::create(root.path(), "p").expect("session");
+    let mut events = session.subscribe();
+    let huge = "x".repeat(5 * 1024 * 1024);
+    session.log(LogKind::Stdout, huge.clone());
+    let logs = session.logs();
+    let kept = &logs.last().expect("a line").text;
+    assert!(
+        kept.len() < session::MAX_LOG_LINE_BYTES + 100,
+        "{} bytes",
+        kept.len()
+    );
+    assert!(
+        kept.contains("the whole line is in session.log"),
+        "{}",
+        &kept[kept.len() - 80..]
+    );
+    match events.try_recv().expect("an event") {
+        Event::Log(line) => assert_eq!(&line.text, kept, "the page gets the capped line"),
+        other => panic!("{other:?}"),
+    }
+    // A continuation of an overlong script line goes to the files only.
+    session.log_piece(LogKind::Stdout, "the rest".into(), true);
+    assert_eq!(session.logs().len(), logs.len());
+    session.flush();
+    let file = read(session.dir().join("session.log"));
+    assert!(file.contains(&huge), "the whole line is on disk");
+    assert!(file.contains("the rest"));
+
+    let big = "y".repeat(session::MAX_LOG_LINE_BYTES);
+    for _ in 0..(session::MAX_LOG_BYTES / session::MAX_LOG_LINE_BYTES) * 2 {
+        session.log(LogKind::Stdout, big.clone());
+    }
+    let held: usize = session.logs().iter().map(|l| l.text.len()).sum();
+    assert!(held <= session::MAX_LOG_BYTES, "{held} bytes in memory");
+}
