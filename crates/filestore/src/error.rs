@@ -89,6 +89,87 @@ pub enum FilestoreError {
     Watch { dir: PathBuf, message: String },
 }
 
+impl FilestoreError {
+    /// True for a refusal of one file by the rules (outside the allowed folders, its
+    /// type, several hard links, over the size cap, not a regular file): in a scanner
+    /// stream that file fails its volume only.
+    pub fn is_refusal_of_one_file(&self) -> bool {
+        matches!(
+            self,
+            FilestoreError::OutsideAllowedDirs { .. }
+                | FilestoreError::TypeNotAllowed { .. }
+                | FilestoreError::Refused { .. }
+                | FilestoreError::TooLarge { .. }
+                | FilestoreError::WrongKind { .. }
+        )
+    }
+
+    /// The same error with every path it names passed through `show` (e.g.
+    /// [`crate::AccessRules::shown`], so a message that leaves the console names no
+    /// folder above the allowed ones).
+    pub fn map_paths(self, show: impl Fn(PathBuf) -> PathBuf) -> Self {
+        use FilestoreError as E;
+        match self {
+            E::BadAllowedDir { path, source } => E::BadAllowedDir {
+                path: show(path),
+                source,
+            },
+            E::OutsideAllowedDirs { path } => E::OutsideAllowedDirs { path: show(path) },
+            E::NotWritable { path } => E::NotWritable { path: show(path) },
+            E::Exists { path } => E::Exists { path: show(path) },
+            E::TooLarge { path, size, max } => E::TooLarge {
+                path: show(path),
+                size,
+                max,
+            },
+            E::TypeNotAllowed { path, allowed } => E::TypeNotAllowed {
+                path: show(path),
+                allowed,
+            },
+            E::WrongKind { path, expected } => E::WrongKind {
+                path: show(path),
+                expected,
+            },
+            E::Refused { path, reason } => E::Refused {
+                path: show(path),
+                reason,
+            },
+            E::Io { op, path, source } => E::Io {
+                op,
+                path: show(path),
+                source,
+            },
+            E::Timeout {
+                dir,
+                name,
+                min_size,
+                waited,
+            } => E::Timeout {
+                dir: show(dir),
+                name,
+                min_size,
+                waited,
+            },
+            E::BadFile {
+                index,
+                path,
+                reason,
+                waited,
+            } => E::BadFile {
+                index,
+                path: show(path),
+                reason,
+                waited,
+            },
+            E::Watch { dir, message } => E::Watch {
+                dir: show(dir),
+                message,
+            },
+            other @ (E::NoAllowedDirs | E::BadPattern { .. }) => other,
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = FilestoreError> = std::result::Result<T, E>;
 

@@ -106,6 +106,12 @@ impl AccessRules {
         canonical.display().to_string()
     }
 
+    /// `e` with its paths as [`AccessRules::shown`] shows them: for messages that
+    /// leave the console.
+    pub fn shown_error(&self, e: FilestoreError) -> FilestoreError {
+        e.map_paths(|p| PathBuf::from(self.shown(&p)))
+    }
+
     /// The path a request names: absolute paths as they are; a relative path whose
     /// first component is the name of an allowed (or writable) folder, inside that
     /// folder (the form [`AccessRules::shown`] gives); any other relative path as it is

@@ -134,7 +134,10 @@ fn private(shared: &Shared, shown: &str, bytes: Vec<u8>) -> Result<Bytes, Failur
     }
 }
 
-fn failure(e: FilestoreError) -> Failure {
+/// A filestore error as the analyser sees it: a code, and the message with every path
+/// shown under its allowed folder's name ([`AccessRules::shown`]).
+fn failure(rules: &AccessRules, e: FilestoreError) -> Failure {
+    let e = rules.shown_error(e);
     let code = match &e {
         FilestoreError::OutsideAllowedDirs { .. }
         | FilestoreError::TypeNotAllowed { .. }
@@ -156,9 +159,9 @@ async fn blocking<T: Send + 'static>(
     rules: &AccessRules,
     f: impl FnOnce(&AccessRules) -> filestore::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let rules = rules.clone();
-    match tokio::task::spawn_blocking(move || f(&rules)).await {
-        Ok(r) => r.map_err(failure),
+    let own = rules.clone();
+    match tokio::task::spawn_blocking(move || f(&own)).await {
+        Ok(r) => r.map_err(|e| failure(rules, e)),
         Err(e) => Err((Code::Io, format!("file task failed: {e}"))),
     }
 }
@@ -226,7 +229,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
         }
         request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
         request::Call::InitWatch(w) => {
-            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size).map_err(failure)?;
+            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size).map_err(|e| failure(rules, e))?;
             *shared.watch.lock().await = Some(watch);
             Ok(done())
         }
@@ -243,7 +246,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             } else {
                 watch.wait_for(&w.name, deadline).await
             }
-            .map_err(failure)?;
+            .map_err(|e| failure(rules, e))?;
             let path = rules.shown(&file.path);
             let bytes = private(shared, &path, file.bytes)?;
             Ok(Answer::File { path, bytes })
@@ -261,7 +264,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                         .into(),
                 ));
             }
-            let pattern = FilePattern::new(&s.pattern).map_err(failure)?;
+            let pattern = FilePattern::new(&s.pattern).map_err(|e| failure(rules, e))?;
             let start = s.start_index;
             // The scanner creates the session folder with its first image: wait for it
             // (leaving time to answer before the analyser's deadline).
@@ -275,7 +278,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 within,
             )
             .await
-            .map_err(failure)?
+            .map_err(|e| failure(rules, e))?
             .with_bad_file_bound(shared.config.bad_file_bound.clone());
             tracing::info!(stream = %s.stream_id, dir = %s.dir, pattern = %s.pattern, start, anonymize = s.anonymize, "scanner stream opened");
             push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize)

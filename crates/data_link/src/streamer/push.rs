@@ -253,13 +253,17 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
                     };
                 (file.index, volume)
             }
-            Err(e) => match &e {
-                filestore::FilestoreError::BadFile { index, path, .. } => {
-                    let now = crate::epoch_secs(SystemTime::now());
-                    (*index, bad(shared.config.rules.shown(path), now, e.to_string()))
+            Err(e) => {
+                // Messages leave the console with paths shown, like the paths themselves.
+                let e = shared.config.rules.shown_error(e);
+                match &e {
+                    filestore::FilestoreError::BadFile { index, path, .. } => {
+                        let now = crate::epoch_secs(SystemTime::now());
+                        (*index, bad(path.display().to_string(), now, e.to_string()))
+                    }
+                    _ => return fail(&shared, &id, Code::Io, e.to_string()),
                 }
-                _ => return fail(&shared, &id, Code::Io, e.to_string()),
-            },
+            }
         };
         if let Some(message) = &volume.bad {
             tracing::error!(stream = %id, index, "bad scanner file, volume not sent: {message}");

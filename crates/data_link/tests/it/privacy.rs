@@ -307,3 +307,79 @@ async fn paths_reach_the_analyser_under_the_allowed_folder_and_refusals_say_no_m
     assert_eq!(err.remote_code(), Some(Code::Refused), "{err}");
     assert!(err.to_string().contains("hard link"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_files_and_hard_links_are_refused_alone_and_messages_name_no_folder_above() {
+    let Some(scans) = Scans::new() else { return };
+    let secret = scans.path("secret");
+    std::fs::create_dir(&secret).expect("mkdir");
+    std::fs::write(secret.join("key.dcm"), &scans.part10).expect("write");
+    // A run whose volume 2 is a hard link to a file outside and volume 3 is larger
+    // than the cap; volumes 1 and 4 are fine.
+    let run2 = scans.path("scans/run2");
+    std::fs::create_dir(&run2).expect("mkdir");
+    std::fs::write(run2.join("0001.dcm"), &scans.headerless).expect("write");
+    std::fs::hard_link(secret.join("key.dcm"), run2.join("0002.dcm")).expect("hard link");
+    std::fs::write(run2.join("0003.dcm"), &scans.part10).expect("write");
+    std::fs::write(run2.join("0004.dcm"), &scans.headerless).expect("write");
+    let cap = scans.headerless.len() as u64;
+    assert!(cap < scans.part10.len() as u64);
+    let certs = certs();
+    let analyser = analyser(certs.path()).await;
+    let rules = scans.rules().with_max_file_size(cap);
+    let (_streamer, data) = connect(
+        &analyser,
+        certs.path(),
+        StreamerConfig::new("scanner", rules),
+    )
+    .await;
+    // The console's folders above the allowed one never appear in a message.
+    let above = scans.root.path().display().to_string();
+
+    let err = data
+        .get_file(&scans.arg("scans/run1/0003.dcm"))
+        .await
+        .expect_err("over the cap");
+    assert_eq!(err.remote_code(), Some(Code::Refused), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("more than the {cap} bytes"))
+            && message.contains("--max-file-size"),
+        "says what and the fix: {message}"
+    );
+    assert!(message.contains("scans/run1/0003.dcm"), "{message}");
+    assert!(!message.contains(&above), "{message}");
+    let err = data
+        .get_file(&scans.arg("scans/run2/0002.dcm"))
+        .await
+        .expect_err("hard link");
+    assert!(err.to_string().contains("--allow-hard-links"), "{err}");
+    assert!(!err.to_string().contains(&above), "{err}");
+
+    let stream = data
+        .init_scanner_stream_at(&scans.arg("scans/run2"), "{TR:04d}.dcm", 1, true, 1)
+        .await
+        .expect("stream");
+    for index in 1..=4u32 {
+        let got = data.get_image_data(&stream, index, GUARD).await;
+        match index {
+            2 | 3 => {
+                let err = got.expect_err("refused, this volume only");
+                let text = err.to_string();
+                assert!(
+                    matches!(err, data_link::LinkError::BadFile { index: i, .. } if i == index),
+                    "{text}"
+                );
+                let why = if index == 2 { "hard link" } else { "--max-file-size" };
+                assert!(text.contains(why), "volume {index}: {text}");
+                assert!(text.contains(&format!("scans/run2/000{index}.dcm")), "{text}");
+                assert!(!text.contains(&above), "volume {index}: {text}");
+            }
+            _ => {
+                let v = got.unwrap_or_else(|e| panic!("volume {index}: {e}"));
+                assert_eq!(v.path, format!("scans/run2/000{index}.dcm"));
+                assert_eq!(patient_name(&v.bytes), None, "volume {index}");
+            }
+        }
+    }
+}
