@@ -229,7 +229,8 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
         }
         request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
         request::Call::InitWatch(w) => {
-            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size).map_err(|e| failure(rules, e))?;
+            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size)
+                .map_err(|e| failure(rules, e))?;
             *shared.watch.lock().await = Some(watch);
             Ok(done())
         }

@@ -269,10 +269,16 @@ async fn symlink_named_like_a_volume_is_refused() {
     std::fs::write(dir.join("v1.txt"), b"volume 1").expect("write");
     // The link fails its volume only, saying no more than "outside the allowed folders".
     let result = tokio::time::timeout(GUARD, sf.next()).await.expect("guard");
-    let Err(FilestoreError::BadFile { index: 0, reason, .. }) = &result else {
+    let Err(FilestoreError::BadFile {
+        index: 0, reason, ..
+    }) = &result
+    else {
         panic!("{result:?}");
     };
-    assert!(reason.ends_with("v0.txt is outside the allowed folders"), "{reason}");
+    assert!(
+        reason.ends_with("v0.txt is outside the allowed folders"),
+        "{reason}"
+    );
     assert!(!reason.contains("secret"), "{reason}");
     let next = tokio::time::timeout(GUARD, sf.next()).await.expect("guard");
     assert_eq!(next.expect("volume 1").bytes, b"volume 1");
