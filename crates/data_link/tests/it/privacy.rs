@@ -4,15 +4,14 @@
 //! identified data refused; paths shown under the allowed folder's name; put_file only
 //! into writable folders and never over a file unless asked.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use bytes::Bytes;
 use data_link::streamer::StreamerConfig;
-use data_link::DataInterface;
 use filestore::AccessRules;
 use protocol::v1::link_error::Code;
 
-use crate::harness::{analyser, certs, start_streamer, Analyser, Streamer, GUARD};
+use crate::harness::{analyser, certs, connected, GUARD};
 
 /// The patient's name in a DICOM file (Part 10 or headerless), if any.
 fn patient_name(bytes: &[u8]) -> Option<String> {
@@ -67,24 +66,6 @@ impl Scans {
     }
 }
 
-async fn connect(
-    analyser: &Analyser,
-    certs: &Path,
-    config: StreamerConfig,
-) -> (Streamer, DataInterface) {
-    let station = config.station.clone();
-    let streamer = start_streamer(certs, analyser.addr, config);
-    analyser
-        .streamers
-        .wait_for(&station, GUARD)
-        .await
-        .expect("streamer connects");
-    (
-        streamer,
-        DataInterface::remote(analyser.streamers.clone(), station),
-    )
-}
-
 /// What the streamer itself said (the analyser's framing names the path it asked for).
 fn streamer_message(err: &data_link::LinkError) -> &str {
     match err {
@@ -110,7 +91,7 @@ async fn every_dicom_leaves_de_identified_through_every_send_path_unless_the_con
     for (station, identified) in [("private", false), ("identified", true)] {
         let mut config = StreamerConfig::new(station, scans.rules());
         config.send_identified = identified;
-        let (_streamer, data) = connect(&analyser, certs.path(), config).await;
+        let (_streamer, data) = connected(certs.path(), &analyser, config).await;
         let run1 = scans.arg("scans/run1");
         data.init_watch(&run1, "*", 1).await.expect("init_watch");
         for (name, stored) in [("0003.dcm", &scans.part10), ("0003", &scans.headerless)] {
@@ -160,9 +141,9 @@ async fn a_stream_asking_for_identified_data_is_refused_unless_the_console_allow
     let pattern = "{TR:04d}";
     let run1 = scans.arg("scans/run1");
 
-    let (private, data) = connect(
-        &analyser,
+    let (private, data) = connected(
         certs.path(),
+        &analyser,
         StreamerConfig::new("private", scans.rules()),
     )
     .await;
@@ -192,7 +173,7 @@ async fn a_stream_asking_for_identified_data_is_refused_unless_the_console_allow
 
     let mut config = StreamerConfig::new("identified", scans.rules());
     config.send_identified = true;
-    let (_identified, data) = connect(&analyser, certs.path(), config).await;
+    let (_identified, data) = connected(certs.path(), &analyser, config).await;
     let stream = data
         .init_scanner_stream_at(&run1, pattern, 1, false, 3)
         .await
@@ -210,9 +191,9 @@ async fn put_file_writes_only_into_writable_folders_and_replaces_only_when_asked
     let certs = certs();
     let analyser = analyser(certs.path()).await;
     let scanner_file = scans.arg("scans/run1/0003.dcm");
-    let (_plain, data) = connect(
-        &analyser,
+    let (_plain, data) = connected(
         certs.path(),
+        &analyser,
         StreamerConfig::new("plain", scans.rules()),
     )
     .await;
@@ -227,9 +208,9 @@ async fn put_file_writes_only_into_writable_folders_and_replaces_only_when_asked
         .rules()
         .with_writable_dirs([scans.path("out")])
         .expect("writable");
-    let (_writer, data) = connect(
-        &analyser,
+    let (_writer, data) = connected(
         certs.path(),
+        &analyser,
         StreamerConfig::new("writer", rules),
     )
     .await;
@@ -273,9 +254,9 @@ async fn paths_reach_the_analyser_under_the_allowed_folder_and_refusals_say_no_m
         .expect("hard link");
     let certs = certs();
     let analyser = analyser(certs.path()).await;
-    let (_streamer, data) = connect(
-        &analyser,
+    let (_streamer, data) = connected(
         certs.path(),
+        &analyser,
         StreamerConfig::new("scanner", scans.rules()),
     )
     .await;
@@ -335,9 +316,9 @@ async fn oversize_files_and_hard_links_are_refused_alone_and_messages_name_no_fo
     let certs = certs();
     let analyser = analyser(certs.path()).await;
     let rules = scans.rules().with_max_file_size(cap);
-    let (_streamer, data) = connect(
-        &analyser,
+    let (_streamer, data) = connected(
         certs.path(),
+        &analyser,
         StreamerConfig::new("scanner", rules),
     )
     .await;
