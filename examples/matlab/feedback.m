@@ -5,13 +5,17 @@
 % with your Psychtoolbox drawing.
 
 base = 'http://127.0.0.1:8890';
+% The listener's --out-dir: it writes this start's token there (needed for responses).
+outDir = 'C:/feedback';
+token = strtrim(fileread(fullfile(outDir, 'results-token')));
 run = 1;
 firstTR = 1;
 numTRs = 10;
 waitMs = 5000;
 
 readOptions = weboptions('Timeout', waitMs / 1000 + 10, 'ContentType', 'json');
-sendOptions = weboptions('MediaType', 'application/json', 'Timeout', 10);
+sendOptions = weboptions('MediaType', 'application/json', 'Timeout', 10, ...
+    'HeaderFields', {'X-Listener-Token', token});
 
 for tr = firstTR:(firstTR + numTRs - 1)
     url = sprintf('%s/results/%d/%d?wait_ms=%d', base, run, tr, waitMs);

@@ -6,11 +6,14 @@ as a bar whose height follows the value. Keys pressed during the TR are sent bac
 the analyser as the participant's responses (project code reads them with
 get_response / get_all_responses).
 
-Without PsychoPy installed (or with --headless) nothing is drawn: each value is
-printed, so the script can be tried, and tested, anywhere. Uses only the standard
-library besides PsychoPy.
+Responses need the listener's token for this start: it is read from the file the
+listener writes into its --out-dir (results-token), given with --token-file.
 
-    python feedback.py --run 1 --first-tr 1 --trs 10
+Without PsychoPy installed (or with --headless) nothing is drawn: each value is
+printed, so the script can be tried, and tested, anywhere (--respond KEY then sends
+KEY as every TR's response). Uses only the standard library besides PsychoPy.
+
+    python feedback.py --run 1 --first-tr 1 --trs 10 --token-file C:/feedback/results-token
 """
 
 from __future__ import annotations
@@ -34,11 +37,21 @@ def get_result(base: str, run: int, tr: int, wait_ms: int) -> Optional[dict]:
         raise
 
 
-def send_response(base: str, run: int, tr: int, response: Any) -> None:
+def read_token(path: Optional[str]) -> str:
+    """The listener's token for this start (its --out-dir/results-token), or ""."""
+    if not path:
+        return ""
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def send_response(base: str, token: str, run: int, tr: int, response: Any) -> None:
     """Sends the participant's response for `tr` back to the analyser."""
     body = json.dumps({"run": run, "tr": tr, "response": response}).encode()
     request = urllib.request.Request(
-        f"{base}/responses", data=body, headers={"Content-Type": "application/json"}
+        f"{base}/responses",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Listener-Token": token},
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
@@ -96,7 +109,12 @@ def main() -> int:
     parser.add_argument("--trs", type=int, default=10, help="how many TRs to show")
     parser.add_argument("--wait-ms", type=int, default=5000, help="longest wait for one TR")
     parser.add_argument("--headless", action="store_true", help="print instead of drawing")
+    parser.add_argument(
+        "--token-file", help="the listener's OUT_DIR/results-token (needed to send responses)"
+    )
+    parser.add_argument("--respond", help="send this key as every TR's response (no keyboard)")
     args = parser.parse_args()
+    token = read_token(args.token_file)
 
     display = Display(args.headless)
     missed = 0
@@ -108,8 +126,9 @@ def main() -> int:
                 print(f"TR {tr}: no result within {args.wait_ms} ms", flush=True)
                 continue
             display.show(tr, feedback_value(result))
-            for key in display.keys():
-                send_response(args.url, args.run, tr, {"key": key})
+            keys = display.keys() + ([args.respond] if args.respond else [])
+            for key in keys:
+                send_response(args.url, token, args.run, tr, {"key": key})
     finally:
         display.close()
     return 1 if missed else 0

@@ -54,8 +54,9 @@ NOT_RUN = {
 #: The user guide's session (sections 2, 3 and 6), in the order a user types it.
 SESSION = [
     "data_analyser make-certs --host analyser.lab.example --ip 192.168.2.5",
-    "data_analyser add-user -u scanner",
-    "data_analyser add-user -u stimulus",
+    "data_analyser add-user -u scanner --roles streamer --stations scanner",
+    "data_analyser add-user -u stimulus --roles listener",
+    "data_analyser add-user -u alice --roles experimenter",
     "data_analyser --projects projects --project sample_py --data-remote --subject-remote",
     "data_streamer --server analyser.lab.example:8888 --ca ca.crt --user scanner --password-file ~/.rtcloud-password --allowed-dirs /data/scans --allowed-types .dcm,.txt",
     "data_streamer replay --source recorded/ --into /data/scans --tr 1.5 --rename '001_000013_{TR:06d}.dcm'",
@@ -264,8 +265,8 @@ def test_the_user_guides_session_runs_as_written(tmp_path: Path, programs, typis
     (site.root / "data" / "scans").mkdir(parents=True)
 
     site.shell(SESSION[0])
-    site.shell(SESSION[1], typed=[PASSWORD, PASSWORD])
-    site.shell(SESSION[2], typed=[PASSWORD, PASSWORD])
+    for add_user in SESSION[1:4]:  # scanner, stimulus, alice (the experimenter)
+        site.shell(add_user, typed=[PASSWORD, PASSWORD])
     # "Copy certs/ca.crt to the scanner console and the stimulus PC"; the password file.
     shutil.copyfile(site.root / "certs" / "ca.crt", site.root / "ca.crt")
     (site.root / ".rtcloud-password").write_text(PASSWORD + "\n")
@@ -276,16 +277,16 @@ def test_the_user_guides_session_runs_as_written(tmp_path: Path, programs, typis
         return programs(argv, site.root, tmp_path / log, env)
 
     # The analyser's port: this test's (the guide's default 8888 is fixed).
-    analyser = start(SESSION[3], "analyser.log", ["--host", "127.0.0.1", "--port", "0"])
+    analyser = start(SESSION[4], "analyser.log", ["--host", "127.0.0.1", "--port", "0"])
     site.port = analyser.port()
-    start(SESSION[4], "streamer.log")
-    start(SESSION[6], "listener.log", ["--results-port", "0"])
+    start(SESSION[5], "streamer.log")
+    start(SESSION[7], "listener.log", ["--results-port", "0"])
     web = Web(site.port, site.root / "ca.crt")
-    web.login("scanner", PASSWORD)
+    web.login("alice", PASSWORD)
     web.wait_connected()
     # "adjust the settings": the scanner folder, a path on the streamer's machine.
     web.call("POST", "/api/settings", {"key": "imgDir", "value": str(site.root / "data" / "scans")})
-    start(SESSION[5], "replay.log")
+    start(SESSION[6], "replay.log")
     launch = web.run("main")
     sessions = list((site.root / "sessions" / "sample_py").iterdir())
     assert len(sessions) == 1, sessions

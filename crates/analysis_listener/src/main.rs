@@ -14,7 +14,8 @@ use clap::Parser;
 /// into --out-dir as run-<run>/tr-<tr>.json (and results.tsv), at the moment the project
 /// asked for (onset delay, corrected for the clocks' difference). A local server on
 /// 127.0.0.1:--results-port hands results to presentation software and takes the
-/// participant's responses. Results made while the listener was away arrive when it is
+/// participant's responses (these need the token printed at start and written to
+/// OUT_DIR/results-token). Results made while the listener was away arrive when it is
 /// back, each exactly once.
 ///
 /// Example: analysis_listener --server analyser.example.org:8888 --ca ca.crt
@@ -63,13 +64,17 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         let board = Board::default();
         let (replies, reply_queue) = tokio::sync::mpsc::unbounded_channel();
-        let app = server::router(board.clone(), replies, cli.out_dir.clone());
+        // POST /responses needs this start's token: scripts read it from the folder.
+        let (token, token_line) = server::issue_token(&cli.out_dir)
+            .with_context(|| format!("writing the results token into {}", cli.out_dir.display()))?;
+        let app = server::router(board.clone(), replies, cli.out_dir.clone(), token);
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, cli.results_port));
         let bound = server::serve(addr, app, cli_common::shutdown_signal())
             .await
             .with_context(|| format!("starting the results server on {addr}"))?;
         // Tests and scripts read this line to learn the port.
         println!("Results server: http://{bound}");
+        println!("{token_line}");
         let client = dialer::ClientInfo {
             kind: "listener".into(),
             station: cli.name.clone(),

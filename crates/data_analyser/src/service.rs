@@ -54,6 +54,8 @@ impl Analyser {
         let tls = args.server.tls_config()?;
         let sessions = Sessions::default();
         let auth = args.server.auth_service(sessions.clone())?;
+        // A password change ends the user's sessions even while nobody logs in.
+        let _watch = auth.watch_password_file();
         let streamers = Streamers::new();
         let link = DataLinkService::new(streamers.clone()).server(sessions.interceptor());
         let app =

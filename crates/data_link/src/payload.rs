@@ -100,7 +100,9 @@ impl Assembler {
                 // The common case: one chunk, no copy.
                 return self.finish(chunk.data).map(Some);
             }
-            self.buf = BytesMut::with_capacity(chunk.wire_size as usize);
+            // Grown as data arrive: an announced size is a claim, not a reason to
+            // reserve memory (a peer could announce 1 GiB and send nothing).
+            self.buf = BytesMut::with_capacity(chunk.data.len().saturating_mul(2));
         } else if chunk.offset != self.buf.len() as u64
             || chunk.wire_size != self.wire_size
             || chunk.raw_size != self.raw_size
@@ -138,7 +140,12 @@ impl Assembler {
         match Compression::try_from(self.compression) {
             Ok(Compression::None) => Ok(wire),
             Ok(Compression::Zstd) => {
-                let raw = zstd::bulk::decompress(&wire, self.raw_size as usize)
+                // Streamed, and never more than announced plus one byte (to catch a
+                // lie): the buffer grows with what the data really decompress to.
+                use std::io::Read;
+                let mut raw = Vec::new();
+                zstd::stream::read::Decoder::new(&wire[..])
+                    .and_then(|d| d.take(self.raw_size + 1).read_to_end(&mut raw))
                     .map_err(|e| format!("zstd payload does not decompress: {e}"))?;
                 if raw.len() as u64 != self.raw_size {
                     return Err(format!(
@@ -215,5 +222,33 @@ mod tests {
             offset: 0,
         };
         assert!(asm.push(lie).is_err());
+    }
+
+    #[test]
+    fn announced_sizes_reserve_nothing_before_the_data_arrive() {
+        // A peer announcing the largest payload and sending 10 bytes costs 10-ish bytes.
+        let mut asm = Assembler::default();
+        let first = Chunk {
+            offset: 0,
+            wire_size: MAX_FILE_BYTES,
+            raw_size: MAX_FILE_BYTES,
+            compression: Compression::None as i32,
+            last: false,
+            data: Bytes::from_static(b"0123456789"),
+        };
+        assert_eq!(asm.push(first), Ok(None));
+        assert!(asm.buf.capacity() < 1024, "reserved {}", asm.buf.capacity());
+        // A tiny zstd frame claiming 1 GiB decompresses to what it holds and is refused.
+        let packed = zstd::bulk::compress(&[7u8; 100], 1).expect("compress");
+        let lie = Chunk {
+            offset: 0,
+            wire_size: packed.len() as u64,
+            raw_size: MAX_FILE_BYTES,
+            compression: Compression::Zstd as i32,
+            last: true,
+            data: Bytes::from(packed),
+        };
+        let err = Assembler::default().push(lie).expect_err("size lie");
+        assert!(err.contains("gave 100 bytes"), "{err}");
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use dicom_core::Tag;
+use memchr::memmem;
 
 use crate::dicom::DicomFile;
 use crate::error::{ImagingError, Result};
@@ -76,15 +77,14 @@ pub fn protocol_mentions(file: &DicomFile, key: &str) -> bool {
     let Some(bytes) = private_element_bytes(file, 0x20) else {
         return false;
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let Some(start) = text.find("### ASCCONV BEGIN") else {
+    // Searched as bytes: the protocol is ~100 KB and a text copy of it cost more than
+    // the rest of the volume's conversion.
+    let Some(start) = memmem::find(&bytes, b"### ASCCONV BEGIN") else {
         return false;
     };
-    let body = &text[start..];
-    let body = body
-        .find("### ASCCONV END")
-        .map_or(body, |end| &body[..end]);
-    body.contains(key)
+    let body = &bytes[start..];
+    let body = memmem::find(body, b"### ASCCONV END").map_or(body, |end| &body[..end]);
+    memmem::find(body, key.as_bytes()).is_some()
 }
 
 /// Raw bytes of (0029, block<<8 | offset) where `block` is reserved by the private

@@ -8,14 +8,23 @@
 //!
 //! Keys are written with mode 0600 via temp file + rename. An existing CA is never
 //! replaced unless asked (`force`): every client trusts it, so a new one locks them out.
+//!
+//! Validity: the CA [`CA_VALIDITY`] (10 years), server and client certificates
+//! [`LEAF_VALIDITY`] (1 year, as browsers expect), each from a day before it was made
+//! (clocks differ). [`renew_server_cert`] (`make-certs --renew`) makes a new server
+//! certificate for the names of the current one, signed by the same CA, so clients
+//! need nothing new.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
+
+use x509_parser::extensions::GeneralName;
 
 use crate::fsutil::write_atomic;
 use crate::SecurityError;
@@ -24,6 +33,20 @@ pub const CA_CERT: &str = "ca.crt";
 pub const CA_KEY: &str = "ca.key";
 pub const SERVER_CERT: &str = "server.crt";
 pub const SERVER_KEY: &str = "server.key";
+
+/// How long the CA is valid.
+pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// How long server and client certificates are valid (renew with `make-certs --renew`).
+pub const LEAF_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Certificates are valid from this long before they are made (clock differences).
+const BACKDATE: Duration = Duration::from_secs(24 * 3600);
+
+/// Sets `params` valid from a day ago for `validity`.
+fn valid_for(params: &mut CertificateParams, validity: Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - BACKDATE;
+    params.not_after = now + validity;
+}
 
 /// Writes (or keeps) the CA and writes a fresh server certificate valid for `hosts`
 /// (DNS names) and `ips`. An existing CA in `dir` is reused unless `force`, so re-running
@@ -51,12 +74,71 @@ pub fn make_certs(
     }
     let issuer = load_issuer(dir)?;
 
+    written.extend(write_server_cert(dir, hosts, ips, &issuer)?);
+    Ok(written)
+}
+
+/// A new server certificate for the names and addresses of the current
+/// `server.crt`, signed by the existing CA (which is kept): `make-certs --renew`.
+/// Returns the files written and the names it is valid for.
+pub fn renew_server_cert(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>), SecurityError> {
+    let path = dir.join(SERVER_CERT);
+    let pem = std::fs::read_to_string(&path).map_err(|e| SecurityError::io("read", &path, e))?;
+    let bad = |detail: String| SecurityError::BadPem {
+        path: path.clone(),
+        what: "server certificate",
+        detail,
+        fix: "make a new one with `data_analyser make-certs --host NAME --ip ADDR`",
+    };
+    let (_, block) =
+        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let cert = block.parse_x509().map_err(|e| bad(e.to_string()))?;
+    let (mut hosts, mut ips) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(host) => hosts.push(host.to_string()),
+                GeneralName::IPAddress(bytes) => {
+                    if let Ok(v4) = <[u8; 4]>::try_from(*bytes) {
+                        ips.push(IpAddr::from(v4));
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(*bytes) {
+                        ips.push(IpAddr::from(v6));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if hosts.is_empty() && ips.is_empty() {
+        return Err(SecurityError::NoHosts);
+    }
+    let issuer = load_issuer(dir)?;
+    let written = write_server_cert(dir, &hosts, &ips, &issuer)?;
+    let names = hosts
+        .into_iter()
+        .chain(ips.iter().map(|ip| ip.to_string()))
+        .collect();
+    Ok((written, names))
+}
+
+/// Writes server.crt/.key for `hosts` and `ips`, signed by `issuer`.
+fn write_server_cert(
+    dir: &Path,
+    hosts: &[String],
+    ips: &[IpAddr],
+    issuer: &Issuer<'static, KeyPair>,
+) -> Result<Vec<PathBuf>, SecurityError> {
     let mut params = CertificateParams::new(hosts.to_vec())?;
     params
         .subject_alt_names
         .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-    let common_name = hosts.first().cloned().unwrap_or_else(|| ips[0].to_string());
+    let common_name = hosts
+        .first()
+        .cloned()
+        .or_else(|| ips.first().map(|ip| ip.to_string()))
+        .ok_or(SecurityError::NoHosts)?;
     params.distinguished_name = name(&common_name);
+    valid_for(&mut params, LEAF_VALIDITY);
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -64,12 +146,11 @@ pub fn make_certs(
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
+    let cert = params.signed_by(&key, issuer)?;
     let (server_cert, server_key) = (dir.join(SERVER_CERT), dir.join(SERVER_KEY));
     write_atomic(&server_key, key.serialize_pem().as_bytes(), true)?;
     write_atomic(&server_cert, cert.pem().as_bytes(), false)?;
-    written.extend([server_cert, server_key]);
-    Ok(written)
+    Ok(vec![server_cert, server_key])
 }
 
 /// Writes `client-NAME.crt`/`.key` signed by the CA in `dir`, for `--client-cert` /
@@ -90,6 +171,7 @@ pub fn make_client_cert(dir: &Path, client: &str) -> Result<(PathBuf, PathBuf), 
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    valid_for(&mut params, LEAF_VALIDITY);
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
     let cert_path = dir.join(format!("client-{client}.crt"));
@@ -109,6 +191,7 @@ fn ca_params() -> CertificateParams {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    valid_for(&mut params, CA_VALIDITY);
     params
 }
 

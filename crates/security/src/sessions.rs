@@ -23,8 +23,10 @@ pub struct Identity {
     pub station: String,
 }
 
-/// How long a token stays valid: longer than any scanning session.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a token stays valid: a scanning day. Clients log in again at every
+/// (re)connection, and a stream opened with a token is checked when it opens, so a
+/// long run is not cut when its token expires; a stolen token is worth less.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(8 * 3600);
 
 #[derive(Debug)]
 struct Session {
@@ -105,6 +107,14 @@ impl Sessions {
         }
     }
 
+    /// Ends every session of `user` (password changed or user removed); returns how many.
+    pub fn revoke_user(&self, user: &str) -> usize {
+        let mut table = self.lock();
+        let before = table.len();
+        table.retain(|_, s| s.identity.user != user);
+        before - table.len()
+    }
+
     /// Ends a session (logout); unknown tokens are ignored.
     pub fn revoke(&self, token: &str) {
         self.lock().remove(token);
@@ -147,6 +157,9 @@ pub struct RequireLogin {
 impl Interceptor for RequireLogin {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let identity = self.sessions.check(request.metadata())?;
+        if let Some(peer) = request.extensions().get::<crate::server::Peer>() {
+            peer.authenticated.mark();
+        }
         request.extensions_mut().insert(identity);
         Ok(request)
     }

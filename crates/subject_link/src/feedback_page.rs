@@ -4,7 +4,9 @@
 //!
 //! Access needs the session's link token (`?token=`, printed at start-up and shown to
 //! the experimenter): the page shows nothing about the participant, but it must not be
-//! open to anyone who can reach the port.
+//! open to anyone who can reach the port. The page, its script and its style are
+//! separate files so the Content-Security-Policy can forbid inline code; it may not be
+//! framed by another site.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -16,6 +18,11 @@ use serde::Deserialize;
 use session::{Event, Session};
 
 const PAGE: &str = include_str!("assets/feedback.html");
+const SCRIPT: &str = include_str!("assets/feedback.js");
+const STYLE: &str = include_str!("assets/feedback.css");
+/// Only its own script, style and WebSocket; never inside another site's frame.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                   img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 #[derive(Debug, Clone)]
 struct Shared {
@@ -41,19 +48,15 @@ pub fn new_token() -> String {
 pub fn router(session: Session, token: String) -> Router {
     Router::new()
         .route("/feedback", get(page))
+        .route("/feedback/feedback.js", get(script))
+        .route("/feedback/feedback.css", get(style))
         .route("/feedback/ws", get(socket))
         .with_state(Shared { session, token })
 }
 
 fn allowed(shared: &Shared, access: &Access) -> bool {
-    let given = access.token.as_deref().unwrap_or("");
     // Compared in constant time: the token is the only key to the page.
-    given.len() == shared.token.len()
-        && given
-            .bytes()
-            .zip(shared.token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    security::same_secret(access.token.as_deref().unwrap_or(""), &shared.token)
 }
 
 fn refused() -> Response {
@@ -72,8 +75,30 @@ async fn page(State(shared): State<Shared>, Query(access): Query<Access>) -> Res
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::REFERRER_POLICY, "no-referrer"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
         ],
         Html(PAGE),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        body,
     )
         .into_response()
 }
@@ -81,10 +106,15 @@ async fn page(State(shared): State<Shared>, Query(access): Query<Access>) -> Res
 async fn socket(
     State(shared): State<Shared>,
     Query(access): Query<Access>,
+    peer: Option<axum::Extension<security::server::Peer>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !allowed(&shared, &access) {
         return refused();
+    }
+    // The link token is this page's credential: its socket may outlive the login deadline.
+    if let Some(axum::Extension(peer)) = peer {
+        peer.authenticated.mark();
     }
     upgrade.on_upgrade(move |ws| feed(ws, shared.session))
 }

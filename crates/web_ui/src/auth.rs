@@ -20,6 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rand::RngCore;
+use security::users::Role;
 use security::LoginRefused;
 use serde::Deserialize;
 
@@ -132,15 +133,6 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Compares secrets in time independent of where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 fn cookie_name(state: &WebState) -> &'static str {
     if state.test_mode() {
         TEST_COOKIE
@@ -172,7 +164,9 @@ impl FromRequestParts<WebState> for User {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<User, AppError> {
-        current_user(state, &parts.headers).ok_or_else(AppError::unauthorized)
+        let user = current_user(state, &parts.headers).ok_or_else(AppError::unauthorized)?;
+        security::server::mark_authenticated(&parts.extensions);
+        Ok(user)
     }
 }
 
@@ -195,7 +189,7 @@ impl FromRequestParts<WebState> for Changing {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !same_secret(token, &user.csrf) {
+        if !security::same_secret(token, &user.csrf) {
             tracing::warn!(user = %user.name, "request without a valid CSRF token refused");
             return Err(AppError::forbidden(
                 "missing or wrong CSRF token: reload the page",
@@ -279,15 +273,25 @@ pub async fn login(
         password,
         next,
     } = form;
-    if let Err(refused) = state.inner.auth.check_password(&user, password).await {
+    let source = security::AuthService::source_of(&parts.extensions);
+    let checked = state
+        .inner
+        .auth
+        .check_login(&user, password, source, Role::Experimenter, "")
+        .await;
+    if let Err(refused) = checked {
         tracing::warn!(%user, "web login refused: {refused}");
         let status = match refused {
-            LoginRefused::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            LoginRefused::Throttled { .. } | LoginRefused::AddressThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            LoginRefused::NotAllowed(_) => StatusCode::FORBIDDEN,
             LoginRefused::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         };
         return Err(AppError::new(status, refused.to_string()));
     }
+    security::server::mark_authenticated(&parts.extensions);
     let id = state.sessions().create(&user, Instant::now());
     tracing::info!(%user, "web login");
     let cookie = format!(
@@ -367,10 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_compare_by_content() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "ab"));
+    fn tokens_are_random_256_bits() {
         assert_ne!(random_token(), random_token());
         assert_eq!(random_token().len(), 64);
     }

@@ -19,6 +19,15 @@ pub struct AddUserArgs {
     /// The password file.
     #[arg(long, value_name = "FILE", default_value = "certs/passwd")]
     pub passwd: PathBuf,
+    /// What the user may log in as: streamer, listener, experimenter (the web page),
+    /// comma separated. Not given: a new user may be all three, an existing one keeps
+    /// what it had.
+    #[arg(long, value_name = "ROLES")]
+    pub roles: Option<String>,
+    /// The station names this user's data_streamer may claim (--station), comma
+    /// separated. Not given: any station (new users), or what it had (existing ones).
+    #[arg(long, value_name = "NAMES")]
+    pub stations: Option<String>,
 }
 
 pub fn run(args: AddUserArgs) -> Result<()> {
@@ -28,6 +37,7 @@ pub fn run(args: AddUserArgs) -> Result<()> {
 /// `run`, reading `--password-stdin` from `input` (tests pass a byte slice).
 fn run_with(args: AddUserArgs, mut input: impl BufRead) -> Result<()> {
     security::users::check_user_name(&args.user)?;
+    let grants = grants(&args)?;
     let password = if args.password_stdin {
         let mut line = String::new();
         input
@@ -46,7 +56,7 @@ fn run_with(args: AddUserArgs, mut input: impl BufRead) -> Result<()> {
             "standard input is not a terminal: pass --password-stdin to read the password from it"
         );
     };
-    let existed = security::users::add_user(&args.passwd, &args.user, &password)
+    let existed = security::users::add_user_with(&args.passwd, &args.user, &password, grants)
         .with_context(|| format!("updating {}", args.passwd.display()))?;
     let what = if existed {
         "changed the password of"
@@ -55,6 +65,23 @@ fn run_with(args: AddUserArgs, mut input: impl BufRead) -> Result<()> {
     };
     println!("{what} user {} in {}", args.user, args.passwd.display());
     Ok(())
+}
+
+/// The `roles=`/`stations=` asked for, if any (checked like the file's own fields).
+fn grants(args: &AddUserArgs) -> Result<Option<security::users::Grants>> {
+    if args.roles.is_none() && args.stations.is_none() {
+        return Ok(None);
+    }
+    let mut fields = String::new();
+    if let Some(roles) = &args.roles {
+        fields.push_str(&format!("roles={roles} "));
+    }
+    if let Some(stations) = &args.stations {
+        fields.push_str(&format!("stations={stations}"));
+    }
+    security::users::Grants::parse(&fields)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--roles/--stations: {e}"))
 }
 
 #[cfg(test)]
@@ -69,6 +96,8 @@ mod tests {
             user: user.into(),
             password_stdin: true,
             passwd: passwd.clone(),
+            roles: None,
+            stations: None,
         };
         run_with(args("alice"), &b"s3cret\n"[..]).expect("add");
         let file = security::users::PasswordFile::load(&passwd).expect("load");

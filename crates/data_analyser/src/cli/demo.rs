@@ -96,7 +96,12 @@ async fn demo(args: DemoArgs) -> Result<()> {
             false,
         )?;
         let password = one_time_password();
-        security::users::add_user(&certs.join("passwd"), "demo", &password)?;
+        // One account for the whole demo, but bound to its station like a real site's.
+        let grants = security::users::Grants {
+            roles: Some(security::users::Role::ALL.to_vec()),
+            stations: Some(vec!["scanner".into()]),
+        };
+        security::users::add_user_with(&certs.join("passwd"), "demo", &password, Some(grants))?;
         password
     };
     let password_file = at("password");
@@ -345,7 +350,9 @@ async fn listen(
     let dialer = dialer::Dialer::from_args(&connect)?;
     let board = Board::default();
     let (replies, reply_queue) = tokio::sync::mpsc::unbounded_channel();
-    let app = server::router(board.clone(), replies, out);
+    let (token, token_line) = server::issue_token(&out)
+        .with_context(|| format!("writing the results token into {}", out.display()))?;
+    let app = server::router(board.clone(), replies, out, token);
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let bound = server::serve(([127, 0, 0, 1], results_port).into(), app, async move {
         server_stopped.await.ok();
@@ -353,6 +360,7 @@ async fn listen(
     .await
     .with_context(|| format!("the listener's results server on port {results_port}"))?;
     println!("Results server: http://{bound}");
+    println!("{token_line}");
     let client = dialer::ClientInfo {
         kind: "listener".into(),
         station: "demo".into(),

@@ -26,13 +26,27 @@ pub struct MakeCertsArgs {
     /// Replace an existing CA. Every streamer and listener then needs the new ca.crt.
     #[arg(long)]
     pub force: bool,
+    /// Make a new server certificate (valid 1 year) for the names of the current one,
+    /// signed by the existing CA: clients need nothing new. Restart the analyser after.
+    #[arg(long, conflicts_with_all = ["hosts", "ips", "force"])]
+    pub renew: bool,
 }
 
 pub fn run(args: MakeCertsArgs) -> Result<()> {
-    if args.hosts.is_empty() && args.ips.is_empty() && args.clients.is_empty() {
+    if args.renew {
+        let (written, names) = security::certs::renew_server_cert(&args.dir)
+            .context("renewing the server certificate")?;
+        for path in written {
+            println!("wrote {}", path.display());
+        }
+        println!(
+            "renewed the server certificate for {} (valid 1 year); restart the analyser to use it",
+            names.join(", ")
+        );
+    } else if args.hosts.is_empty() && args.ips.is_empty() && args.clients.is_empty() {
         bail!("nothing to make: pass --host NAME and/or --ip ADDR (the names clients dial), or --client NAME");
     }
-    if !args.hosts.is_empty() || !args.ips.is_empty() {
+    if !args.renew && (!args.hosts.is_empty() || !args.ips.is_empty()) {
         let written = security::certs::make_certs(&args.dir, &args.hosts, &args.ips, args.force)
             .context("making the server certificate")?;
         for path in written {
@@ -65,6 +79,7 @@ mod tests {
             dir: certs.clone(),
             clients: vec!["scanner1".into()],
             force: false,
+            renew: false,
         };
         run(args).expect("make-certs");
         for name in [
@@ -82,6 +97,7 @@ mod tests {
             dir: certs,
             clients: vec![],
             force: false,
+            renew: false,
         };
         assert!(run(nothing)
             .expect_err("nothing asked")

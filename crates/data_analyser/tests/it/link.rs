@@ -3,13 +3,11 @@
 //! `data_streamer replay` plays the Skyra run into the scanner folder like a scanner.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::site::{skyra_run, Site, PATTERN, WAIT};
+use crate::site::{skyra_run, Proxy, Site, PATTERN, WAIT};
 use crate::support::shared_testdata;
 
 /// Every recorded volume is the source volume (same voxels and geometry), de-identified.
@@ -98,70 +96,6 @@ fn analyser_killed_and_restarted_mid_run_loses_nothing() {
     assert_eq!(second.port(), port);
     assert!(second.wait_exit(), "{}", second.stderr_text());
     assert_recorded(&site, &skyra, 10);
-}
-
-/// A TCP forwarder whose connections can be cut, standing in for a flaky network.
-struct Proxy {
-    port: u16,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    fn start(target: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy binds");
-        let port = listener.local_addr().expect("addr").port();
-        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (open2, stop2) = (open.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                let mut open = open2.lock().expect("lock");
-                for s in [&client, &server] {
-                    open.push(s.try_clone().expect("clone"));
-                }
-                pipe(
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
-                pipe(server, client);
-            }
-        });
-        Proxy { port, open, stop }
-    }
-
-    /// Cuts every connection through the proxy (new ones are still let through).
-    fn cut(&self) {
-        for s in self.open.lock().expect("lock").drain(..) {
-            s.shutdown(Shutdown::Both).ok();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.cut();
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        to.shutdown(Shutdown::Both).ok();
-    });
 }
 
 #[test]
@@ -338,7 +272,7 @@ fn the_console_decides_a_headerless_dicom_leaves_de_identified_and_identified_st
         "identified2.log",
     );
     let port = record.port();
-    let _streamer = site.streamer_with(port, "password", &["--send-identified"], "streamer3.log");
+    let _streamer = site.streamer_with(port, "scanner", "password", &["--send-identified"], "streamer3.log");
     assert!(record.wait_exit(), "{}", record.stderr_text());
     let got = std::fs::read(site.path("out/001_000013_000001.dcm")).expect("recorded");
     assert_eq!(got, headerless, "as stored");

@@ -22,6 +22,12 @@ fn results_port(listener: &crate::site::Running) -> u16 {
 
 /// A plain HTTP/1.1 request to the listener's results server: (status, body).
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let (status, _, body) = http_with_head(port, method, path, body);
+    (status, body)
+}
+
+/// [`http`] that also returns the head (status line and headers).
+fn http_with_head(port: u16, method: &str, path: &str, body: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("results server");
     stream.set_read_timeout(Some(WAIT)).expect("timeout");
     write!(
@@ -38,11 +44,11 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    let body = response
+    let (head, body) = response
         .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
+        .map(|(h, b)| (h.to_owned(), b.to_owned()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
 }
 
 /// Waits until `dir` holds at least `n` tr-*.json files.
@@ -167,9 +173,12 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
     );
 
     // The PsychoPy example, without PsychoPy: it prints what it would draw, for every
-    // TR, including those the first listener wrote (served from the folder).
+    // TR, including those the first listener wrote (served from the folder), and sends
+    // a response for each with the token this listener wrote into its folder (the
+    // example fails if a response is refused).
     let url = format!("http://127.0.0.1:{}", results_port(&listener));
     let example = repo_root().join("examples/psychopy/feedback.py");
+    let token_file = site.arg("feedback/results-token");
     let out = std::process::Command::new("python3")
         .arg(&example)
         .args([
@@ -181,6 +190,10 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
             "10",
             "--wait-ms",
             "2000",
+            "--token-file",
+            &token_file,
+            "--respond",
+            "b",
         ])
         .output()
         .expect("python3 runs the example");
@@ -251,10 +264,11 @@ fn long_polls_wait_for_the_result_and_responses_reach_the_project() {
     let (status, body) = http(results, "GET", "/results/9/9?wait_ms=50", "");
     assert_eq!(status, 404, "{body}");
     let poll = std::thread::spawn(move || http(results, "GET", "/results/1/1?wait_ms=60000", ""));
+    let token = std::fs::read_to_string(site.path("feedback/results-token")).expect("token");
     let (status, body) = http(
         results,
         "POST",
-        "/responses",
+        &format!("/responses?token={}", token.trim()),
         r#"{"run": 1, "tr": 1, "response": {"key": "b", "rt_ms": 412}}"#,
     );
     assert_eq!(status, 202, "{body}");
@@ -319,11 +333,24 @@ fn the_feedback_page_needs_its_token_and_follows_each_result_live() {
     assert_eq!(status, 401);
     let (status, _) = http(port, "GET", "/feedback", "");
     assert_eq!(status, 401);
-    let (status, page) = http(port, "GET", &format!("/feedback?token={token}"), "");
+    let (status, head, page) = http_with_head(port, "GET", &format!("/feedback?token={token}"), "");
+    assert_eq!(status, 200);
+    // Its own script only (no inline code), never inside another site's frame.
+    let head = head.to_ascii_lowercase();
+    for header in [
+        "content-security-policy: default-src 'none'; script-src 'self';",
+        "frame-ancestors 'none'",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+    ] {
+        assert!(head.contains(header), "{header} missing:\n{head}");
+    }
+    assert!(page.contains("/feedback/feedback.js"), "{page}");
+    let (status, script) = http(port, "GET", "/feedback/feedback.js", "");
     assert_eq!(status, 200);
     assert!(
-        page.contains("/feedback/ws"),
-        "the page opens the WebSocket"
+        script.contains("/feedback/ws"),
+        "the page's script opens the WebSocket"
     );
     let refused = tungstenite::connect(format!("ws://127.0.0.1:{port}/feedback/ws?token=nope"));
     assert!(refused.is_err(), "a WebSocket without the token is refused");

@@ -1,10 +1,13 @@
 //! A site for end-to-end tests: certificates and a user made by the real binary, and
 //! the real binaries (analyser, streamer, replay) started with their output captured.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use test_support::ChildGuard;
@@ -41,13 +44,28 @@ impl Running {
 
     /// The next stdout line satisfying `pred`.
     pub fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_line_or(what, pred, String::new)
+    }
+
+    /// [`Running::wait_line`] whose failure also shows `context()` (e.g. the logs of
+    /// the other programs).
+    pub fn wait_line_or(
+        &self,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+        context: impl Fn() -> String,
+    ) -> String {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if pred(&line) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no {what} on stdout; stderr:\n{}", self.stderr_text()),
+                Err(_) => panic!(
+                    "no {what} on stdout; stderr:\n{}\n{}",
+                    self.stderr_text(),
+                    context()
+                ),
             }
         }
     }
@@ -97,23 +115,11 @@ impl Site {
             "--dir",
             certs,
         ]);
-        let mut add = ChildGuard::spawn(
-            Command::new(env!("CARGO_BIN_EXE_data_analyser"))
-                .args(["add-user", "-u", "scanner", "--password-stdin", "--passwd"])
-                .arg(dir.path().join("certs/passwd"))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null()),
-        )
-        .expect("add-user starts");
-        add.stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"correct horse\n")
-            .expect("password written");
-        assert!(add.wait().expect("add-user ends").success());
-        std::fs::write(dir.path().join("password"), "correct horse\n").expect("password file");
-        std::fs::create_dir(dir.path().join("scanner")).expect("scanner folder");
-        Site { dir }
+        let site = Site { dir };
+        site.add_user("scanner", "correct horse", &[]);
+        std::fs::write(site.path("password"), "correct horse\n").expect("password file");
+        std::fs::create_dir(site.path("scanner")).expect("scanner folder");
+        site
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -173,13 +179,19 @@ impl Site {
 
     /// `data_streamer` serving the scanner folder (.dcm only) to 127.0.0.1:`port`.
     pub fn streamer(&self, port: u16, password_file: &str, log: &str) -> Running {
-        self.streamer_with(port, password_file, &[], log)
+        self.streamer_as(port, "scanner", password_file, log)
     }
 
-    /// [`Site::streamer`] with more arguments (e.g. `--send-identified`).
+    /// [`Site::streamer`] logged in as `user` (station "scanner", the default).
+    pub fn streamer_as(&self, port: u16, user: &str, password_file: &str, log: &str) -> Running {
+        self.streamer_with(port, user, password_file, &[], log)
+    }
+
+    /// [`Site::streamer_as`] with more arguments (e.g. `--send-identified`).
     pub fn streamer_with(
         &self,
         port: u16,
+        user: &str,
         password_file: &str,
         extra: &[&str],
         log: &str,
@@ -198,7 +210,7 @@ impl Site {
                 "--ca",
                 &ca,
                 "--user",
-                "scanner",
+                user,
                 "--password-file",
                 &password,
                 "--allowed-dirs",
@@ -211,6 +223,25 @@ impl Site {
             .collect::<Vec<_>>(),
             self.path(log),
         )
+    }
+
+    /// Adds `user` with `password` and the `add-user` flags `extra` (e.g. --roles).
+    pub fn add_user(&self, user: &str, password: &str, extra: &[&str]) {
+        let mut add = ChildGuard::spawn(
+            Command::new(env!("CARGO_BIN_EXE_data_analyser"))
+                .args(["add-user", "-u", user, "--password-stdin", "--passwd"])
+                .arg(self.path("certs/passwd"))
+                .args(extra)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        )
+        .expect("add-user starts");
+        add.stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("password written");
+        assert!(add.wait().expect("add-user ends").success());
     }
 
     /// `data_streamer replay` of the first `limit` Skyra files (after the duplicate
@@ -325,4 +356,68 @@ impl Site {
             self.path(log),
         )
     }
+}
+
+/// A TCP forwarder whose connections can be cut, standing in for a flaky network.
+pub struct Proxy {
+    pub port: u16,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy binds");
+        let port = listener.local_addr().expect("addr").port();
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (open2, stop2) = (open.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let mut open = open2.lock().expect("lock");
+                for s in [&client, &server] {
+                    open.push(s.try_clone().expect("clone"));
+                }
+                pipe(
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                pipe(server, client);
+            }
+        });
+        Proxy { port, open, stop }
+    }
+
+    /// Cuts every connection through the proxy (new ones are still let through).
+    pub fn cut(&self) {
+        for s in self.open.lock().expect("lock").drain(..) {
+            s.shutdown(Shutdown::Both).ok();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cut();
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        to.shutdown(Shutdown::Both).ok();
+    });
 }

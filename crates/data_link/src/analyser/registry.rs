@@ -1,8 +1,9 @@
 //! The streamers the analyser knows, by station name: whether each is connected, its
 //! access rules, the calls pending on its link, its scanner streams and byte counters.
-//! A reconnect of the same station replaces the old link (the old one may be dead
-//! without either side having noticed yet); calls pending on the old link fail with
-//! "streamer STATION disconnected".
+//! A reconnect of the same station by the same user replaces the old link (the old one
+//! may be dead without either side having noticed yet) and closes it; calls pending on
+//! the old link fail with "streamer STATION disconnected". Another user's claim of a
+//! connected station is refused, and at most [`MAX_STATIONS`] names are remembered.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +43,13 @@ pub(crate) struct Link {
     pub generation: u64,
     pub tx: Outbound,
     pub pending: HashMap<u64, Pending>,
+    /// Who logged in for it.
+    pub user: String,
 }
+
+/// Station names remembered at once (connected or seen before); a new name beyond
+/// this replaces one that is not connected, or is refused.
+pub const MAX_STATIONS: usize = 256;
 
 /// What the UI shows about a station.
 #[derive(Debug, Clone, Default)]
@@ -199,16 +206,39 @@ impl Streamers {
             .cloned()
     }
 
-    /// The station, created (not connected) when new.
-    pub(crate) fn station(&self, name: &str) -> Arc<Station> {
+    /// The station for a new link, made if new: refused when [`MAX_STATIONS`]
+    /// stations are connected (an unconnected one is forgotten to make room).
+    #[allow(clippy::result_large_err)] // tonic's Status is what the handler returns
+    pub(crate) fn claim(&self, name: &str) -> std::result::Result<Arc<Station>, Status> {
         let mut map = self
             .inner
             .stations
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        map.entry(name.to_owned())
+        if let Some(station) = map.get(name) {
+            return Ok(station.clone());
+        }
+        if map.len() >= MAX_STATIONS {
+            let idle = map
+                .iter()
+                .filter(|(_, s)| s.lock_link().is_none())
+                .min_by_key(|(_, s)| s.lock_info().connected_since)
+                .map(|(n, _)| n.clone());
+            match idle {
+                Some(old) => {
+                    map.remove(&old);
+                }
+                None => {
+                    return Err(Status::resource_exhausted(format!(
+                        "{MAX_STATIONS} stations are connected; no room for station {name}"
+                    )))
+                }
+            }
+        }
+        Ok(map
+            .entry(name.to_owned())
             .or_insert_with(|| Arc::new(Station::new(name)))
-            .clone()
+            .clone())
     }
 
     pub(crate) fn next_generation(&self) -> u64 {

@@ -93,18 +93,18 @@ impl DataLink for DataLinkService {
                 hello.station
             )));
         }
-        if hello.station.is_empty() || hello.station.len() > 128 {
-            return Err(Status::invalid_argument(
-                "the streamer's station name must be 1-128 characters (--station NAME)",
-            ));
+        // The name goes into logs and the web page: plain and short (no forged lines).
+        if let Err(why) = security::users::check_station_name(&hello.station) {
+            return Err(Status::invalid_argument(format!("--station: {why}")));
         }
-        if !login_station.is_empty() && login_station != hello.station {
+        // The login checked that this user may be this station: the Hello must agree.
+        if login_station != hello.station {
             return Err(Status::permission_denied(format!(
-                "the streamer logged in as station {login_station} but says it is station {}: use the same --station for both",
+                "the streamer logged in as station {login_station:?} but says it is station {}: use the same --station for both",
                 hello.station
             )));
         }
-        let station = self.streamers.station(&hello.station);
+        let station = self.streamers.claim(&hello.station)?;
         let compression = if hello.compressions.contains(&(Compression::Zstd as i32)) {
             Compression::Zstd
         } else {
@@ -133,6 +133,25 @@ impl DataLink for DataLinkService {
             kind: Some(to_streamer::Kind::Welcome(welcome)),
         }));
         let generation = self.streamers.next_generation();
+        let old = {
+            let mut link = station.lock_link();
+            // A second claim of a live station is refused unless it is the same user
+            // reconnecting (its old link may be dead without anyone having noticed).
+            if link.as_ref().is_some_and(|l| l.user != user) {
+                tracing::warn!(station = %station.name, %peer, %user, "claim of a station connected by another user refused");
+                // PERMISSION_DENIED: the dialer's "refused" (slow retry), as a login refusal.
+                return Err(Status::permission_denied(format!(
+                    "station {} is connected by another user: stop that streamer first, or use another --station",
+                    station.name
+                )));
+            }
+            link.replace(Link {
+                generation,
+                tx: tx.clone(),
+                pending: HashMap::new(),
+                user: user.clone(),
+            })
+        };
         {
             let mut info = station.lock_info();
             info.user = user.clone();
@@ -143,15 +162,14 @@ impl DataLink for DataLinkService {
             info.connected_since = Some(SystemTime::now());
             info.connections += 1;
         }
-        let old = station.lock_link().replace(Link {
-            generation,
-            tx: tx.clone(),
-            pending: HashMap::new(),
-        });
-        if old.is_some() {
-            tracing::warn!(station = %station.name, %peer, "streamer reconnected while its old link looked alive: the old link is dropped");
+        if let Some(old) = old {
+            tracing::warn!(station = %station.name, %peer, "streamer reconnected while its old link looked alive: the old link is closed");
+            // Ends the old stream (its reader holds a sender too), so if that streamer
+            // is alive after all it notices and reconnects instead of staying orphaned.
+            let _ = old.tx.send(Err(Status::aborted(
+                "this link was replaced by a newer connection of the same station",
+            )));
         }
-        drop(old);
         self.streamers.notify_changed();
         tracing::info!(station = %station.name, %peer, %user, compression = ?compression, "streamer connected");
         let reader = Reader {

@@ -95,3 +95,33 @@ fn garbage_pem_names_the_file() {
     let err = security::tls::client_config(&bogus, None).expect_err("garbage");
     assert!(err.to_string().contains("ca.crt"), "{err}");
 }
+
+/// (not before, not after) of a PEM certificate, as Unix seconds.
+fn validity(path: &std::path::Path) -> (i64, i64) {
+    let pem = std::fs::read(path).expect("pem");
+    let (_, block) = x509_parser::pem::parse_x509_pem(&pem).expect("PEM");
+    let cert = block.parse_x509().expect("X.509");
+    let v = cert.validity();
+    (v.not_before.timestamp(), v.not_after.timestamp())
+}
+
+#[test]
+fn validity_is_a_year_for_the_server_and_ten_for_the_ca() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    make_certs(dir.path(), &hosts(), &[], false).expect("make");
+    make_client_cert(dir.path(), "scanner1").expect("client");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let day = 24 * 3600;
+    for (name, years) in [(CA_CERT, 10), (SERVER_CERT, 1), ("client-scanner1.crt", 1)] {
+        let (from, to) = validity(&dir.path().join(name));
+        assert!(
+            (now - day - 60..=now - day + 60).contains(&from),
+            "{name} from {from}"
+        );
+        let until = now + years * 365 * day;
+        assert!((until - 60..=until + 60).contains(&to), "{name} until {to}");
+    }
+}

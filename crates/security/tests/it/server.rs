@@ -154,3 +154,162 @@ async fn shutdown_closes_connections_with_calls_that_never_end() {
         "no answer to the hanging call: {answer:?}"
     );
 }
+
+/// A plaintext HTTP/1.1 request on `stream`; the reply's head and body.
+async fn ask(stream: &mut TcpStream, path: &str, close: bool) -> String {
+    let connection = if close { "close" } else { "keep-alive" };
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: {connection}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(GUARD, stream.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// True when the server closed `stream` (EOF or reset) within the guard.
+async fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(GUARD, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+async fn connect_from(ip: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from((ip, 0)))
+        .expect("bind a loopback source");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// A route that marks its connection authenticated, like a login would.
+async fn mark(Extension(peer): Extension<Peer>) -> &'static str {
+    peer.authenticated.mark();
+    "marked"
+}
+
+/// A plaintext server with `limits` and a `/mark` route, and its stop.
+struct Limited {
+    addr: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Limited {
+    async fn start(limits: security::server::Limits) -> Limited {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = app().route("/mark", get(mark));
+        let server = tokio::spawn(security::server::serve_with(
+            listener,
+            None,
+            app,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Limited { addr, stop, server }
+    }
+
+    async fn end(self) {
+        self.stop.send(()).expect("stop");
+        tokio::time::timeout(GUARD, self.server)
+            .await
+            .expect("serve returned")
+            .expect("no panic");
+    }
+}
+
+#[tokio::test]
+async fn strangers_get_few_connections_and_lose_them_at_the_login_deadline() {
+    let served = Limited::start(security::server::Limits {
+        max_connections: 16,
+        reserved: 4,
+        per_address: 3,
+        login_deadline: Duration::from_millis(1500),
+    })
+    .await;
+    let addr = served.addr;
+
+    // One address: three connections get in, the fourth is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect_from([127, 0, 0, 2], addr).await;
+        assert!(ask(&mut s, "/peer", false)
+            .await
+            .starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    let mut fourth = connect_from([127, 0, 0, 2], addr).await;
+    assert!(closed_by_server(&mut fourth).await);
+    // Another address is not affected by the first one's.
+    let mut other = connect_from([127, 0, 0, 3], addr).await;
+    assert!(ask(&mut other, "/peer", false)
+        .await
+        .starts_with("HTTP/1.1 200"));
+    // A connection that authenticates stays past the deadline.
+    let mut owner = connect_from([127, 0, 0, 4], addr).await;
+    assert!(ask(&mut owner, "/mark", false).await.ends_with("marked"));
+
+    // Unauthenticated connections are closed at the deadline although they were used.
+    for s in held.iter_mut() {
+        assert!(
+            closed_by_server(s).await,
+            "still open after the login deadline"
+        );
+    }
+    assert!(closed_by_server(&mut other).await);
+    let reply = ask(&mut owner, "/peer", false).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    served.end().await;
+}
+
+#[tokio::test]
+async fn room_is_kept_for_addresses_that_logged_in_before() {
+    let served = Limited::start(security::server::Limits {
+        max_connections: 6,
+        reserved: 2,
+        per_address: 2,
+        login_deadline: Duration::from_secs(60),
+    })
+    .await;
+    let addr = served.addr;
+    // The streamer's address logs in once (and leaves).
+    let mut first = connect_from([127, 0, 0, 5], addr).await;
+    assert!(ask(&mut first, "/mark", true).await.ends_with("marked"));
+    drop(first);
+    // Strangers from two addresses take all the unreserved room (4 = 6 - 2).
+    let mut flood = Vec::new();
+    for ip in [[127, 0, 0, 6], [127, 0, 0, 7]] {
+        for _ in 0..2 {
+            let mut s = connect_from(ip, addr).await;
+            assert!(ask(&mut s, "/peer", false)
+                .await
+                .starts_with("HTTP/1.1 200"));
+            flood.push(s);
+        }
+    }
+    // A third stranger finds no room ...
+    let mut late = connect_from([127, 0, 0, 8], addr).await;
+    assert!(closed_by_server(&mut late).await);
+    // ... but the streamer's address still gets in.
+    let mut back = connect_from([127, 0, 0, 5], addr).await;
+    let reply = ask(&mut back, "/peer", false).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    served.end().await;
+}

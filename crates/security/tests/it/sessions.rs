@@ -88,3 +88,35 @@ fn the_interceptor_puts_the_identity_into_the_request() {
         .expect_err("no token");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn changing_a_password_ends_that_users_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let passwd = dir.path().join("passwd");
+    security::users::add_user(&passwd, "alice", "one").expect("alice");
+    security::users::add_user(&passwd, "bob", "pw").expect("bob");
+    let sessions = Sessions::default();
+    let auth = security::AuthService::new(&passwd, sessions.clone()).expect("auth");
+    let watch = auth.watch_password_file().expect("a file to watch");
+    let (alice_token, _) = sessions.issue(alice());
+    let (bob_token, _) = sessions.issue(Identity {
+        user: "bob".into(),
+        ..alice()
+    });
+    security::users::add_user(&passwd, "alice", "two").expect("new password");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sessions
+        .check(&bearer(&format!("Bearer {alice_token}")))
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's token still works"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sessions
+        .check(&bearer(&format!("Bearer {bob_token}")))
+        .is_ok());
+    watch.abort();
+}

@@ -98,3 +98,57 @@ fn test_mode_knows_only_test() {
     assert!(!file.verify("test", "nope"));
     assert!(!file.verify("alice", "test"));
 }
+
+#[test]
+fn roles_and_stations_are_kept_and_old_lines_may_do_everything() {
+    use security::users::{add_user_with, Grants, Role};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let passwd = dir.path().join("passwd");
+    add_user(&passwd, "old", "pw").expect("old-style user");
+    let streamer = Grants::parse("roles=streamer stations=scanner,skyra").expect("parse");
+    add_user_with(&passwd, "scanner", "pw", Some(streamer.clone())).expect("streamer");
+    add_user_with(
+        &passwd,
+        "stimulus",
+        "pw",
+        Some(Grants::parse("roles=listener").expect("parse")),
+    )
+    .expect("listener");
+    // A password change without new grants keeps the old ones.
+    add_user(&passwd, "scanner", "new pw").expect("change password");
+    let file = PasswordFile::load(&passwd).expect("load");
+    assert_eq!(file.grants("scanner"), streamer);
+    assert!(file.grants("old").unrestricted());
+    assert_eq!(file.grants("old").refuse(Role::Streamer, "anything"), None);
+    assert_eq!(file.grants("scanner").refuse(Role::Streamer, "skyra"), None);
+    let refusals = [
+        file.grants("scanner").refuse(Role::Streamer, "prisma"),
+        file.grants("scanner").refuse(Role::Experimenter, ""),
+        file.grants("stimulus").refuse(Role::Streamer, "scanner"),
+    ];
+    for refusal in refusals {
+        assert!(refusal.is_some_and(|why| why.contains("may not")));
+    }
+    assert_eq!(
+        file.grants("stimulus").refuse(Role::Listener, "stimulus"),
+        None
+    );
+    let text = std::fs::read_to_string(&passwd).expect("read");
+    assert!(
+        text.contains(" roles=streamer stations=scanner,skyra\n"),
+        "{text}"
+    );
+    // Nonsense fields are refused at load, naming the line.
+    std::fs::write(&passwd, text.replace("roles=listener", "roles=admin")).expect("write");
+    let err = PasswordFile::load(&passwd).expect_err("unknown role");
+    assert!(err.to_string().contains("unknown role \"admin\""), "{err}");
+}
+
+#[test]
+fn station_names_are_plain_and_short() {
+    use security::users::check_station_name;
+    assert!(check_station_name("scanner-1.skyra_b").is_ok());
+    for bad in ["", "two words", "line\nforged: entry", &"x".repeat(65), "ü"] {
+        assert!(check_station_name(bad).is_err(), "{bad:?}");
+    }
+}
