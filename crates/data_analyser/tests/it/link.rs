@@ -272,7 +272,13 @@ fn the_console_decides_a_headerless_dicom_leaves_de_identified_and_identified_st
         "identified2.log",
     );
     let port = record.port();
-    let _streamer = site.streamer_with(port, "scanner", "password", &["--send-identified"], "streamer3.log");
+    let _streamer = site.streamer_with(
+        port,
+        "scanner",
+        "password",
+        &["--send-identified"],
+        "streamer3.log",
+    );
     assert!(record.wait_exit(), "{}", record.stderr_text());
     let got = std::fs::read(site.path("out/001_000013_000001.dcm")).expect("recorded");
     assert_eq!(got, headerless, "as stored");
