@@ -4,7 +4,7 @@
 machine's disk without --data-remote) to this machine; "download" copies files of
 this machine to the data's side with putFile. Every file passes the streamer's access
 rules; a DICOM fetched this way is de-identified by the streamer unless it was started
-with --send-identified-files (RT-Cloud sent files as stored).
+with --send-identified (RT-Cloud sent files as stored).
 """
 
 from __future__ import annotations
@@ -22,10 +22,22 @@ from .utils import deleteFilesFromList, writeFile
 def _destination(outputDir: str, path: str, srcDirPrefix: Optional[str]) -> str:
     """Where `path` goes under `outputDir`: with its folders below `srcDirPrefix` kept."""
     folder, name = os.path.split(path)
-    sub = ""
-    if srcDirPrefix is not None and folder.startswith(srcDirPrefix):
-        sub = folder[len(srcDirPrefix):].lstrip(os.sep)
+    sub = "" if srcDirPrefix is None else _below(folder, srcDirPrefix)
     return os.path.normpath(os.path.join(outputDir, sub, name))
+
+
+def _below(folder: str, prefix: str) -> str:
+    """The part of `folder` below `prefix`. A streamer shows paths relative, under the
+    name of their allowed folder (/data/scans/run1 is scans/run1): such a folder is
+    matched against the longest tail of `prefix` it starts with."""
+    if folder.startswith(prefix):
+        return folder[len(prefix):].lstrip(os.sep)
+    if os.path.isabs(folder):
+        return ""
+    parts, tail = Path(folder).parts, Path(prefix).parts[1:]
+    while tail and parts[:len(tail)] != tail:
+        tail = tail[1:]
+    return os.path.join("", *parts[len(tail):])
 
 
 def uploadFilesFromList(dataInterface: Any, fileList: List[str], outputDir: str, srcDirPrefix: Optional[str] = None) -> None:

@@ -41,7 +41,9 @@ class DataInterfaceCompat:
         return self._data.list_dirs(dirpattern)
 
     def putFile(self, filename: str, data: Union[bytes, str], compress: bool = False) -> None:
-        self._data.put_file(filename, data)
+        # RT-Cloud's putFile replaced an existing file; the streamer still writes only
+        # into its --writable-dirs.
+        self._data.put_file(filename, data, overwrite=True)
 
     def initScannerStream(
         self, imgDir: str, filePattern: str, minFileSize: int, anonymize: bool = True, demoStep: int = 0

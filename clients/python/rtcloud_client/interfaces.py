@@ -83,8 +83,10 @@ class DataInterface(ABC):
         """The folders matching a glob pattern."""
 
     @abstractmethod
-    def put_file(self, path: str, data: Union[bytes, str]) -> None:
-        """Writes a file (str is written as UTF-8), never visible half written."""
+    def put_file(self, path: str, data: Union[bytes, str], overwrite: bool = False) -> None:
+        """Writes a file (str is written as UTF-8), never visible half written, into a
+        writable folder (the streamer's --writable-dirs). An existing file is replaced
+        only with ``overwrite=True`` (PermissionDenied otherwise)."""
 
     @abstractmethod
     def get_allowed_file_types(self) -> List[str]:

@@ -84,10 +84,13 @@ class LocalData(DataInterface):
     def list_dirs(self, pattern: str) -> List[str]:
         return [p for p in self._glob(pattern) if os.path.isdir(p)]
 
-    def put_file(self, path: str, data: Union[bytes, str]) -> None:
+    def put_file(self, path: str, data: Union[bytes, str], overwrite: bool = False) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        write_atomic(self._check(path), data)
+        real = self._check(path)
+        if not overwrite and os.path.lexists(real):
+            raise PermissionDenied(f"{path} exists already; put_file replaces a file only when asked to overwrite")
+        write_atomic(real, data)
 
     def get_allowed_file_types(self) -> List[str]:
         return ["*"]

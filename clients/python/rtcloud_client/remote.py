@@ -108,10 +108,11 @@ class RemoteData(DataInterface):
         req = pb.PatternRequest(pattern=pattern)
         return list(self._conn.call(self._stub.ListDirs, "Data/ListDirs", req).paths)
 
-    def put_file(self, path: str, data: Union[bytes, str]) -> None:
+    def put_file(self, path: str, data: Union[bytes, str], overwrite: bool = False) -> None:
         if isinstance(data, str):
             data = data.encode("utf-8")
-        self._conn.call(self._stub.PutFile, "Data/PutFile", pb.PutFileRequest(path=path, data=data))
+        req = pb.PutFileRequest(path=path, data=data, overwrite=overwrite)
+        self._conn.call(self._stub.PutFile, "Data/PutFile", req)
 
     def get_allowed_file_types(self) -> List[str]:
         return list(self._conn.call(self._stub.GetAllowedFileTypes, "Data/GetAllowedFileTypes", pb.Empty()).paths)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -47,8 +48,14 @@ def test_put_file_then_get_and_newest(client: ClientInterface, local_env: Path) 
     client.data.put_file("out/a.txt", "first")
     client.data.put_file("out/b.bin", b"\x00\x01")
     assert client.data.get_file("out/a.txt") == b"first"
+    with pytest.raises(PermissionDenied, match="overwrite"):
+        client.data.put_file("out/a.txt", "second")
+    assert client.data.get_file("out/a.txt") == b"first"
+    client.data.put_file("out/a.txt", "first", overwrite=True)
     assert sorted(Path(p).name for p in client.data.list_files("out/*")) == ["a.txt", "b.bin"]
-    (local_env.parent / "out" / "b.bin").touch()  # newest by modification time
+    # Newest by modification time: b.bin a second after a.txt (touch alone may tie).
+    later = (local_env.parent / "out" / "a.txt").stat().st_mtime + 1
+    os.utime(local_env.parent / "out" / "b.bin", (later, later))
     assert client.data.get_newest_file("out/*") == b"\x00\x01"
     with pytest.raises(NotFound, match="no file"):
         client.data.get_file("out/missing.txt")

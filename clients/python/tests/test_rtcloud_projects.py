@@ -92,8 +92,12 @@ def test_rtclouds_sample_runs_unchanged_over_tls(tmp_path: Path, programs) -> No
         site, tmp_path / "analyser.log")
     port = analyser.port()
     server = f"127.0.0.1:{port}"
+    # putFile writes only into --writable-dirs: the project's tmp/, where its scripts
+    # keep their outputs (the scanner's folder stays read-only).
+    (project / "tmp").mkdir()
     programs([str(binaries / "data_streamer"), "--server", server, "--ca", "certs/ca.crt", "--user", "scanner",
-              "--password-file", "password", "--allowed-dirs", "projects/sample", "--allowed-types", ".dcm,.txt,.mat"],
+              "--password-file", "password", "--allowed-dirs", "projects/sample", "--writable-dirs",
+              "projects/sample/tmp", "--allowed-types", ".dcm,.txt,.mat"],
              site, tmp_path / "streamer.log")
     programs([str(binaries / "analysis_listener"), "--server", server, "--ca", "certs/ca.crt", "--user", "scanner",
               "--password-file", "password", "--out-dir", "feedback", "--results-port", "0", "--rtcloud-layout"],

@@ -150,3 +150,13 @@ def test_upload_and_download_folders_in_local_mode(local_env: Path, tmp_path: Pa
                             deleteAfter=True)
     assert (tmp_path / "back" / "masks" / "sub" / "roi.txt").read_text() == "4"
     assert not (tmp_path / "cloud" / "masks" / "mask.txt").exists()
+
+
+def test_upload_keeps_subfolders_of_paths_a_streamer_shows_under_its_folders_name() -> None:
+    # A streamer allowing /data/scans lists /data/scans/run1/sub/x.dcm as scans/run1/sub/x.dcm.
+    from rtCommon.dataInterface import _destination
+
+    assert _destination("/out", "scans/run1/sub/x.dcm", "/data/scans") == "/out/run1/sub/x.dcm"
+    assert _destination("/out", "run1/sub/x.dcm", "/data/scans") == "/out/run1/sub/x.dcm"
+    assert _destination("/out", "scans/x.dcm", "/data") == "/out/scans/x.dcm"
+    assert _destination("/out", "/data/scans/run1/x.dcm", "/data/scans") == "/out/run1/x.dcm"

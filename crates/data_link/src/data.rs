@@ -212,8 +212,10 @@ impl DataInterface {
         }
     }
 
-    /// Writes a file atomically (temporary file, then rename) on the streamer's disk.
-    pub async fn put_file(&self, path: &str, bytes: Bytes) -> Result<()> {
+    /// Writes a file atomically (temporary file, then rename) on the streamer's disk, in
+    /// one of its writable folders (`--writable-dirs`). An existing file is replaced
+    /// only with `overwrite`; otherwise the call fails and the file stays as it was.
+    pub async fn put_file(&self, path: &str, bytes: Bytes, overwrite: bool) -> Result<()> {
         match self {
             DataInterface::Remote(r) => {
                 let enc = encode(bytes, None);
@@ -231,6 +233,7 @@ impl DataInterface {
                                     String::new()
                                 },
                                 data: Some(chunk),
+                                overwrite,
                             })),
                         })
                     })
@@ -242,7 +245,7 @@ impl DataInterface {
             }
             DataInterface::Local(l) => {
                 let p = path.to_owned();
-                l.blocking(move |rules| rules.write_file_atomic(Path::new(&p), &bytes))
+                l.blocking(move |rules| rules.write_file_atomic(Path::new(&p), &bytes, overwrite))
                     .await
                     .map(drop)
             }
@@ -251,7 +254,8 @@ impl DataInterface {
 
     /// Starts pushing the files of `dir` named by `pattern` (e.g.
     /// `001_000013_{TR:06d}.dcm`) from index 1, each as soon as it is complete;
-    /// de-identified unless `anonymize` is false. Returns the stream id.
+    /// de-identified unless `anonymize` is false, which a streamer refuses unless it was
+    /// started with `--send-identified` (the console decides). Returns the stream id.
     pub async fn init_scanner_stream(
         &self,
         dir: &str,

@@ -80,6 +80,9 @@ impl LinkError {
                     filestore::FilestoreError::OutsideAllowedDirs { .. }
                         | filestore::FilestoreError::TypeNotAllowed { .. }
                         | filestore::FilestoreError::Refused { .. }
+                        | filestore::FilestoreError::NotWritable { .. }
+                        | filestore::FilestoreError::Exists { .. }
+                        | filestore::FilestoreError::TooLarge { .. }
                 )
             )
     }

@@ -59,15 +59,14 @@ pub(crate) async fn local_stream(
         match folder.next().await {
             Ok(file) => {
                 let path = file.path.display().to_string();
-                let bytes = match deid.as_mut() {
-                    Some(d) => match d.deidentify(&file.bytes) {
-                        Ok(b) => Bytes::from(b),
-                        Err(e) => {
-                            stream.insert_bad(file.index, cannot_deidentify(&path, &e));
-                            continue;
-                        }
-                    },
-                    None => Bytes::from(file.bytes),
+                // The one decision on what leaves (DICOM by name or content); what
+                // cannot be de-identified fails its volume only and is not sent.
+                let bytes = match imaging::deid::outgoing(&file.path, file.bytes, deid.as_mut()) {
+                    Ok(b) => Bytes::from(b),
+                    Err(e) => {
+                        stream.insert_bad(file.index, e.to_string());
+                        continue;
+                    }
                 };
                 stream.insert(ImageData {
                     index: file.index,
@@ -88,9 +87,4 @@ pub(crate) async fn local_stream(
             },
         }
     }
-}
-
-/// The message of a volume whose file cannot be de-identified (it is not sent).
-pub(crate) fn cannot_deidentify(path: &str, e: &dyn std::fmt::Display) -> String {
-    format!("{path}: cannot de-identify: {e}")
 }

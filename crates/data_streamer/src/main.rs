@@ -14,8 +14,10 @@ use clap::Parser;
 /// Streams scanner files from the control room to the analyser (outbound TLS only).
 ///
 /// Dials the analyser at --server, logs in, and answers its requests for files in the
-/// allowed folders; scanner streams are pushed as each file is complete, de-identified
-/// unless the analyser's project asked otherwise. Reconnects forever if the link drops.
+/// allowed folders; DICOM leaves de-identified (scanner streams pushed as each file is
+/// complete, and files asked for one by one) unless this streamer is started with
+/// --send-identified: the console decides, never the analyser. Reconnects forever if
+/// the link drops.
 ///
 /// Example: data_streamer --server analyser.example.org:8888 --ca ca.crt --user scanner
 ///   --password-file ~/.rtcloud-password --allowed-dirs /data/scans --allowed-types .dcm,.txt
@@ -30,11 +32,18 @@ use clap::Parser;
 struct StreamCli {
     #[command(flatten)]
     connect: dialer::ConnectArgs,
-    /// A folder the analyser may read from and write to (subfolders included); give
-    /// the flag once per folder. A value that is not an existing folder is read as a
-    /// comma-separated list (RT-Cloud's form).
+    /// A folder the analyser may read from (subfolders included); give the flag once
+    /// per folder. A value that is not an existing folder is read as a comma-separated
+    /// list (RT-Cloud's form). Paths reach the analyser under the folder's own name
+    /// (/data/scans/x.dcm is scans/x.dcm).
     #[arg(long, value_name = "DIR", required = true)]
     allowed_dirs: Vec<PathBuf>,
+    /// A folder put_file may write into (subfolders included); give the flag once per
+    /// folder, read like --allowed-dirs; none by default. Keep it apart from the
+    /// scanner's folder: an existing file is replaced only when the call asks to
+    /// overwrite.
+    #[arg(long, value_name = "DIR")]
+    writable_dirs: Vec<PathBuf>,
     /// File types the analyser may read, comma separated (e.g. .dcm,.txt; * for any).
     #[arg(long, value_delimiter = ',', value_name = "EXT,...", required = true)]
     allowed_types: Vec<String>,
@@ -51,11 +60,19 @@ struct StreamCli {
     /// gets it to the analyser sooner, i.e. on a slow uplink).
     #[arg(long)]
     no_compression: bool,
-    /// Send DICOM files asked for one by one (get_file, newest, watch) as stored, with
-    /// the participant's details. By default they are de-identified like scanner
-    /// streams; use only where the analyser is allowed to hold identified data.
+    /// Send DICOM as stored, with the participant's details: files asked for one by one
+    /// (get_file, newest, watch, the web Files pane), and scanner streams whose project
+    /// asks for anonymize=false (refused without this flag). By default every DICOM
+    /// leaves de-identified; use only where the analyser may hold identified data.
+    #[arg(long, alias = "send-identified-files")]
+    send_identified: bool,
+    /// Serve files that have more than one hard link (refused by default: another name
+    /// of the same file may be outside the allowed folders).
     #[arg(long)]
-    send_identified_files: bool,
+    allow_hard_links: bool,
+    /// The largest file served or streamed, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = filestore::rules::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
 }
 
 /// Plays a recorded run into a folder at TR pace, like a scanner (for demos and tests).
@@ -89,31 +106,46 @@ fn main() -> std::process::ExitCode {
 /// Serves the allowed folders to the analyser until Ctrl-C or SIGTERM.
 fn stream(args: StreamCli) -> Result<()> {
     let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
+    let writable = filestore::allowed_dir_args(&args.writable_dirs);
     let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
-        .context("checking --allowed-dirs and --allowed-types")?;
+        .context("checking --allowed-dirs and --allowed-types")?
+        .with_writable_dirs(&writable)
+        .context("checking --writable-dirs")?
+        .with_hard_links_allowed(args.allow_hard_links)
+        .with_max_file_size(args.max_file_size);
     tracing::info!(
-        "serving {} (types {})",
+        "serving {} (types {}); writable: {}",
         rules
             .allowed_dirs()
             .iter()
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(" | "),
-        rules.allowed_types().join(", ")
+        rules.allowed_types().join(", "),
+        if writable.is_empty() {
+            "none".to_string()
+        } else {
+            rules
+                .writable_dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }
     );
     // Asks for the password (if needed) before anything runs in the background.
     let dialer = dialer::Dialer::from_args(&args.connect)?;
     let mut config = data_link::streamer::StreamerConfig::new(args.station, rules);
     config.compression = !args.no_compression;
-    config.deidentify_files = !args.send_identified_files;
+    config.send_identified = args.send_identified;
     anyhow::ensure!(
         args.bad_file_after_trs.is_finite() && args.bad_file_after_trs > 0.0,
         "--bad-file-after-trs {} must be a number of TRs above 0",
         args.bad_file_after_trs
     );
     config.bad_file_bound.trs = args.bad_file_after_trs;
-    if args.send_identified_files {
-        tracing::warn!("--send-identified-files: DICOM files asked for one by one leave with the participant's details");
+    if args.send_identified {
+        tracing::warn!("--send-identified: DICOM may leave with the participant's details");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(data_link::streamer::run_with_dialer(

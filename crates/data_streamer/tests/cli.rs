@@ -27,6 +27,10 @@ fn help_explains_streaming_and_replay() {
         "--allowed-types",
         "--station",
         "--ca",
+        "--send-identified",
+        "--writable-dirs",
+        "--allow-hard-links",
+        "--max-file-size",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }

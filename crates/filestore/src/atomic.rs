@@ -15,6 +15,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     replace(path, bytes, Durable::BeforeRename)
 }
 
+/// Like [`write_atomic`], but never replaces an existing file: the complete temporary
+/// file is hard-linked to `path`, which fails with `AlreadyExists` if `path` exists
+/// (atomically, so two writers cannot both win), then the temporary name is removed.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace(path, bytes, Durable::NoReplace)
+}
+
 /// Like [`write_atomic`], but makes the file visible before it is durable: the rename
 /// comes first (no reader ever sees it half written), the fsyncs right after. For files
 /// someone is waiting for (a result the stimulus PC polls), when a power cut may lose
@@ -29,6 +36,8 @@ pub fn publish(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 enum Durable {
     BeforeRename,
     AfterRename,
+    /// Synced, then linked to the target only if no file is there.
+    NoReplace,
 }
 
 /// A temporary file in the target's folder, then a rename over the target; both files
@@ -58,10 +67,16 @@ fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
     let written = (|| {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
-        if durable == Durable::BeforeRename {
+        if durable != Durable::AfterRename {
             file.sync_all()?;
         }
-        fs::rename(&tmp, path)?;
+        if durable == Durable::NoReplace {
+            fs::hard_link(&tmp, path)?;
+            // Best effort: the target is complete and in place already.
+            let _ = fs::remove_file(&tmp);
+        } else {
+            fs::rename(&tmp, path)?;
+        }
         Ok::<_, std::io::Error>(file)
     })();
     let file = match written {
@@ -107,6 +122,17 @@ mod tests {
         publish(&path, b"{\"value\": 1}").expect("publish");
         publish(&path, b"{\"value\": 2}").expect("again");
         assert_eq!(fs::read(&path).expect("read"), b"{\"value\": 2}");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
+    }
+
+    #[test]
+    fn create_never_replaces_and_leaves_no_temp_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("scan.dcm");
+        create_atomic(&path, b"first").expect("create");
+        let err = create_atomic(&path, b"second").expect_err("exists");
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(fs::read(&path).expect("read"), b"first");
         assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 

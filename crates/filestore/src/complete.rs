@@ -16,13 +16,16 @@ pub(crate) enum Check {
     NotYet(String),
     /// Gone or unreadable right now (the scanner may be renaming it).
     Missing,
+    /// Larger than the rules allow (the size is in the error).
+    TooLarge(crate::FilestoreError),
 }
 
 /// Reads `path` and checks it. Plain `std::fs` on purpose: this is the latency-critical
 /// path and the files are small (under a few MB), so a blocking read beats a thread hop.
-pub(crate) fn check_file(path: &Path, min_size: u64) -> Check {
-    let bytes = match std::fs::read(path) {
+pub(crate) fn check_file(path: &Path, min_size: u64, max_size: u64) -> Check {
+    let bytes = match crate::fileops::read_capped(path, max_size) {
         Ok(bytes) => bytes,
+        Err(e @ crate::FilestoreError::TooLarge { .. }) => return Check::TooLarge(e),
         Err(_) => return Check::Missing,
     };
     check_bytes(path, bytes, min_size)
@@ -35,19 +38,10 @@ pub(crate) fn check_bytes(path: &Path, bytes: Vec<u8>, min_size: u64) -> Check {
     if bytes.is_empty() {
         return Check::NotYet("empty".into());
     }
-    if is_dicom(path, &bytes) {
+    if imaging::dicom::is_dicom(path, &bytes) {
         if let Err(e) = imaging::prescan::prescan(&bytes) {
             return Check::NotYet(format!("DICOM not complete: {e}"));
         }
     }
     Check::Complete(bytes)
-}
-
-/// DICOM by extension, or by the `DICM` magic (scanners often write names without one).
-pub(crate) fn is_dicom(path: &Path, bytes: &[u8]) -> bool {
-    let by_name = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("dcm") || e.eq_ignore_ascii_case("ima"));
-    by_name || bytes.get(128..132) == Some(b"DICM")
 }

@@ -20,17 +20,23 @@ pub enum FilestoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The path, once canonicalised (symlinks and `..` resolved), is outside every allowed folder.
+    /// The path, once canonicalised (symlinks and `..` resolved), is outside every
+    /// allowed folder. The message says no more: not where a symlink points, nor
+    /// whether anything exists there.
+    #[error("{path} is outside the allowed folders")]
+    OutsideAllowedDirs { path: PathBuf },
+    /// put_file to a folder that is not writable (or with no writable folder at all).
     #[error(
-        "{path} is outside the allowed folders ({allowed}){resolved_note}; \
-         start data_streamer with --allowed-dirs to add its folder"
+        "{path} is not in a writable folder: put_file writes only into the folders given \
+         to data_streamer with --writable-dirs (none by default)"
     )]
-    OutsideAllowedDirs {
-        path: PathBuf,
-        /// " (it resolves to /x/y)" when canonicalisation changed the path, else empty.
-        resolved_note: String,
-        allowed: String,
-    },
+    NotWritable { path: PathBuf },
+    /// put_file to a file that exists, without overwrite.
+    #[error("{path} exists already; put_file replaces a file only when asked to overwrite")]
+    Exists { path: PathBuf },
+    /// A file larger than the configured cap.
+    #[error("{path} is {size} bytes, more than the {max} bytes a file may have (--max-file-size)")]
+    TooLarge { path: PathBuf, size: u64, max: u64 },
     /// The file's extension is not allowed.
     #[error(
         "{path} has a file type that is not allowed (allowed: {allowed}); \
@@ -81,6 +87,87 @@ pub enum FilestoreError {
     /// The inotify watcher could not be started (the polling fallback still runs).
     #[error("cannot watch {dir}: {message}")]
     Watch { dir: PathBuf, message: String },
+}
+
+impl FilestoreError {
+    /// True for a refusal of one file by the rules (outside the allowed folders, its
+    /// type, several hard links, over the size cap, not a regular file): in a scanner
+    /// stream that file fails its volume only.
+    pub fn is_refusal_of_one_file(&self) -> bool {
+        matches!(
+            self,
+            FilestoreError::OutsideAllowedDirs { .. }
+                | FilestoreError::TypeNotAllowed { .. }
+                | FilestoreError::Refused { .. }
+                | FilestoreError::TooLarge { .. }
+                | FilestoreError::WrongKind { .. }
+        )
+    }
+
+    /// The same error with every path it names passed through `show` (e.g.
+    /// [`crate::AccessRules::shown`], so a message that leaves the console names no
+    /// folder above the allowed ones).
+    pub fn map_paths(self, show: impl Fn(PathBuf) -> PathBuf) -> Self {
+        use FilestoreError as E;
+        match self {
+            E::BadAllowedDir { path, source } => E::BadAllowedDir {
+                path: show(path),
+                source,
+            },
+            E::OutsideAllowedDirs { path } => E::OutsideAllowedDirs { path: show(path) },
+            E::NotWritable { path } => E::NotWritable { path: show(path) },
+            E::Exists { path } => E::Exists { path: show(path) },
+            E::TooLarge { path, size, max } => E::TooLarge {
+                path: show(path),
+                size,
+                max,
+            },
+            E::TypeNotAllowed { path, allowed } => E::TypeNotAllowed {
+                path: show(path),
+                allowed,
+            },
+            E::WrongKind { path, expected } => E::WrongKind {
+                path: show(path),
+                expected,
+            },
+            E::Refused { path, reason } => E::Refused {
+                path: show(path),
+                reason,
+            },
+            E::Io { op, path, source } => E::Io {
+                op,
+                path: show(path),
+                source,
+            },
+            E::Timeout {
+                dir,
+                name,
+                min_size,
+                waited,
+            } => E::Timeout {
+                dir: show(dir),
+                name,
+                min_size,
+                waited,
+            },
+            E::BadFile {
+                index,
+                path,
+                reason,
+                waited,
+            } => E::BadFile {
+                index,
+                path: show(path),
+                reason,
+                waited,
+            },
+            E::Watch { dir, message } => E::Watch {
+                dir: show(dir),
+                message,
+            },
+            other @ (E::NoAllowedDirs | E::BadPattern { .. }) => other,
+        }
+    }
 }
 
 /// The crate's result type.

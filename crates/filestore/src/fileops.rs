@@ -20,18 +20,33 @@ const MAX_DEPTH: usize = 32;
 const MAX_VISITED: usize = 200_000;
 
 impl AccessRules {
-    /// Reads a whole file the rules allow.
+    /// Reads a whole file the rules allow, up to [`AccessRules::max_file_size`] bytes
+    /// (checked before reading, and the read is bounded too: the file may grow).
     pub fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
         let canonical = self.resolve_read(path)?;
-        fs::read(&canonical).map_err(io_err("read", canonical))
+        read_capped(&canonical, self.max_file_size())
     }
 
-    /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync,
-    /// then rename over the target, so a reader never sees a half-written file. Missing
-    /// folders below an allowed folder are created. Returns the path written.
-    pub fn write_file_atomic(&self, path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    /// Writes `bytes` to `path` atomically inside a writable folder (`--writable-dirs`):
+    /// a temporary file in the same folder, fsync, then into place, so a reader never
+    /// sees a half-written file. Missing folders below a writable folder are created. An
+    /// existing file is replaced only with `overwrite` ([`FilestoreError::Exists`]
+    /// otherwise, checked atomically). Returns the path written.
+    pub fn write_file_atomic(&self, path: &Path, bytes: &[u8], overwrite: bool) -> Result<PathBuf> {
         let target = self.resolve_write(path)?;
-        crate::atomic::write_atomic(&target, bytes).map_err(io_err("write", &target))?;
+        let written = if overwrite {
+            crate::atomic::write_atomic(&target, bytes)
+        } else {
+            crate::atomic::create_atomic(&target, bytes)
+        };
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(FilestoreError::Exists {
+                    path: path.to_path_buf(),
+                })
+            }
+            other => other.map_err(io_err("write", &target)),
+        }?;
         Ok(target)
     }
 
@@ -121,6 +136,29 @@ impl AccessRules {
         };
         ok.then(|| path.to_path_buf())
     }
+}
+
+/// Reads at most `max` bytes of a file; a larger file is [`FilestoreError::TooLarge`].
+pub(crate) fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(io_err("read", path))?;
+    let size = file.metadata().map_err(io_err("read", path))?.len();
+    let too_large = |size| FilestoreError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        max,
+    };
+    if size > max {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 #[derive(Debug, Clone, Copy)]

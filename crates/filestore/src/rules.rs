@@ -9,11 +9,19 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{io_err, FilestoreError, Result};
 
-/// Allowed folders (canonical) and allowed file types (lower-case, with leading dot).
+/// Files larger than this are refused unless the rules say otherwise (a whole-brain
+/// enhanced DICOM run is a few hundred MB; the cap bounds the memory one request takes).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
+
+/// Allowed folders (canonical) and allowed file types (lower-case, with leading dot),
+/// the folders that may be written (none unless given), and the limits on files read.
 #[derive(Debug, Clone)]
 pub struct AccessRules {
     dirs: Vec<PathBuf>,
     types: Vec<String>,
+    writable: Vec<PathBuf>,
+    allow_hard_links: bool,
+    max_file_size: u64,
 }
 
 impl AccessRules {
@@ -27,23 +35,7 @@ impl AccessRules {
         T: IntoIterator,
         T::Item: AsRef<str>,
     {
-        let mut dirs = Vec::new();
-        for dir in allowed_dirs {
-            let dir = dir.as_ref();
-            let canonical = dir
-                .canonicalize()
-                .map_err(|source| FilestoreError::BadAllowedDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            if !canonical.is_dir() {
-                return Err(FilestoreError::BadAllowedDir {
-                    path: dir.to_path_buf(),
-                    source: std::io::Error::other("not a folder"),
-                });
-            }
-            dirs.push(canonical);
-        }
+        let dirs = canonical_dirs(allowed_dirs)?;
         if dirs.is_empty() {
             return Err(FilestoreError::NoAllowedDirs);
         }
@@ -52,7 +44,93 @@ impl AccessRules {
             .map(|t| normalize_type(t.as_ref()))
             .filter(|t| !t.is_empty())
             .collect();
-        Ok(Self { dirs, types })
+        Ok(Self {
+            dirs,
+            types,
+            writable: Vec::new(),
+            allow_hard_links: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        })
+    }
+
+    /// Folders that put_file may write into (subfolders included; none by default, so
+    /// nothing the scanner wrote can be replaced). Like the allowed folders they must
+    /// exist and are canonicalised now.
+    pub fn with_writable_dirs<D>(mut self, writable_dirs: D) -> Result<Self>
+    where
+        D: IntoIterator,
+        D::Item: AsRef<Path>,
+    {
+        self.writable = canonical_dirs(writable_dirs)?;
+        Ok(self)
+    }
+
+    /// Serve files with more than one hard link (refused by default: a hard link inside
+    /// an allowed folder can name a file from anywhere on the same disk).
+    pub fn with_hard_links_allowed(mut self, allowed: bool) -> Self {
+        self.allow_hard_links = allowed;
+        self
+    }
+
+    /// The largest file that is read, in bytes (default [`DEFAULT_MAX_FILE_SIZE`]).
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// The largest file that is read, in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// The canonical writable folders (empty: put_file is refused).
+    pub fn writable_dirs(&self) -> &[PathBuf] {
+        &self.writable
+    }
+
+    /// How a path in an allowed folder is shown to the analyser: relative to the
+    /// allowed folder, under that folder's own name (`/data/scans/run1/x.dcm` with
+    /// `/data/scans` allowed is `scans/run1/x.dcm`), so the console's folder layout
+    /// above the allowed folders never leaves it. [`AccessRules::anchor`] turns such a
+    /// path back into the real one. Paths outside every allowed folder stay as given.
+    pub fn shown(&self, canonical: &Path) -> String {
+        for dir in self.dirs.iter().chain(&self.writable) {
+            if let (Ok(rel), Some(name)) = (canonical.strip_prefix(dir), dir.file_name()) {
+                let mut shown = PathBuf::from(name);
+                if !rel.as_os_str().is_empty() {
+                    shown.push(rel);
+                }
+                return shown.display().to_string();
+            }
+        }
+        canonical.display().to_string()
+    }
+
+    /// `e` with its paths as [`AccessRules::shown`] shows them: for messages that
+    /// leave the console.
+    pub fn shown_error(&self, e: FilestoreError) -> FilestoreError {
+        e.map_paths(|p| PathBuf::from(self.shown(&p)))
+    }
+
+    /// The path a request names: absolute paths as they are; a relative path whose
+    /// first component is the name of an allowed (or writable) folder, inside that
+    /// folder (the form [`AccessRules::shown`] gives); any other relative path as it is
+    /// (relative to the working folder, then checked like any other).
+    pub fn anchor(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        let Some(Component::Normal(first)) = path.components().next() else {
+            return path.to_path_buf();
+        };
+        for dir in self.dirs.iter().chain(&self.writable) {
+            if dir.file_name() == Some(first) {
+                if let Some(parent) = dir.parent() {
+                    return parent.join(path);
+                }
+            }
+        }
+        path.to_path_buf()
     }
 
     /// The canonical allowed folders.
@@ -67,11 +145,23 @@ impl AccessRules {
 
     /// Checks an existing file for reading; returns its canonical path.
     pub fn resolve_read(&self, path: &Path) -> Result<PathBuf> {
+        let path = &self.anchor(path);
         let canonical = self.resolve_existing(path)?;
-        if !canonical.is_file() {
+        let meta = canonical
+            .metadata()
+            .map_err(io_err("read", path.to_path_buf()))?;
+        if !meta.is_file() {
             return Err(FilestoreError::WrongKind {
                 path: path.to_path_buf(),
                 expected: "regular file",
+            });
+        }
+        if !self.allow_hard_links && std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+            return Err(FilestoreError::Refused {
+                path: path.to_path_buf(),
+                reason: "it has more than one hard link (another name may be outside the \
+                         allowed folders); start data_streamer with --allow-hard-links to serve it"
+                    .into(),
             });
         }
         // Both names must pass: the one asked for and the one it resolves to, so a
@@ -83,6 +173,7 @@ impl AccessRules {
 
     /// Checks an existing folder (for listing or watching); returns its canonical path.
     pub fn resolve_dir(&self, path: &Path) -> Result<PathBuf> {
+        let path = &self.anchor(path);
         let canonical = self.resolve_existing(path)?;
         if !canonical.is_dir() {
             return Err(FilestoreError::WrongKind {
@@ -96,6 +187,12 @@ impl AccessRules {
     /// Checks a file path for writing; returns the path to write (canonical parent, which
     /// may not exist yet: its missing part may hold only plain names, no `..`).
     pub fn resolve_write(&self, path: &Path) -> Result<PathBuf> {
+        if self.writable.is_empty() {
+            return Err(FilestoreError::NotWritable {
+                path: path.to_path_buf(),
+            });
+        }
+        let path = &self.anchor(path);
         let name = match path.components().next_back() {
             Some(Component::Normal(name)) => name.to_owned(),
             _ => {
@@ -131,18 +228,14 @@ impl AccessRules {
                 existing = Path::new(".");
             }
         }
-        let base = self.resolve_existing(existing).map_err(|e| match e {
-            FilestoreError::OutsideAllowedDirs {
-                resolved_note,
-                allowed,
-                ..
-            } => FilestoreError::OutsideAllowedDirs {
-                path: path.to_path_buf(),
-                resolved_note,
-                allowed,
-            },
-            other => other,
-        })?;
+        let base = match existing.canonicalize() {
+            Ok(base) if self.writable.iter().any(|d| base.starts_with(d)) => base,
+            _ => {
+                return Err(FilestoreError::NotWritable {
+                    path: path.to_path_buf(),
+                })
+            }
+        };
         if !base.is_dir() {
             return Err(FilestoreError::WrongKind {
                 path: existing.to_path_buf(),
@@ -200,38 +293,73 @@ impl AccessRules {
                 if self.contains(&canonical) {
                     Ok(canonical)
                 } else {
-                    Err(self.outside(path, Some(&canonical)))
+                    Err(self.outside(path))
                 }
             }
             Err(source) => {
-                // Say "outside" rather than "not found" for paths that are outside anyway,
-                // so the answer does not reveal what exists there.
-                let lexical = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-                if self.contains(&lexical) && !has_parent_dir(&lexical) {
+                // "Not found" only where the deepest part that exists is inside (so a
+                // dangling symlink pointing out, or a path outside, says "outside" and
+                // nothing about what exists there or where the link points).
+                if self.deepest_existing_inside(path) {
                     Err(io_err("find", path)(source))
                 } else {
-                    Err(self.outside(path, None))
+                    Err(self.outside(path))
                 }
             }
         }
     }
 
-    fn outside(&self, path: &Path, canonical: Option<&Path>) -> FilestoreError {
-        let resolved_note = match canonical {
-            Some(c) if c != path => format!(" (it resolves to {})", c.display()),
-            _ => String::new(),
-        };
+    /// Whether the deepest existing ancestor of `path`, canonicalised, is inside an
+    /// allowed folder, with no `..` in the part that does not exist.
+    fn deepest_existing_inside(&self, path: &Path) -> bool {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if has_parent_dir(&absolute) {
+            return false;
+        }
+        let mut existing = absolute.as_path();
+        // symlink_metadata: a dangling symlink exists (and fails to canonicalise below).
+        while existing.symlink_metadata().is_err() {
+            match existing.parent() {
+                Some(parent) => existing = parent,
+                None => return false,
+            }
+        }
+        existing
+            .canonicalize()
+            .is_ok_and(|canonical| self.contains(&canonical))
+    }
+
+    fn outside(&self, path: &Path) -> FilestoreError {
         FilestoreError::OutsideAllowedDirs {
             path: path.to_path_buf(),
-            resolved_note,
-            allowed: self
-                .dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
         }
     }
+}
+
+/// Canonicalises folders given at start (they must exist and be folders).
+fn canonical_dirs<D>(dirs: D) -> Result<Vec<PathBuf>>
+where
+    D: IntoIterator,
+    D::Item: AsRef<Path>,
+{
+    let mut out = Vec::new();
+    for dir in dirs {
+        let dir = dir.as_ref();
+        let canonical = dir
+            .canonicalize()
+            .map_err(|source| FilestoreError::BadAllowedDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        if !canonical.is_dir() {
+            return Err(FilestoreError::BadAllowedDir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other("not a folder"),
+            });
+        }
+        out.push(canonical);
+    }
+    Ok(out)
 }
 
 /// The folders named by `--allowed-dirs` values, one flag per folder. A value is one

@@ -180,6 +180,18 @@ impl ScannerFolder {
             match tokio::time::timeout(OVERDUE_CHECK, self.watch.wait_complete(&name, &upcoming))
                 .await
             {
+                // A file the rules refuse (too large, a hard link, a symlink out)
+                // fails its volume only, like a file that never completes.
+                Ok(Err(e)) if e.is_refusal_of_one_file() => {
+                    let bad = FilestoreError::BadFile {
+                        index: self.next_index,
+                        path: self.watch.dir().join(&name),
+                        reason: self.watch.reason(e),
+                        waited: Duration::ZERO,
+                    };
+                    self.advance();
+                    return Err(bad);
+                }
                 Ok(file) => break file?,
                 Err(_) => {
                     if let Some(bad) = self.overdue(&name, &upcoming) {

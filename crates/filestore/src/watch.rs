@@ -247,13 +247,20 @@ impl FolderWatch {
             Err(FilestoreError::Io { .. }) => {
                 return Some("missing, while later volumes arrived".into())
             }
-            Err(e) => return Some(e.to_string()),
+            Err(e) => return Some(self.reason(e)),
         };
-        match check_file(&canonical, self.opts.min_size) {
+        match check_file(&canonical, self.opts.min_size, self.rules.max_file_size()) {
             Check::Complete(_) => None,
             Check::NotYet(reason) => Some(reason),
             Check::Missing => Some("missing, while later volumes arrived".into()),
+            Check::TooLarge(e) => Some(self.reason(e)),
         }
+    }
+
+    /// A refusal as the reason a volume is bad, its paths shown as they may leave the
+    /// console ([`AccessRules::shown`]).
+    pub(crate) fn reason(&self, e: FilestoreError) -> String {
+        self.rules.shown_error(e).to_string()
     }
 
     /// Checks the file if a signal says so; `Some` when complete.
@@ -275,7 +282,7 @@ impl FolderWatch {
             Err(FilestoreError::Io { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match check_file(&canonical, self.opts.min_size) {
+        match check_file(&canonical, self.opts.min_size, self.rules.max_file_size()) {
             Check::Complete(bytes) => {
                 tracing::debug!(file = %canonical.display(), by_close, by_poll, "complete");
                 Ok(Some(CompleteFile {
@@ -293,6 +300,7 @@ impl FolderWatch {
                 Ok(None)
             }
             Check::Missing => Ok(None),
+            Check::TooLarge(e) => Err(e),
         }
     }
 

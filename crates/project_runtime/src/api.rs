@@ -316,7 +316,10 @@ impl pb::data_server::Data for Shared {
         request: Request<pb::PutFileRequest>,
     ) -> Result<Response<pb::Empty>, Status> {
         let r = request.into_inner();
-        self.data.put_file(&r.path, r.data).await.map_err(status)?;
+        self.data
+            .put_file(&r.path, r.data, r.overwrite)
+            .await
+            .map_err(status)?;
         Ok(empty())
     }
 

@@ -139,13 +139,15 @@ impl DataClient {
         }
     }
 
-    /// Writes a file (never seen half written).
-    pub async fn put_file(&self, path: &str, data: Bytes) -> Result<()> {
+    /// Writes a file (never seen half written) into a writable folder; an existing file
+    /// is replaced only with `overwrite`.
+    pub async fn put_file(&self, path: &str, data: Bytes, overwrite: bool) -> Result<()> {
         match self {
             DataClient::Remote { api, .. } => {
                 let request = pb::PutFileRequest {
                     path: path.to_owned(),
                     data,
+                    overwrite,
                 };
                 api.data()
                     .put_file(request)
@@ -153,7 +155,7 @@ impl DataClient {
                     .map_err(api_err("put_file"))?;
                 Ok(())
             }
-            DataClient::Local(local) => Ok(local.put_file(path, data).await?),
+            DataClient::Local(local) => Ok(local.put_file(path, data, overwrite).await?),
         }
     }
 

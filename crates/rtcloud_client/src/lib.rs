@@ -111,10 +111,12 @@ impl ClientInterface {
         })
     }
 
-    /// Works on this machine alone: files under `allowed_dirs` (any type), results and
-    /// plot points printed to standard output.
+    /// Works on this machine alone: files under `allowed_dirs` (any type, also
+    /// writable: it is this machine's own disk), results and plot points printed to
+    /// standard output.
     pub fn local(allowed_dirs: &[&Path]) -> Result<Self> {
-        let rules = filestore::AccessRules::new(allowed_dirs, ["*"])?;
+        let rules =
+            filestore::AccessRules::new(allowed_dirs, ["*"])?.with_writable_dirs(allowed_dirs)?;
         Ok(ClientInterface {
             data: DataClient::Local(data_link::DataInterface::local(rules)),
             subject: SubjectClient::Local(subject::LocalResponses::default()),

@@ -63,12 +63,14 @@ class PathList(_message.Message):
     def __init__(self, paths: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PutFileRequest(_message.Message):
-    __slots__ = ("path", "data")
+    __slots__ = ("path", "data", "overwrite")
     PATH_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     path: str
     data: bytes
-    def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    overwrite: bool
+    def __init__(self, path: _Optional[str] = ..., data: _Optional[bytes] = ..., overwrite: bool = ...) -> None: ...
 
 class InitScannerStreamRequest(_message.Message):
     __slots__ = ("dir", "pattern", "min_size", "anonymize", "start_index")

@@ -158,7 +158,8 @@ class DataServicer(object):
 
     def InitScannerStream(self, request, context):
         """Starts pushing the files of `dir` named by `pattern` (e.g. 001_000013_{TR:06d}.dcm),
-        each as soon as it is complete, de-identified unless anonymize is false.
+        each as soon as it is complete, de-identified (anonymize = false is refused unless the
+        streamer was started with --send-identified: the console decides).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

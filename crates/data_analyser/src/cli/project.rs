@@ -186,8 +186,10 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
     let data = if args.data_remote {
         DataInterface::remote(analyser.streamers.clone(), &args.station)
     } else {
+        // The analyser's own disk: its allowed folders are writable too.
         let dirs = filestore::allowed_dir_args(&args.allowed_dirs);
         let rules = filestore::AccessRules::new(&dirs, &args.allowed_types)
+            .and_then(|r| r.with_writable_dirs(&dirs))
             .context("checking --allowed-dirs and --allowed-types")?;
         DataInterface::local(rules)
     };

@@ -40,8 +40,9 @@ pub struct RecordArgs {
     /// A file counts as complete only from this many bytes on.
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     pub min_size: u64,
-    /// Record the files as the scanner wrote them, with the participant's details
-    /// (by default the streamer de-identifies them before they leave the control room).
+    /// Ask for the files as the scanner wrote them, with the participant's details. The
+    /// streamer refuses unless it was started with --send-identified (by default it
+    /// de-identifies them before they leave the control room).
     #[arg(long)]
     pub no_anonymize: bool,
     /// Seconds to wait for the streamer, and for each volume.

@@ -199,3 +199,87 @@ fn wrong_password_and_foreign_ca_are_refused_with_clear_errors() {
     raw.read_to_string(&mut answer).ok();
     assert!(answer.contains("TLS"), "{answer}");
 }
+
+/// The patient's name in a DICOM file (Part 10 or headerless), if any.
+fn patient_name(bytes: &[u8]) -> Option<String> {
+    imaging::parse(bytes)
+        .expect("parses")
+        .str(dicom_dictionary_std::tags::PATIENT_NAME)
+        .map(|s| s.to_string())
+        .filter(|s| !s.trim().is_empty())
+}
+
+#[test]
+fn the_console_decides_a_headerless_dicom_leaves_de_identified_and_identified_streams_need_its_flag(
+) {
+    let Some(td) = shared_testdata() else { return };
+    let site = Site::new();
+    // Volume 1 without preamble, "DICM" or meta group; volume 2 a Part 10 file.
+    let headerless =
+        std::fs::read(td.join("../imaging-cases/headerless/no-preamble/001_000013_000003.dcm"))
+            .expect("the headerless case");
+    let part10 = std::fs::read(td.join("siemens-mosaic-skyra-e11/001_000013_000003.dcm"))
+        .expect("a Skyra file");
+    std::fs::write(site.path("scanner/001_000013_000001.dcm"), &headerless).expect("write");
+    std::fs::write(site.path("scanner/001_000013_000002.dcm"), &part10).expect("write");
+    let scanner = site.arg("scanner");
+
+    let mut record = site.record(0, &scanner, PATTERN, 2, "record.log");
+    let port = record.port();
+    let streamer = site.streamer(port, "password", "streamer.log");
+    assert!(record.wait_exit(), "{}", record.stderr_text());
+    for (k, stored) in [(1, &headerless), (2, &part10)] {
+        let got =
+            std::fs::read(site.path(&format!("out/001_000013_{k:06}.dcm"))).expect("recorded");
+        assert_eq!(
+            patient_name(&got),
+            None,
+            "volume {k}: the name left the console"
+        );
+        assert_eq!(
+            imaging::volume_from_file(&got).expect("converts").voxels,
+            imaging::volume_from_file(stored).expect("converts").voxels,
+            "volume {k}"
+        );
+    }
+
+    // The analyser asks for identified data: this streamer refuses.
+    std::fs::remove_dir_all(site.path("out")).expect("clean out/");
+    let mut record = site.record_with(
+        0,
+        &scanner,
+        PATTERN,
+        1,
+        &["--no-anonymize"],
+        "identified1.log",
+    );
+    let port = record.port();
+    drop(streamer);
+    let streamer = site.streamer(port, "password", "streamer2.log");
+    assert!(!record.wait_exit(), "an identified stream must be refused");
+    let err = record.stderr_text();
+    assert!(err.contains("--send-identified"), "names the fix: {err}");
+    assert!(!site.path("out/001_000013_000001.dcm").exists());
+    drop(streamer);
+
+    // Started with --send-identified, the console allows it.
+    let mut record = site.record_with(
+        0,
+        &scanner,
+        PATTERN,
+        1,
+        &["--no-anonymize"],
+        "identified2.log",
+    );
+    let port = record.port();
+    let _streamer = site.streamer_with(
+        port,
+        "scanner",
+        "password",
+        &["--send-identified"],
+        "streamer3.log",
+    );
+    assert!(record.wait_exit(), "{}", record.stderr_text());
+    let got = std::fs::read(site.path("out/001_000013_000001.dcm")).expect("recorded");
+    assert_eq!(got, headerless, "as stored");
+}

@@ -132,6 +132,19 @@ impl Site {
 
     /// `data_analyser record` of `count` Skyra volumes from the scanner folder into out/.
     pub fn record(&self, port: u16, dir: &str, pattern: &str, count: u32, log: &str) -> Running {
+        self.record_with(port, dir, pattern, count, &[], log)
+    }
+
+    /// [`Site::record`] with more arguments (e.g. `--no-anonymize`).
+    pub fn record_with(
+        &self,
+        port: u16,
+        dir: &str,
+        pattern: &str,
+        count: u32,
+        extra: &[&str],
+        log: &str,
+    ) -> Running {
         let port = port.to_string();
         let certs = self.arg("certs");
         let out = self.arg("out");
@@ -156,7 +169,10 @@ impl Site {
                 &out,
                 "--timeout",
                 "120",
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
             self.path(log),
         )
     }
@@ -168,6 +184,18 @@ impl Site {
 
     /// [`Site::streamer`] logged in as `user` (station "scanner", the default).
     pub fn streamer_as(&self, port: u16, user: &str, password_file: &str, log: &str) -> Running {
+        self.streamer_with(port, user, password_file, &[], log)
+    }
+
+    /// [`Site::streamer_as`] with more arguments (e.g. `--send-identified`).
+    pub fn streamer_with(
+        &self,
+        port: u16,
+        user: &str,
+        password_file: &str,
+        extra: &[&str],
+        log: &str,
+    ) -> Running {
         let server = format!("127.0.0.1:{port}");
         let (ca, password, scanner) = (
             self.arg("certs/ca.crt"),
@@ -189,7 +217,10 @@ impl Site {
                 &scanner,
                 "--allowed-types",
                 ".dcm",
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect::<Vec<_>>(),
             self.path(log),
         )
     }

@@ -72,6 +72,10 @@ fn the_experimenters_page_in_chromium() {
     };
     let site = Site::new();
     let skyra = skyra_run(&testdata, &site);
+    // Listed first, so the Files pane copies it: a DICOM without preamble, "DICM" or
+    // meta group, which must leave the console de-identified like any other.
+    let headerless = testdata.join("../imaging-cases/headerless/no-preamble/001_000013_000003.dcm");
+    std::fs::copy(&headerless, site.path("scanner/000_headerless.dcm")).expect("copy");
     let settings = sample_settings(site.path("").as_path(), &site.path("scanner"));
     let settings = settings.display().to_string();
     let analyser = site.analyser(
@@ -103,10 +107,8 @@ fn the_experimenters_page_in_chromium() {
             .env("RTCLOUD_CA", site.path("certs/ca.crt"))
             .env("RTCLOUD_SERVER_CERT", site.path("certs/server.crt"))
             .env("RTCLOUD_STATION", "scanner")
-            .env(
-                "RTCLOUD_SCANNER_DIR",
-                site.path("scanner").canonicalize().expect("scanner"),
-            )
+            // The streamer shows its allowed folder by name only.
+            .env("RTCLOUD_SCANNER_DIR", "scanner")
             .env("RTCLOUD_SCREENSHOTS", &screenshots)
             .env("CHROMIUM", &chromium)
             .stdin(Stdio::null())
@@ -152,8 +154,12 @@ fn the_experimenters_page_in_chromium() {
     let name = Path::new(copied).file_name().expect("a file name");
     let session = session_dir(&site.path("sessions"), "sample");
     let uploaded = std::fs::read(session.join("uploads").join(name)).expect("the upload");
-    let original = std::fs::read(copied).expect("the scanner's file");
-    if original.get(128..132) == Some(b"DICM".as_slice()) {
+    assert_eq!(
+        copied, "scanner/000_headerless.dcm",
+        "shown under the folder's name"
+    );
+    let original = std::fs::read(site.path(copied)).expect("the scanner's file");
+    if imaging::dicom::is_dicom(Path::new(copied), &original) {
         // DICOM leaves the control room de-identified: same image, no name.
         let volume = |b: &[u8]| imaging::volume_from_file(b).expect("converts").voxels;
         assert_eq!(volume(&uploaded), volume(&original));

@@ -23,7 +23,11 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// A request, put_file already reassembled.
 #[derive(Debug)]
 pub(crate) enum Call {
-    Put { path: String, bytes: Bytes },
+    Put {
+        path: String,
+        bytes: Bytes,
+        overwrite: bool,
+    },
     Other(request::Call),
 }
 
@@ -117,29 +121,30 @@ fn done() -> Answer {
     Answer::Result(response::Result::Done(Done {}))
 }
 
-/// A file as it may leave the control room: DICOM (a Part 10 file, "DICM" at byte 128)
-/// de-identified unless the streamer was told otherwise; anything else as it is. A DICOM
-/// file that cannot be de-identified is refused, never sent as it is.
-fn private(shared: &Shared, path: &str, bytes: Vec<u8>) -> Result<Bytes, Failure> {
-    let is_dicom = bytes.get(128..132) == Some(b"DICM".as_slice());
-    if !is_dicom || !shared.config.deidentify_files {
-        return Ok(Bytes::from(bytes));
-    }
+/// A file as it may leave the control room ([`imaging::deid::outgoing`]): DICOM, by
+/// name or content (headerless data sets too), de-identified unless the streamer was
+/// started with `--send-identified`; anything else as it is. A file that is DICOM but
+/// cannot be de-identified is refused, never sent as stored.
+fn private(shared: &Shared, shown: &str, bytes: Vec<u8>) -> Result<Bytes, Failure> {
     let mut deid = shared.files_deid.lock().unwrap_or_else(|e| e.into_inner());
-    match deid.deidentify(&bytes) {
-        Ok(clean) => Ok(Bytes::from(clean)),
-        Err(e) => Err((
-            Code::Invalid,
-            format!("{path} is DICOM but cannot be de-identified, so it is not sent: {e}"),
-        )),
+    let deid = (!shared.config.send_identified).then_some(&mut *deid);
+    match imaging::deid::outgoing(Path::new(shown), bytes, deid) {
+        Ok(bytes) => Ok(Bytes::from(bytes)),
+        Err(e) => Err((Code::Refused, e.to_string())),
     }
 }
 
-fn failure(e: FilestoreError) -> Failure {
+/// A filestore error as the analyser sees it: a code, and the message with every path
+/// shown under its allowed folder's name ([`AccessRules::shown`]).
+fn failure(rules: &AccessRules, e: FilestoreError) -> Failure {
+    let e = rules.shown_error(e);
     let code = match &e {
         FilestoreError::OutsideAllowedDirs { .. }
         | FilestoreError::TypeNotAllowed { .. }
-        | FilestoreError::Refused { .. } => Code::Refused,
+        | FilestoreError::Refused { .. }
+        | FilestoreError::NotWritable { .. }
+        | FilestoreError::Exists { .. }
+        | FilestoreError::TooLarge { .. } => Code::Refused,
         FilestoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Code::NotFound
         }
@@ -154,9 +159,9 @@ async fn blocking<T: Send + 'static>(
     rules: &AccessRules,
     f: impl FnOnce(&AccessRules) -> filestore::Result<T> + Send + 'static,
 ) -> Result<T, Failure> {
-    let rules = rules.clone();
-    match tokio::task::spawn_blocking(move || f(&rules)).await {
-        Ok(r) => r.map_err(failure),
+    let own = rules.clone();
+    match tokio::task::spawn_blocking(move || f(&own)).await {
+        Ok(r) => r.map_err(|e| failure(rules, e)),
         Err(e) => Err((Code::Io, format!("file task failed: {e}"))),
     }
 }
@@ -164,9 +169,13 @@ async fn blocking<T: Send + 'static>(
 async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<Answer, Failure> {
     let rules = &shared.config.rules;
     let call = match call {
-        Call::Put { path, bytes } => {
+        Call::Put {
+            path,
+            bytes,
+            overwrite,
+        } => {
             let written = blocking(rules, move |r| {
-                r.write_file_atomic(Path::new(&path), &bytes)
+                r.write_file_atomic(Path::new(&path), &bytes, overwrite)
             })
             .await?;
             tracing::info!(path = %written.display(), "put_file written");
@@ -186,7 +195,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 Ok((canonical, bytes))
             })
             .await?;
-            let path = canonical.display().to_string();
+            let path = rules.shown(&canonical);
             let bytes = private(shared, &path, bytes)?;
             Ok(Answer::File { path, bytes })
         }
@@ -201,7 +210,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             .await?;
             match found {
                 Some((path, bytes)) => {
-                    let path = path.display().to_string();
+                    let path = rules.shown(&path);
                     let bytes = private(shared, &path, bytes)?;
                     Ok(Answer::File { path, bytes })
                 }
@@ -211,20 +220,17 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
         request::Call::ListFiles(l) => {
             let pattern = l.pattern;
             let list = blocking(rules, move |r| r.list_files(&pattern)).await?;
-            Ok(paths(
-                list.iter().map(|p| p.display().to_string()).collect(),
-            ))
+            Ok(paths(list.iter().map(|p| rules.shown(p)).collect()))
         }
         request::Call::ListDirs(l) => {
             let pattern = l.pattern;
             let list = blocking(rules, move |r| r.list_dirs(&pattern)).await?;
-            Ok(paths(
-                list.iter().map(|p| p.display().to_string()).collect(),
-            ))
+            Ok(paths(list.iter().map(|p| rules.shown(p)).collect()))
         }
         request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
         request::Call::InitWatch(w) => {
-            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size).map_err(failure)?;
+            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size)
+                .map_err(|e| failure(rules, e))?;
             *shared.watch.lock().await = Some(watch);
             Ok(done())
         }
@@ -241,8 +247,8 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             } else {
                 watch.wait_for(&w.name, deadline).await
             }
-            .map_err(failure)?;
-            let path = file.path.display().to_string();
+            .map_err(|e| failure(rules, e))?;
+            let path = rules.shown(&file.path);
             let bytes = private(shared, &path, file.bytes)?;
             Ok(Answer::File { path, bytes })
         }
@@ -250,7 +256,16 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             if s.stream_id.is_empty() || s.stream_id.len() > 128 {
                 return Err((Code::Invalid, "a stream id must be 1-128 characters".into()));
             }
-            let pattern = FilePattern::new(&s.pattern).map_err(failure)?;
+            if !s.anonymize && !shared.config.send_identified {
+                return Err((
+                    Code::Refused,
+                    "this streamer sends DICOM only de-identified, so a scanner stream with \
+                     anonymize=false is refused; only the console decides: start data_streamer \
+                     with --send-identified where the analyser may hold identified data"
+                        .into(),
+                ));
+            }
+            let pattern = FilePattern::new(&s.pattern).map_err(|e| failure(rules, e))?;
             let start = s.start_index;
             // The scanner creates the session folder with its first image: wait for it
             // (leaving time to answer before the analyser's deadline).
@@ -264,7 +279,7 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
                 within,
             )
             .await
-            .map_err(failure)?
+            .map_err(|e| failure(rules, e))?
             .with_bad_file_bound(shared.config.bad_file_bound.clone());
             tracing::info!(stream = %s.stream_id, dir = %s.dir, pattern = %s.pattern, start, anonymize = s.anonymize, "scanner stream opened");
             push::open(shared, s.stream_id, folder, s.dir, s.pattern, s.anonymize)

@@ -34,10 +34,11 @@ pub struct StreamerConfig {
     /// Send a volume uncompressed when the measured link is faster than compressing
     /// it (see `adaptive`); false compresses every DICOM payload.
     pub adaptive_compression: bool,
-    /// De-identify DICOM files served by get_file, get_newest_file and watch_file
-    /// (scanner streams follow the project's `anonymize`). Only an explicit
-    /// `--send-identified-files` turns this off.
-    pub deidentify_files: bool,
+    /// Send DICOM as stored, with the participant's details (`--send-identified`):
+    /// files served by get_file, get_newest_file and watch_file, and scanner streams
+    /// whose project asked for `anonymize = false` (refused without this). False by
+    /// default: everything DICOM leaves de-identified.
+    pub send_identified: bool,
     /// When a scanner file counts as bad and fails its volume only (default 3 TRs).
     pub bad_file_bound: filestore::BadFileBound,
 }
@@ -51,7 +52,7 @@ impl StreamerConfig {
             compression: true,
             compression_level: crate::payload::DEFAULT_ZSTD_LEVEL,
             adaptive_compression: true,
-            deidentify_files: true,
+            send_identified: false,
             bad_file_bound: filestore::BadFileBound::default(),
         }
     }

@@ -5,6 +5,7 @@
 //! analyser's drop-by-index every volume arrives exactly once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -241,27 +242,28 @@ async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, 
     loop {
         let (index, mut volume) = match folder.next().await {
             Ok(file) => {
-                let path = file.path.display().to_string();
+                let path = shared.config.rules.shown(&file.path);
                 let completed_at = crate::epoch_secs(file.completed_at);
-                let raw = match deid.as_mut().map(|d| d.deidentify(&file.bytes)) {
-                    Some(Ok(b)) => Ok(Bytes::from(b)),
-                    // Not sent: what cannot be de-identified does not leave the console.
-                    Some(Err(e)) => Err(crate::local::cannot_deidentify(&path, &e)),
-                    None => Ok(Bytes::from(file.bytes)),
-                };
-                let volume = match raw {
-                    Ok(raw) => ready(&shared, raw, path, completed_at),
-                    Err(message) => bad(path, completed_at, message),
-                };
+                // The one decision on what leaves the console (DICOM by name or
+                // content); what cannot be de-identified fails its volume, unsent.
+                let volume =
+                    match imaging::deid::outgoing(Path::new(&path), file.bytes, deid.as_mut()) {
+                        Ok(raw) => ready(&shared, Bytes::from(raw), path, completed_at),
+                        Err(e) => bad(path, completed_at, e.to_string()),
+                    };
                 (file.index, volume)
             }
-            Err(e) => match &e {
-                filestore::FilestoreError::BadFile { index, path, .. } => {
-                    let now = crate::epoch_secs(SystemTime::now());
-                    (*index, bad(path.display().to_string(), now, e.to_string()))
+            Err(e) => {
+                // Messages leave the console with paths shown, like the paths themselves.
+                let e = shared.config.rules.shown_error(e);
+                match &e {
+                    filestore::FilestoreError::BadFile { index, path, .. } => {
+                        let now = crate::epoch_secs(SystemTime::now());
+                        (*index, bad(path.display().to_string(), now, e.to_string()))
+                    }
+                    _ => return fail(&shared, &id, Code::Io, e.to_string()),
                 }
-                _ => return fail(&shared, &id, Code::Io, e.to_string()),
-            },
+            }
         };
         if let Some(message) = &volume.bad {
             tracing::error!(stream = %id, index, "bad scanner file, volume not sent: {message}");

@@ -66,11 +66,12 @@ pub(crate) async fn run(
             minor: PROTOCOL_MINOR,
         }),
         allowed_types: config.rules.allowed_types().to_vec(),
+        // By name only, as every path is shown (see `AccessRules::shown`).
         allowed_dirs: config
             .rules
             .allowed_dirs()
             .iter()
-            .map(|d| d.display().to_string())
+            .map(|d| config.rules.shown(d))
             .collect(),
         compressions: if config.compression {
             vec![Compression::Zstd as i32]
@@ -137,7 +138,7 @@ pub(crate) async fn run(
     tracing::info!(station = %config.station, compression_level = ?level, "connected to the analyser");
 
     let mut tasks: HashMap<u64, tokio::task::AbortHandle> = HashMap::new();
-    let mut puts: HashMap<u64, (String, Assembler)> = HashMap::new();
+    let mut puts: HashMap<u64, (String, bool, Assembler)> = HashMap::new();
     let result = loop {
         let msg = match inbound.message().await {
             Ok(Some(m)) => m,
@@ -152,19 +153,23 @@ pub(crate) async fn run(
                 let call = match req.call {
                     Some(request::Call::PutFile(put)) => {
                         // Collect every chunk before writing anything.
-                        let entry = puts
-                            .entry(id)
-                            .or_insert_with(|| (put.path.clone(), Assembler::default()));
+                        let entry = puts.entry(id).or_insert_with(|| {
+                            (put.path.clone(), put.overwrite, Assembler::default())
+                        });
                         let Some(chunk) = put.data else {
                             puts.remove(&id);
                             handler::refuse(&tx, id, "put_file without data");
                             continue;
                         };
-                        match entry.1.push(chunk) {
+                        match entry.2.push(chunk) {
                             Ok(None) => continue,
                             Ok(Some(bytes)) => {
-                                let (path, _) = puts.remove(&id).unwrap_or_default();
-                                handler::Call::Put { path, bytes }
+                                let (path, overwrite, _) = puts.remove(&id).unwrap_or_default();
+                                handler::Call::Put {
+                                    path,
+                                    bytes,
+                                    overwrite,
+                                }
                             }
                             Err(e) => {
                                 puts.remove(&id);

@@ -42,7 +42,7 @@ impl Bad {
         match self {
             Bad::Empty => "empty",
             Bad::CutShort | Bad::ForgedLength => "not complete",
-            Bad::NotDeidentifiable => "cannot de-identify",
+            Bad::NotDeidentifiable => "cannot be de-identified",
         }
     }
 }

@@ -5,5 +5,6 @@
 mod bad_files;
 mod calls;
 mod harness;
+mod privacy;
 mod refusals;
 mod streams;

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use data_link::streamer::StreamerConfig;
 use data_link::{DataInterface, LinkError};
-use filestore::{FilePattern, ReplayOptions};
+use filestore::{AccessRules, FilePattern, ReplayOptions};
 
-use crate::harness::{analyser, certs, shared_testdata, streamer, Proxy, GUARD};
+use crate::harness::{analyser, certs, shared_testdata, start_streamer, streamer, Proxy, GUARD};
 
 const PATTERN: &str = "001_000013_{TR:06d}.dcm";
 
@@ -183,14 +184,13 @@ async fn two_streamers_at_once_each_with_its_own_stream() {
         &[".dcm"],
         true,
     );
-    let _sb = streamer(
-        certs.path(),
-        analyser.addr,
+    // prisma's console sends identified data (its own flag), so its project may ask.
+    let mut prisma = StreamerConfig::new(
         "prisma",
-        &[b.path()],
-        &[".dcm"],
-        true,
+        AccessRules::new([b.path()], [".dcm"]).expect("rules"),
     );
+    prisma.send_identified = true;
+    let _sb = start_streamer(certs.path(), analyser.addr, prisma);
     for station in ["skyra", "prisma"] {
         analyser
             .streamers
@@ -312,7 +312,8 @@ async fn volumes_over_one_mebibyte_are_pushed_in_chunks() {
     let data = DataInterface::remote(analyser.streamers.clone(), "mb");
     let dir = scans.path().display().to_string();
     let stream = data
-        .init_scanner_stream_at(&dir, "vol_{TR:03d}.raw", 1000, false, 1)
+        // Not DICOM by name or content: it leaves as it is, de-identification asked or not.
+        .init_scanner_stream_at(&dir, "vol_{TR:03d}.raw", 1000, true, 1)
         .await
         .expect("init");
     let volume = |i: u64| -> Vec<u8> {

@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 use filestore::{AccessRules, FilestoreError};
 
 fn rules_for(dir: &std::path::Path) -> AccessRules {
-    AccessRules::new([dir], [".dcm", ".txt"]).expect("rules")
+    AccessRules::new([dir], [".dcm", ".txt"])
+        .and_then(|r| r.with_writable_dirs([dir]))
+        .expect("rules")
 }
 
 #[test]
@@ -14,13 +16,18 @@ fn atomic_write_creates_folders_and_leaves_no_temp() {
     let root = tmp.path().canonicalize().expect("canonical");
     let rules = rules_for(&root);
     let written = rules
-        .write_file_atomic(&root.join("sub/deeper/out.txt"), b"hello")
+        .write_file_atomic(&root.join("sub/deeper/out.txt"), b"hello", false)
         .expect("write");
     assert_eq!(written, root.join("sub/deeper/out.txt"));
     assert_eq!(std::fs::read(&written).expect("read"), b"hello");
-    // Overwrite in place.
+    // Never replaced unless asked; then in place.
+    assert!(matches!(
+        rules.write_file_atomic(&written, b"again", false),
+        Err(FilestoreError::Exists { .. })
+    ));
+    assert_eq!(std::fs::read(&written).expect("read"), b"hello");
     rules
-        .write_file_atomic(&written, b"again")
+        .write_file_atomic(&written, b"again", true)
         .expect("overwrite");
     assert_eq!(rules.read_file(&written).expect("read"), b"again");
     let leftovers: Vec<_> = std::fs::read_dir(root.join("sub/deeper"))
@@ -30,11 +37,11 @@ fn atomic_write_creates_folders_and_leaves_no_temp() {
     assert_eq!(leftovers, ["out.txt"]);
     // `..` inside a folder that does not exist yet is refused.
     assert!(matches!(
-        rules.write_file_atomic(&root.join("new/../../x.txt"), b"x"),
-        Err(FilestoreError::Refused { .. } | FilestoreError::OutsideAllowedDirs { .. })
+        rules.write_file_atomic(&root.join("new/../../x.txt"), b"x", false),
+        Err(FilestoreError::Refused { .. } | FilestoreError::NotWritable { .. })
     ));
     assert!(matches!(
-        rules.write_file_atomic(&root.join("sub"), b"x"),
+        rules.write_file_atomic(&root.join("sub"), b"x", true),
         Err(FilestoreError::TypeNotAllowed { .. } | FilestoreError::WrongKind { .. })
     ));
 }

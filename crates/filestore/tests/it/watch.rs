@@ -266,11 +266,22 @@ async fn symlink_named_like_a_volume_is_refused() {
         ScannerFolder::open_with(&rules, &dir, pattern, 0, fast_poll(), None).expect("open");
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.join("v0.txt"))
         .expect("symlink");
+    std::fs::write(dir.join("v1.txt"), b"volume 1").expect("write");
+    // The link fails its volume only, saying no more than "outside the allowed folders".
     let result = tokio::time::timeout(GUARD, sf.next()).await.expect("guard");
+    let Err(FilestoreError::BadFile {
+        index: 0, reason, ..
+    }) = &result
+    else {
+        panic!("{result:?}");
+    };
     assert!(
-        matches!(result, Err(FilestoreError::OutsideAllowedDirs { .. })),
-        "{result:?}"
+        reason.ends_with("v0.txt is outside the allowed folders"),
+        "{reason}"
     );
+    assert!(!reason.contains("secret"), "{reason}");
+    let next = tokio::time::timeout(GUARD, sf.next()).await.expect("guard");
+    assert_eq!(next.expect("volume 1").bytes, b"volume 1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,6 +354,8 @@ async fn replay_of_skyra_arrives_complete_and_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inotify_sees_rename_into_place_and_links() {
     let (_tmp, dir, rules) = folder();
+    // The link below keeps its first name: served only where hard links are allowed.
+    let rules = rules.with_hard_links_allowed(true);
     // Polling effectively off: only real inotify events can report these files.
     let opts = WatchOptions {
         poll_interval: Duration::from_secs(3600),
@@ -350,9 +363,7 @@ async fn inotify_sees_rename_into_place_and_links() {
     };
     let mut watch = FolderWatch::open_with(&rules, &dir, opts, None).expect("open");
     // A writer that writes a temporary file and renames it into place.
-    rules
-        .write_file_atomic(&dir.join("renamed.txt"), b"whole")
-        .expect("write");
+    filestore::write_atomic(&dir.join("renamed.txt"), b"whole").expect("write");
     let got = watch
         .wait_for_path(&dir.join("renamed.txt"), GUARD)
         .await
