@@ -16,8 +16,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Like [`write_atomic`], but never replaces an existing file: the complete temporary
-/// file is hard-linked to `path`, which fails with `AlreadyExists` if `path` exists
-/// (atomically, so two writers cannot both win), then the temporary name is removed.
+/// file is renamed to `path` with `renameat2(RENAME_NOREPLACE)`, which fails with
+/// `AlreadyExists` if `path` exists (atomically, so two writers cannot both win). Where
+/// the filesystem lacks that flag, a hard link then removal of the temporary name does
+/// the same, with two names for a moment.
 pub fn create_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     replace(path, bytes, Durable::NoReplace)
 }
@@ -71,9 +73,7 @@ fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
             file.sync_all()?;
         }
         if durable == Durable::NoReplace {
-            fs::hard_link(&tmp, path)?;
-            // Best effort: the target is complete and in place already.
-            let _ = fs::remove_file(&tmp);
+            rename_no_replace(&tmp, path)?;
         } else {
             fs::rename(&tmp, path)?;
         }
@@ -94,6 +94,27 @@ fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
     if let Ok(d) = fs::File::open(&dir) {
         let _ = d.sync_all();
     }
+    Ok(())
+}
+
+/// Renames `from` to `to` unless `to` exists (`AlreadyExists` then), in one step where
+/// the kernel and filesystem support it, so the file never has two names: the streamer
+/// refuses multiply-linked files unless told otherwise.
+fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+        match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Filesystems without the flag (some network mounts): the link fallback.
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fs::hard_link(from, to)?;
+    // Best effort: the target is complete and in place already.
+    let _ = fs::remove_file(from);
     Ok(())
 }
 
@@ -134,6 +155,9 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists, "{err}");
         assert_eq!(fs::read(&path).expect("read"), b"first");
         assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
+        // One name only: a streamer refusing multiply-linked files can read it at once.
+        let links = std::os::unix::fs::MetadataExt::nlink(&fs::metadata(&path).expect("stat"));
+        assert_eq!(links, 1);
     }
 
     #[test]
