@@ -231,6 +231,13 @@ impl AuthService {
 }
 
 impl AuthService {
+    /// The user's current password hash (re-reading a changed password file), or None
+    /// for an unknown user. Sessions kept outside [`Sessions`] (the web page's cookies)
+    /// keep the stamp they logged in with and end when it changes, as tokens do.
+    pub fn credential_stamp(&self, user: &str) -> Option<String> {
+        self.current_users().hash_of(user).map(str::to_owned)
+    }
+
     /// Ends the sessions of users whose password changed or who were removed.
     fn revoke_changed(&self, before: &PasswordFile, after: &PasswordFile) {
         for user in before.users() {

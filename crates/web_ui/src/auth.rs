@@ -44,6 +44,8 @@ const TEST_COOKIE: &str = "rtcloud-test";
 #[derive(Debug, Clone)]
 struct WebSession {
     user: String,
+    /// The password hash at login: the session ends when it changes.
+    stamp: Option<String>,
     csrf: String,
     created: Instant,
     last_seen: Instant,
@@ -61,6 +63,7 @@ pub struct User {
     pub name: String,
     pub csrf: String,
     pub(crate) session_id: String,
+    stamp: Option<String>,
 }
 
 impl WebSessions {
@@ -68,8 +71,9 @@ impl WebSessions {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a session for `user`; returns its id (for the cookie).
-    pub fn create(&self, user: &str, now: Instant) -> String {
+    /// Starts a session for `user`, whose password hash is `stamp` now; returns its id
+    /// (for the cookie).
+    pub fn create(&self, user: &str, stamp: Option<String>, now: Instant) -> String {
         let mut map = self.lock();
         map.retain(|_, s| alive(s, now));
         if map.len() >= MAX_SESSIONS {
@@ -86,6 +90,7 @@ impl WebSessions {
             id.clone(),
             WebSession {
                 user: user.to_owned(),
+                stamp,
                 csrf: random_token(),
                 created: now,
                 last_seen: now,
@@ -107,6 +112,7 @@ impl WebSessions {
             name: session.user.clone(),
             csrf: session.csrf.clone(),
             session_id: id.to_owned(),
+            stamp: session.stamp.clone(),
         })
     }
 
@@ -154,10 +160,17 @@ pub(crate) fn session_id(state: &WebState, headers: &HeaderMap) -> Option<String
         .map(|(_, v)| v.to_owned())
 }
 
-/// The logged-in user of a request, if any (counts as activity).
+/// The logged-in user of a request, if any (counts as activity). A session whose
+/// user's password changed, or who was removed, since login ends here.
 pub(crate) fn current_user(state: &WebState, headers: &HeaderMap) -> Option<User> {
     let id = session_id(state, headers)?;
-    state.sessions().touch(&id, Instant::now())
+    let user = state.sessions().touch(&id, Instant::now())?;
+    if state.inner.auth.credential_stamp(&user.name) != user.stamp {
+        tracing::info!(user = %user.name, "password changed or user removed: web session ended");
+        state.sessions().end(&id);
+        return None;
+    }
+    Some(user)
 }
 
 impl FromRequestParts<WebState> for User {
@@ -292,7 +305,8 @@ pub async fn login(
         return Err(AppError::new(status, refused.to_string()));
     }
     security::server::mark_authenticated(&parts.extensions);
-    let id = state.sessions().create(&user, Instant::now());
+    let stamp = state.inner.auth.credential_stamp(&user);
+    let id = state.sessions().create(&user, stamp, Instant::now());
     tracing::info!(%user, "web login");
     let cookie = format!(
         "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -335,7 +349,7 @@ mod tests {
     fn sessions_end_when_idle_too_old_or_logged_out() {
         let sessions = WebSessions::default();
         let t0 = Instant::now();
-        let id = sessions.create("alice", t0);
+        let id = sessions.create("alice", None, t0);
         let minute = Duration::from_secs(60);
         // Activity every 20 minutes keeps it alive ...
         for k in 1..=30 {
@@ -347,9 +361,9 @@ mod tests {
             }
             assert_eq!(sessions.touch(&id, t).expect("alive").name, "alice");
         }
-        let id = sessions.create("bob", t0);
+        let id = sessions.create("bob", None, t0);
         assert!(sessions.touch(&id, t0 + 31 * minute).is_none(), "idle");
-        let id = sessions.create("carol", t0);
+        let id = sessions.create("carol", None, t0);
         sessions.end(&id);
         assert!(sessions.touch(&id, t0).is_none(), "logged out");
     }

@@ -161,6 +161,25 @@ async fn login(app: &Router, user: &str, password: &str) -> (String, String) {
 }
 
 #[tokio::test]
+async fn a_password_change_ends_the_web_sessions_of_that_user() {
+    let site = site(false).await;
+    let app = &site.app;
+    let (both, _) = login(app, "alice", "secret").await;
+    let (cookie, _) = both.split_once('\n').expect("two parts");
+    let passwd = site._dir.path().join("passwd");
+    security::users::add_user(&passwd, "alice", "a new secret").expect("new password");
+    let refused = call(app, get("/api/state", Some(cookie))).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    // The new password logs in, and that session lives on.
+    let (both, _) = login(app, "alice", "a new secret").await;
+    let (cookie, _) = both.split_once('\n').expect("two parts");
+    assert_eq!(
+        call(app, get("/api/state", Some(cookie))).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn login_sessions_csrf_and_logout() {
     let site = site(false).await;
     let app = &site.app;
