@@ -64,6 +64,8 @@ pub struct Output {
     position: Position,
     /// Also write RT-Cloud's files (`--rtcloud-layout`, see `rtcloud_layout`).
     rtcloud_layout: bool,
+    /// The last result in each run's results.tsv, once read or written here.
+    tsv_last_seq: std::collections::HashMap<i64, u64>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
@@ -90,6 +92,7 @@ impl Output {
             dir: dir.to_owned(),
             position,
             rtcloud_layout: false,
+            tsv_last_seq: Default::default(),
         })
     }
 
@@ -113,6 +116,7 @@ impl Output {
     pub fn begin_session(&mut self, session_id: &str) -> Result<(), OutputError> {
         if self.position.session_id != session_id {
             self.set_aside()?;
+            self.tsv_last_seq.clear();
             self.position = Position {
                 session_id: session_id.to_owned(),
                 last_seq: 0,
@@ -143,18 +147,36 @@ impl Output {
         }
         let json = serde_json::to_vec_pretty(result).unwrap_or_default();
         let path = self.result_path(result.run, result.tr);
-        filestore::publish(&path, &json).map_err(io(&path))?;
+        let mut placed = vec![(
+            filestore::publish_unsynced(&path, &json).map_err(io(&path))?,
+            path,
+        )];
         if self.rtcloud_layout {
             if let Some((path, bytes)) = crate::rtcloud_layout::file_for(&self.dir, result) {
-                filestore::publish(&path, &bytes).map_err(io(&path))?;
+                placed.push((
+                    filestore::publish_unsynced(&path, &bytes).map_err(io(&path))?,
+                    path,
+                ));
             }
         }
+        // Readers are told once the files are in place; the fsyncs (milliseconds on a
+        // busy disk) follow, and the position is saved only after them.
         on_visible();
+        for (unsynced, path) in placed {
+            unsynced.sync().map_err(io(&path))?;
+        }
         let tsv = self
             .dir
             .join(format!("run-{}", result.run))
             .join("results.tsv");
-        if !tsv_has_seq(&tsv, result.seq) {
+        // Only the first result of a run in this process looks at the file (a line left
+        // by a crash between the append and the position update); after that the last
+        // line is known, so a TR's cost does not grow with the run.
+        let last_in_tsv = match self.tsv_last_seq.get(&result.run) {
+            Some(&last) => last,
+            None => tsv_last_seq(&tsv),
+        };
+        if last_in_tsv < result.seq {
             let value = match &result.value {
                 serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
                 other => other.to_string(),
@@ -171,6 +193,7 @@ impl Output {
             );
             append(&tsv, TSV_HEADER, &line)?;
         }
+        self.tsv_last_seq.insert(result.run, result.seq);
         self.position.last_seq = result.seq;
         self.save()?;
         Ok(true)
@@ -254,16 +277,16 @@ fn append(path: &Path, header: &str, line: &str) -> Result<(), OutputError> {
     file.sync_data().map_err(io(path))
 }
 
-/// True when the last line of `tsv` is result `seq` (written before a crash).
-fn tsv_has_seq(tsv: &Path, seq: u64) -> bool {
+/// The sequence number on the last line of `tsv` (0 when there is none).
+fn tsv_last_seq(tsv: &Path) -> u64 {
     let Ok(text) = std::fs::read_to_string(tsv) else {
-        return false;
+        return 0;
     };
     text.lines()
         .next_back()
         .and_then(|l| l.split('\t').next())
         .and_then(|s| s.parse::<u64>().ok())
-        .is_some_and(|last| last >= seq)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -384,6 +407,25 @@ mod tests {
             .expect("writes the JSON again"));
         let tsv = std::fs::read_to_string(dir.path().join("run-2/results.tsv")).expect("tsv");
         assert_eq!(tsv.lines().count(), 2, "{tsv}");
+    }
+
+    #[test]
+    fn readers_are_told_once_the_json_is_in_place() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut out = Output::open(dir.path()).expect("opens");
+        out.begin_session("s").expect("session");
+        let path = out.result_path(2, 1);
+        let mut told = false;
+        out.write_result(&result(1, 1), || {
+            told = true;
+            let json = std::fs::read(&path).expect("in place when readers are told");
+            assert_eq!(
+                serde_json::from_slice::<Delivered>(&json).ok(),
+                Some(result(1, 1))
+            );
+        })
+        .expect("writes");
+        assert!(told);
     }
 
     #[test]

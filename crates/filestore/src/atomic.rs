@@ -30,7 +30,38 @@ pub fn create_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// the newest file but a disk stall must not delay it; the caller records its progress
 /// only after this returns.
 pub fn publish(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    replace(path, bytes, Durable::AfterRename)
+    publish_unsynced(path, bytes)?.sync()
+}
+
+/// The first half of [`publish`]: the file is complete and in place (renamed) when
+/// this returns, not yet durable. Lets a caller tell a waiting reader before the
+/// fsyncs, which can take milliseconds on a busy disk.
+pub fn publish_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<Unsynced> {
+    let (file, dir) = place(path, bytes, Durable::AfterRename)?;
+    Ok(Unsynced { file, dir })
+}
+
+/// A file made visible by [`publish_unsynced`] whose content and name are not yet
+/// synced to disk.
+#[must_use = "call sync() to make the file durable"]
+pub struct Unsynced {
+    file: fs::File,
+    dir: PathBuf,
+}
+
+impl Unsynced {
+    /// Syncs the file, then its folder (best effort: not every filesystem allows it).
+    pub fn sync(self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        sync_dir(&self.dir);
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// When the new content is synced relative to the rename that makes it visible.
@@ -45,6 +76,18 @@ enum Durable {
 /// A temporary file in the target's folder, then a rename over the target; both files
 /// and the folder are synced (the folder best effort: not every filesystem allows it).
 fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
+    let (file, dir) = place(path, bytes, durable)?;
+    if durable == Durable::AfterRename {
+        file.sync_all()?;
+    }
+    drop(file);
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Writes the temporary file and renames (or links) it into place; returns the open
+/// file and its folder for the syncs still to do.
+fn place(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<(fs::File, PathBuf)> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -79,22 +122,14 @@ fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
         }
         Ok::<_, std::io::Error>(file)
     })();
-    let file = match written {
-        Ok(file) => file,
+    match written {
+        Ok(file) => Ok((file, dir)),
         Err(e) => {
             // Best effort: the temp file is ours and useless now.
             let _ = fs::remove_file(&tmp);
-            return Err(e);
+            Err(e)
         }
-    };
-    if durable == Durable::AfterRename {
-        file.sync_all()?;
     }
-    drop(file);
-    if let Ok(d) = fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Renames `from` to `to` unless `to` exists (`AlreadyExists` then), in one step where

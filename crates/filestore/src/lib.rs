@@ -34,7 +34,7 @@ pub mod rules;
 pub mod scanner;
 pub mod watch;
 
-pub use atomic::{create_atomic, publish, write_atomic};
+pub use atomic::{create_atomic, publish, publish_unsynced, write_atomic, Unsynced};
 pub use error::{FilestoreError, Result};
 pub use events::{ChannelEvents, FolderEvent, FolderEvents, NoEvents};
 pub use pattern::FilePattern;

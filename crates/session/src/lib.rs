@@ -206,9 +206,10 @@ impl Session {
         self.inner
             .writer
             .replace(dir.join("config.toml"), config_text.as_bytes().to_vec());
-        self.inner
-            .writer
-            .replace(dir.join("results.tsv"), results_tsv(&[]).into_bytes());
+        self.inner.writer.replace(
+            dir.join("results.tsv"),
+            RESULTS_TSV_HEADER.as_bytes().to_vec(),
+        );
         self.write_status(&launch);
         state.launches.push(launch.clone());
         state.current = Some(number);
@@ -285,8 +286,9 @@ impl Session {
 
     // ------------------------------------------------------------ results
 
-    /// Records a result of the running launch (launch 0 when none runs) and rewrites
-    /// that launch's results.tsv.
+    /// Records a result of the running launch (launch 0 when none runs) and appends it
+    /// to that launch's results.tsv (an append, not a rewrite: the cost of a TR must not
+    /// grow with the run).
     pub fn add_result(
         &self,
         run: i64,
@@ -307,15 +309,8 @@ impl Session {
         };
         state.results.push(record.clone());
         if let Some(l) = state.launches.iter().find(|l| l.number == launch) {
-            let own: Vec<&ResultRecord> = state
-                .results
-                .iter()
-                .filter(|r| r.launch == launch)
-                .collect();
             let path = self.launch_dir(l).join("results.tsv");
-            self.inner
-                .writer
-                .replace(path, results_tsv(&own).into_bytes());
+            self.inner.writer.append(path, results_tsv_line(&record));
         }
         drop(state);
         self.emit(Event::Result(record.clone()));
@@ -527,20 +522,19 @@ impl Session {
     }
 }
 
-fn results_tsv(results: &[&ResultRecord]) -> String {
-    let mut out = String::from("seq\trun\ttr\tvalue\tonset_delay_ms\tmade_at\n");
-    for r in results {
-        let value = match &r.value {
-            serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
-            other => other.to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "{}\t{}\t{}\t{value}\t{}\t{:.6}",
-            r.seq, r.run, r.tr, r.onset_delay_ms, r.made_at
-        );
-    }
-    out
+/// The first line of each launch's results.tsv.
+const RESULTS_TSV_HEADER: &str = "seq\trun\ttr\tvalue\tonset_delay_ms\tmade_at\n";
+
+/// One result as a results.tsv line (tabs and newlines in a string value become spaces).
+fn results_tsv_line(r: &ResultRecord) -> String {
+    let value = match &r.value {
+        serde_json::Value::String(s) => s.replace(['\t', '\n'], " "),
+        other => other.to_string(),
+    };
+    format!(
+        "{}\t{}\t{}\t{value}\t{}\t{:.6}\n",
+        r.seq, r.run, r.tr, r.onset_delay_ms, r.made_at
+    )
 }
 
 /// Cuts `text` to [`MAX_LOG_LINE_BYTES`] (on a character boundary) with a note.
