@@ -43,6 +43,7 @@ pub fn publish_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<Unsynced> 
 
 /// A file made visible by [`publish_unsynced`] whose content and name are not yet
 /// synced to disk.
+#[derive(Debug)]
 #[must_use = "call sync() to make the file durable"]
 pub struct Unsynced {
     file: fs::File,
