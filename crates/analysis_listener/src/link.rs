@@ -288,7 +288,9 @@ async fn write_loop(
                 let sent_at = result.made_at - skew_s;
                 let due = sent_at + result.onset_delay_ms.max(0.0) / 1000.0;
                 let wait = due - now();
-                if wait > 0.0 {
+                // No onset delay means "on arrival": a wait then is only an error in the
+                // skew estimate, and a timer would round it up to whole milliseconds.
+                if result.onset_delay_ms > 0.0 && wait > 0.0 {
                     tokio::time::sleep(Duration::from_secs_f64(wait.min(3600.0))).await;
                 }
                 let value = serde_json::from_str(&result.json)
