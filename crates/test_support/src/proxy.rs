@@ -206,7 +206,8 @@ impl Proxy {
         // Threads inherit the namespace of the thread that starts them, so every
         // socket of this proxy is made in the namespace entered here.
         std::thread::spawn(move || {
-            let bound = enter(config.netns.as_ref()).and_then(|()| TcpListener::bind(config.listen));
+            let bound =
+                enter(config.netns.as_ref()).and_then(|()| TcpListener::bind(config.listen));
             let listener = match bound {
                 Ok(l) => l,
                 Err(e) => {
@@ -214,7 +215,11 @@ impl Proxy {
                     return;
                 }
             };
-            let _ = tx.send(listener.local_addr().and_then(|a| Ok((a, listener.try_clone()?))));
+            let _ = tx.send(
+                listener
+                    .local_addr()
+                    .and_then(|a| Ok((a, listener.try_clone()?))),
+            );
             accept_loop(listener, s);
         });
         let (addr, listener) = rx
@@ -312,10 +317,8 @@ impl Drop for Proxy {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.cut();
         // Wakes the accept loop (accept fails), which sees `stop` and ends.
-        let _ = nix::sys::socket::shutdown(
-            self.listener.as_raw_fd(),
-            nix::sys::socket::Shutdown::Both,
-        );
+        let _ =
+            nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both);
     }
 }
 
@@ -363,7 +366,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     server: None,
                     lost: AtomicBool::new(true),
                     reset: AtomicBool::new(false),
-silenced: AtomicBool::new(false),
+                    silenced: AtomicBool::new(false),
                 });
                 continue;
             }
@@ -374,7 +377,7 @@ silenced: AtomicBool::new(false),
                     server: None,
                     lost: AtomicBool::new(true),
                     reset: AtomicBool::new(false),
-silenced: AtomicBool::new(false),
+                    silenced: AtomicBool::new(false),
                 });
                 lock(&shared.conns).push(conn.clone());
                 std::thread::spawn(move || drain(&conn.client));
@@ -389,7 +392,7 @@ silenced: AtomicBool::new(false),
                 server: None,
                 lost: AtomicBool::new(true),
                 reset: AtomicBool::new(false),
-silenced: AtomicBool::new(false),
+                silenced: AtomicBool::new(false),
             });
             continue;
         };
@@ -399,7 +402,7 @@ silenced: AtomicBool::new(false),
             server: Some(server),
             lost: AtomicBool::new(false),
             reset: AtomicBool::new(false),
-silenced: AtomicBool::new(false),
+            silenced: AtomicBool::new(false),
         });
         lock(&shared.conns).push(conn.clone());
         pump(&shared, &conn, true);
@@ -448,7 +451,11 @@ fn read_side(mut from: TcpStream, tx: SyncSender<(Instant, Vec<u8>)>, s: &Shared
             _ => break,
         };
         buf.truncate(n);
-        let imp = *lock(if to_target { &s.to_target } else { &s.to_client });
+        let imp = *lock(if to_target {
+            &s.to_target
+        } else {
+            &s.to_client
+        });
         let at = Instant::now() + rng.delay(imp.latency, imp.jitter);
         // Never before the previous chunk: one TCP path does not reorder.
         last = last.max(at);
@@ -483,7 +490,11 @@ fn write_side(
             conn.lost.store(true, Ordering::SeqCst);
             continue;
         }
-        let imp = *lock(if to_target { &s.to_target } else { &s.to_client });
+        let imp = *lock(if to_target {
+            &s.to_target
+        } else {
+            &s.to_client
+        });
         let start = next_free.max(at);
         sleep_until(start);
         if to.write_all(&bytes).is_err() {
@@ -582,7 +593,10 @@ mod tests {
         let mut c = TcpStream::connect(proxy.addr).expect("connect");
         let start = Instant::now();
         round_trip(&mut c, 10);
-        assert!(start.elapsed() >= Duration::from_millis(25), "latency applied");
+        assert!(
+            start.elapsed() >= Duration::from_millis(25),
+            "latency applied"
+        );
         // 400 kB at 8 Mbit/s is 0.4 s at least.
         let start = Instant::now();
         round_trip(&mut c, 400_000);
