@@ -68,24 +68,35 @@ fn caught_up(session: &Session, since: Instant) -> f64 {
     seen.saturating_duration_since(since).as_secs_f64() * 1000.0
 }
 
+/// Runs `setup` to its end, undisturbed.
+fn undisturbed(setup: Setup) {
+    if let Some(session) = Session::start(setup) {
+        session.finish(None);
+    }
+}
+
+/// Runs `setup` with `fault` a fifth into the run; `fault` returns when the fault is
+/// over (or, for one nobody announces, when it began), from which recovery counts.
+fn with_fault(setup: Setup, fault: impl FnOnce(&mut Session) -> Instant) {
+    let Some(mut session) = Session::start(setup) else {
+        return;
+    };
+    sleep_until(&session, fault_at());
+    let since = fault(&mut session);
+    let recover = caught_up(&session, since);
+    session.finish(Some(recover));
+}
+
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn figures_wan_compression_on() {
-    let Some(session) = Session::start(wan("WAN 100 Mbit/s, RTT 20/50 ms, compression on", true))
-    else {
-        return;
-    };
-    session.finish(None);
+    undisturbed(wan("WAN 100 Mbit/s, RTT 20/50 ms, compression on", true));
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn figures_wan_compression_off() {
-    let Some(session) = Session::start(wan("WAN 100 Mbit/s, RTT 20/50 ms, compression off", false))
-    else {
-        return;
-    };
-    session.finish(None);
+    undisturbed(wan("WAN 100 Mbit/s, RTT 20/50 ms, compression off", false));
 }
 
 fn uplink(name: &str, compression: bool) -> Setup {
@@ -97,102 +108,77 @@ fn uplink(name: &str, compression: bool) -> Setup {
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn figures_uplink_10mbit_adaptive_compression() {
-    let Some(session) = Session::start(uplink("uplink 10 Mbit/s, adaptive compression", true))
-    else {
-        return;
-    };
-    session.finish(None);
+    undisturbed(uplink("uplink 10 Mbit/s, adaptive compression", true));
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn figures_uplink_10mbit_no_compression() {
-    let Some(session) = Session::start(uplink("uplink 10 Mbit/s, compression off", false)) else {
-        return;
-    };
-    session.finish(None);
+    undisturbed(uplink("uplink 10 Mbit/s, compression off", false));
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn faults_link_down_20s() {
-    let Some(session) = Session::start(wan("scanner link down 20 s (all packets dropped)", true))
-    else {
-        return;
-    };
-    sleep_until(&session, fault_at());
-    session.scan_proxy().set_state(LinkState::Blackhole);
-    std::thread::sleep(Duration::from_secs(20));
-    session.scan_proxy().set_state(LinkState::Up);
-    let up = Instant::now();
-    let recover = caught_up(&session, up);
-    session.finish(Some(recover));
+    with_fault(
+        wan("scanner link down 20 s (all packets dropped)", true),
+        |session| {
+            session.scan_proxy().set_state(LinkState::Blackhole);
+            std::thread::sleep(Duration::from_secs(20));
+            session.scan_proxy().set_state(LinkState::Up);
+            Instant::now()
+        },
+    );
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn faults_half_open_links() {
-    let Some(session) = Session::start(wan(
-        "half-open: both links' connections silently dropped",
-        true,
-    )) else {
-        return;
-    };
-    sleep_until(&session, fault_at());
-    let at = Instant::now();
-    session.scan_proxy().silence_open();
-    session.stim_proxy().silence_open();
-    let recover = caught_up(&session, at);
-    session.finish(Some(recover));
+    with_fault(
+        wan("half-open: both links' connections silently dropped", true),
+        |session| {
+            let at = Instant::now();
+            session.scan_proxy().silence_open();
+            session.stim_proxy().silence_open();
+            at
+        },
+    );
 }
 
-/// Kills `role` with SIGKILL a fifth into the run and starts it again after `down`.
-fn killed(role: Role, down: Duration, name: &str) {
-    let Some(mut session) = Session::start(wan(name, true)) else {
-        return;
-    };
-    sleep_until(&session, fault_at());
-    session.signal(role, Signal::SIGKILL);
-    std::thread::sleep(down);
-    session.start_role(role);
-    let back = Instant::now();
-    let recover = caught_up(&session, back);
-    session.finish(Some(recover));
+/// SIGKILL of `role`, started again 5 s later.
+fn killed(role: Role, name: &str) {
+    with_fault(wan(name, true), |session| {
+        session.signal(role, Signal::SIGKILL);
+        std::thread::sleep(Duration::from_secs(5));
+        session.start_role(role);
+        Instant::now()
+    });
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn faults_streamer_killed_and_restarted() {
-    killed(
-        Role::Streamer,
-        Duration::from_secs(5),
-        "streamer SIGKILL, restarted after 5 s",
-    );
+    killed(Role::Streamer, "streamer SIGKILL, restarted after 5 s");
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn faults_listener_killed_and_restarted() {
-    killed(
-        Role::Listener,
-        Duration::from_secs(5),
-        "listener SIGKILL, restarted after 5 s",
-    );
+    killed(Role::Listener, "listener SIGKILL, restarted after 5 s");
 }
 
 #[test]
 #[ignore = "fault suite: scripts/test.sh runs it on the release binaries (docs/faults.md)"]
 fn faults_listener_frozen_20s() {
-    let Some(mut session) = Session::start(wan("listener SIGSTOP 20 s, then SIGCONT", true)) else {
-        return;
-    };
-    sleep_until(&session, fault_at());
-    session.signal(Role::Listener, Signal::SIGSTOP);
-    std::thread::sleep(Duration::from_secs(20));
-    session.signal(Role::Listener, Signal::SIGCONT);
-    let back = Instant::now();
-    let recover = caught_up(&session, back);
-    session.finish(Some(recover));
+    with_fault(
+        wan("listener SIGSTOP 20 s, then SIGCONT", true),
+        |session| {
+            session.signal(Role::Listener, Signal::SIGSTOP);
+            std::thread::sleep(Duration::from_secs(20));
+            session.signal(Role::Listener, Signal::SIGCONT);
+            Instant::now()
+        },
+    );
 }
 
 #[test]
@@ -215,8 +201,5 @@ fn faults_scanner_side() {
     // A file with a 2 s pause inside takes up to 4 s to write: more than the default
     // bound of 3 TRs (1.5 s here) after which an incomplete file fails its volume.
     setup.streamer_args = vec!["--bad-file-after-trs".into(), "10".into()];
-    let Some(session) = Session::start(setup) else {
-        return;
-    };
-    session.finish(None);
+    undisturbed(setup);
 }

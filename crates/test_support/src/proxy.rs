@@ -139,6 +139,17 @@ struct Conn {
 }
 
 impl Conn {
+    /// A client connection that is not forwarded (refused or swallowed).
+    fn unforwarded(client: TcpStream) -> Conn {
+        Conn {
+            client,
+            server: None,
+            lost: AtomicBool::new(true),
+            reset: AtomicBool::new(false),
+            silenced: AtomicBool::new(false),
+        }
+    }
+
     fn sockets(&self) -> impl Iterator<Item = &TcpStream> {
         std::iter::once(&self.client).chain(self.server.as_ref())
     }
@@ -361,24 +372,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         client.set_nodelay(true).ok();
         match shared.state() {
             LinkState::Refusing => {
-                reset_conn(&Conn {
-                    client,
-                    server: None,
-                    lost: AtomicBool::new(true),
-                    reset: AtomicBool::new(false),
-                    silenced: AtomicBool::new(false),
-                });
+                reset_conn(&Conn::unforwarded(client));
                 continue;
             }
             LinkState::Blackhole => {
                 // Accepted and swallowed: the client waits for an answer that never comes.
-                let conn = Arc::new(Conn {
-                    client,
-                    server: None,
-                    lost: AtomicBool::new(true),
-                    reset: AtomicBool::new(false),
-                    silenced: AtomicBool::new(false),
-                });
+                let conn = Arc::new(Conn::unforwarded(client));
                 lock(&shared.conns).push(conn.clone());
                 std::thread::spawn(move || drain(&conn.client));
                 continue;
@@ -387,13 +386,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         }
         let to = *lock(&shared.target);
         let Ok(server) = TcpStream::connect(to) else {
-            reset_conn(&Conn {
-                client,
-                server: None,
-                lost: AtomicBool::new(true),
-                reset: AtomicBool::new(false),
-                silenced: AtomicBool::new(false),
-            });
+            reset_conn(&Conn::unforwarded(client));
             continue;
         };
         server.set_nodelay(true).ok();
@@ -601,6 +594,11 @@ mod tests {
         let start = Instant::now();
         round_trip(&mut c, 400_000);
         assert!(start.elapsed() >= Duration::from_millis(390), "rate capped");
+        // The writer counts right after its write, which the echo may beat.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proxy.bytes() != (400_010, 400_010) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(proxy.bytes(), (400_010, 400_010));
     }
 
