@@ -19,6 +19,9 @@ docker/build.sh target/docker-out
 target/pyenv/bin/python -m pytest -q docker/test_containers.py
 # Every command the README and docs/ show is one the programs accept.
 target/pyenv/bin/python scripts/check_docs.py target/docker-out
+# The fault, load and WAN suite (docs/faults.md): the release binaries on three network
+# namespaces with impaired links (needs root for `ip netns`).
+scripts/faults.sh target/docker-out
 if [ "${FUZZ_SECONDS:-60}" != "0" ]; then
     scripts/fuzz.sh
 fi

@@ -37,6 +37,9 @@ NOT_RUN = {
     "git clone <this repository> rtcloud-rs && cd rtcloud-rs": "fetches the repository (the test runs in it)",
     "cargo build --release -p data_analyser -p data_streamer -p analysis_listener": "a release build (CI builds the same crates in debug)",
     "scripts/test.sh": "runs every test, this one included",
+    # The fault suite (docs/faults.md): scripts/test.sh runs both, exactly as written.
+    "docker/build.sh target/docker-out": "scripts/test.sh runs it (the release build)",
+    "scripts/faults.sh target/docker-out": "scripts/test.sh runs it after docker/build.sh",
     "pip install ./clients/python": "scripts/setup_python.sh installs the same package (editable) for the tests",
     "cargo run --release -p data_analyser -- demo": "listens on the fixed ports 8888/8890 until stopped; data_analyser's tests/it/demo.rs runs the demo",
     "cargo run --release -p data_analyser -- demo --auto-run --exit-after-run --tr 0.5": "fixed ports 8888/8890; data_analyser's tests/it/demo.rs runs it with ports 0",

@@ -34,7 +34,18 @@ pub(crate) async fn run(
             .await?;
         let stream = ScanStream::open(client, settings, scan, first_tr).await?;
         for tr in first_tr..first_tr.saturating_add(num_trs) {
-            let volume = stream.volume(run, tr).await?;
+            let volume = match stream.volume(run, tr).await {
+                Ok(volume) => volume,
+                // One bad scanner file fails its TR only; the analyser's log names it.
+                Err(BuiltinError::Tr { source, .. }) if source.is_bad_file() => {
+                    client
+                        .web
+                        .user_log(&format!("run {run} TR {tr} skipped: {source}"))
+                        .await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mean = volume.voxels.mean();
             let feedback = (mean - low) / (high - low);
             client

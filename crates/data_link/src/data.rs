@@ -279,22 +279,26 @@ impl DataInterface {
         let id = format!("s-{:016x}", rand::random::<u64>());
         match self {
             DataInterface::Remote(r) => {
-                let stream = Arc::new(ScannerStream::new(
-                    id.clone(),
-                    r.station.clone(),
-                    dir.to_owned(),
-                    pattern.to_owned(),
-                ));
-                // Registered before asking, so the first push finds it.
-                r.streamers.add_stream(stream);
-                let call = request::Call::InitScannerStream(protocol::v1::InitScannerStream {
+                let init = protocol::v1::InitScannerStream {
                     stream_id: id.clone(),
                     dir: dir.to_owned(),
                     pattern: pattern.to_owned(),
                     min_size,
                     anonymize,
                     start_index,
-                });
+                };
+                let stream = Arc::new(
+                    ScannerStream::new(
+                        id.clone(),
+                        r.station.clone(),
+                        dir.to_owned(),
+                        pattern.to_owned(),
+                    )
+                    .with_init(init.clone()),
+                );
+                // Registered before asking, so the first push finds it.
+                r.streamers.add_stream(stream);
+                let call = request::Call::InitScannerStream(init);
                 let name = format!("init_scanner_stream({dir}, {pattern})");
                 if let Err(e) = r.call(name, call, DEFAULT_CALL_TIMEOUT).await {
                     r.streamers.remove_stream(&id);

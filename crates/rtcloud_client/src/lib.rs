@@ -66,6 +66,17 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The scanner file of the volume asked for was bad (corrupt, never complete): that
+    /// volume failed, the stream goes on (DATA_LOSS from the analyser, or the local
+    /// link's `BadFile`; the message names the file).
+    pub fn is_bad_file(&self) -> bool {
+        self.code() == Some(tonic::Code::DataLoss)
+            || matches!(
+                self,
+                ClientError::Local(data_link::LinkError::BadFile { .. })
+            )
+    }
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 pub mod bids_validator;
 pub mod process;
+pub mod proxy;
 pub use bids_validator::{bids_validator, bids_validator_errors};
 pub use process::ChildGuard;
+pub use proxy::{Impairment, LinkState, Proxy, ProxyConfig};
 
 /// `../shared/testdata` next to the repository (real scanner data, never copied into
 /// the repo), or `None` so the test skips. Under CI=true a missing folder is a

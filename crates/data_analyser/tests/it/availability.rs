@@ -16,8 +16,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::client::TlsStream;
 
-use crate::site::{skyra_run, Proxy, Running, Site, PATTERN, WAIT};
+use crate::site::{skyra_run, Running, Site, PATTERN, WAIT};
 use crate::support::shared_testdata;
+use test_support::Proxy;
 
 const STRANGER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const STRANGER_H2: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
@@ -182,8 +183,8 @@ fn session(site: &Site, tr: &str) -> Session {
     let scanner = site.arg("scanner");
     let record = site.record(0, &scanner, PATTERN, 10, "record.log");
     let port = record.port();
-    let proxy = Proxy::start(port);
-    let streamer = site.streamer(proxy.port, "password", "streamer.log");
+    let proxy = Proxy::start(([127, 0, 0, 1], port).into());
+    let streamer = site.streamer(proxy.port(), "password", "streamer.log");
     let replay = site.replay(&skyra, 10, tr);
     record.wait_line("volume 2", |l| l.starts_with("volume 2 "));
     Session {
@@ -358,10 +359,10 @@ fn another_user_cannot_take_the_scanners_station() {
     } = session(&site, "1");
 
     // The listener's account may not be a streamer at all: refused at login.
-    let intruder = site.streamer_as(proxy.port, "stimulus", "listener-pw", "intruder.log");
+    let intruder = site.streamer_as(proxy.port(), "stimulus", "listener-pw", "intruder.log");
     wait_for_logged(&intruder, "may not log in as a streamer", 1);
     // An account that may be a streamer cannot claim a station that is connected.
-    let other = site.streamer_as(proxy.port, "other", "other-pw", "other.log");
+    let other = site.streamer_as(proxy.port(), "other", "other-pw", "other.log");
     wait_for_logged(&other, "connected by another user", 1);
 
     finish(&site, &mut record, &streamer);

@@ -7,8 +7,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::site::{skyra_run, Proxy, Site, PATTERN, WAIT};
+use crate::site::{skyra_run, Site, PATTERN, WAIT};
 use crate::support::shared_testdata;
+use test_support::Proxy;
 
 /// Every recorded volume is the source volume (same voxels and geometry), de-identified.
 fn assert_recorded(site: &Site, skyra: &Path, count: u32) {
@@ -105,8 +106,8 @@ fn connection_cut_mid_run_loses_and_duplicates_nothing() {
     let skyra = skyra_run(&td, &site);
     let scanner = site.arg("scanner");
     let mut record = site.record(0, &scanner, PATTERN, 10, "record.log");
-    let proxy = Proxy::start(record.port());
-    let _streamer = site.streamer(proxy.port, "password", "streamer.log");
+    let proxy = Proxy::start(([127, 0, 0, 1], record.port()).into());
+    let _streamer = site.streamer(proxy.port(), "password", "streamer.log");
     let _replay = site.replay(&skyra, 10, "0.4");
     record.wait_line("volume 2", |l| l.starts_with("volume 2 "));
     proxy.cut();

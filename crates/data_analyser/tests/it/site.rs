@@ -1,13 +1,10 @@
 //! A site for end-to-end tests: certificates and a user made by the real binary, and
 //! the real binaries (analyser, streamer, replay) started with their output captured.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use test_support::ChildGuard;
@@ -356,68 +353,4 @@ impl Site {
             self.path(log),
         )
     }
-}
-
-/// A TCP forwarder whose connections can be cut, standing in for a flaky network.
-pub struct Proxy {
-    pub port: u16,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    pub fn start(target: u16) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy binds");
-        let port = listener.local_addr().expect("addr").port();
-        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (open2, stop2) = (open.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
-                    continue;
-                };
-                let mut open = open2.lock().expect("lock");
-                for s in [&client, &server] {
-                    open.push(s.try_clone().expect("clone"));
-                }
-                pipe(
-                    client.try_clone().expect("clone"),
-                    server.try_clone().expect("clone"),
-                );
-                pipe(server, client);
-            }
-        });
-        Proxy { port, open, stop }
-    }
-
-    /// Cuts every connection through the proxy (new ones are still let through).
-    pub fn cut(&self) {
-        for s in self.open.lock().expect("lock").drain(..) {
-            s.shutdown(Shutdown::Both).ok();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.cut();
-    }
-}
-
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 || to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        to.shutdown(Shutdown::Both).ok();
-    });
 }

@@ -344,6 +344,18 @@ impl Streamers {
             .cloned()
     }
 
+    /// The streams opened on `station`.
+    pub(crate) fn streams_of(&self, station: &str) -> Vec<Arc<ScannerStream>> {
+        self.inner
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|s| s.station == station)
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn remove_stream(&self, id: &str) -> Option<Arc<ScannerStream>> {
         self.inner
             .streams

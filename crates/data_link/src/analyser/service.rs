@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 use protocol::v1::data_link_server::{DataLink, DataLinkServer};
 use protocol::v1::link_error::Code;
 use protocol::v1::{
-    from_streamer, response, to_streamer, Ack, Compression, FromStreamer, ProtocolVersion, Push,
-    ToStreamer, Welcome,
+    from_streamer, request, response, to_streamer, Ack, Compression, FromStreamer, OpenStream,
+    ProtocolVersion, Push, ToStreamer, Welcome,
 };
 use security::{Identity, RequireLogin};
 use tokio::sync::mpsc;
@@ -172,6 +172,7 @@ impl DataLink for DataLinkService {
         }
         self.streamers.notify_changed();
         tracing::info!(station = %station.name, %peer, %user, compression = ?compression, "streamer connected");
+        resume_lost_streams(&self.streamers, &station, &hello.open_streams);
         let reader = Reader {
             streamers: self.streamers.clone(),
             station,
@@ -181,6 +182,42 @@ impl DataLink for DataLinkService {
         };
         tokio::spawn(reader.run(inbound));
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+}
+
+/// Opens again, on a streamer that does not know them (a new process after a crash or
+/// restart: its Hello lists no open streams), the streams its station had open, each
+/// from the first volume the analyser does not hold, so the project's run goes on.
+/// Found by the fault suite (docs/faults.md): before, such a run waited forever.
+fn resume_lost_streams(streamers: &Streamers, station: &Arc<Station>, known: &[OpenStream]) {
+    for stream in streamers.streams_of(&station.name) {
+        if known.iter().any(|k| k.stream_id == stream.id) {
+            continue;
+        }
+        let Some(init) = stream.resume_request() else {
+            continue;
+        };
+        let station = station.clone();
+        tokio::spawn(async move {
+            let (id, from) = (init.stream_id.clone(), init.start_index);
+            let msg = to_streamer::Kind::Request(protocol::v1::Request {
+                id: 0,
+                deadline_ms: 0,
+                call: Some(request::Call::InitScannerStream(init)),
+            });
+            let name = format!("init_scanner_stream({id}) again");
+            match station
+                .call(name, vec![msg], crate::DEFAULT_CALL_TIMEOUT)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(station = %station.name, stream = %id, from, "scanner stream opened again on the new streamer")
+                }
+                Err(e) => {
+                    tracing::warn!(station = %station.name, stream = %id, "scanner stream not opened again: {e}")
+                }
+            }
+        });
     }
 }
 

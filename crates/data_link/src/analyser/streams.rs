@@ -47,6 +47,9 @@ pub(crate) struct ScannerStream {
     pub station: String,
     /// Folder and pattern, for logs.
     pub source: String,
+    /// How it was opened on the streamer (remote streams), to open it again on a
+    /// streamer process that does not know it.
+    init: Option<protocol::v1::InitScannerStream>,
     state: Mutex<State>,
     arrived: Notify,
 }
@@ -57,9 +60,37 @@ impl ScannerStream {
             id,
             station,
             source: format!("{dir}/{pattern}"),
+            init: None,
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
         }
+    }
+
+    /// Remembers the request that opened it on the streamer.
+    pub fn with_init(self, init: protocol::v1::InitScannerStream) -> Self {
+        Self {
+            init: Some(init),
+            ..self
+        }
+    }
+
+    /// The request to open it again on a streamer that lost it (a restarted process),
+    /// from the first index that neither arrived nor was taken; `None` for a local,
+    /// closed or failed stream. Indices that arrive twice are dropped as duplicates.
+    pub fn resume_request(&self) -> Option<protocol::v1::InitScannerStream> {
+        let init = self.init.as_ref()?;
+        let st = self.lock();
+        if st.closed || st.failed.is_some() {
+            return None;
+        }
+        let mut next = init.start_index;
+        while st.taken.contains(&next) || st.volumes.contains_key(&next) {
+            next += 1;
+        }
+        Some(protocol::v1::InitScannerStream {
+            start_index: next,
+            ..init.clone()
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

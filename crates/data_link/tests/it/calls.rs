@@ -174,7 +174,7 @@ async fn a_pending_call_across_a_cut_link_fails_clearly_and_the_link_comes_back(
     let certs = certs();
     let root = data_folder();
     let analyser = analyser(certs.path()).await;
-    let proxy = Proxy::start(analyser.addr).await;
+    let proxy = Proxy::start(analyser.addr);
     let _streamer = streamer(
         certs.path(),
         proxy.addr,

@@ -1,11 +1,10 @@
 //! The test rig: certificates and a user in a temp folder, an analyser on
-//! 127.0.0.1:0, streamers, and a TCP proxy whose connections can be cut.
+//! 127.0.0.1:0, streamers, and test_support's proxy whose connections can be cut.
 
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use data_link::analyser::{DataLinkService, Streamers};
@@ -14,8 +13,8 @@ use dialer::{ConnectArgs, Dialer};
 use filestore::AccessRules;
 use security::{AuthService, Sessions};
 use tempfile::TempDir;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 pub const USER: &str = "alice";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -156,61 +155,8 @@ pub async fn connected(
     (streamer, data)
 }
 
-/// A TCP proxy on 127.0.0.1:0 to a target that can be changed; `cut` severs every
-/// open connection (new ones are still accepted).
-pub struct Proxy {
-    pub addr: SocketAddr,
-    target: Arc<Mutex<SocketAddr>>,
-    cut: watch::Sender<u64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Proxy {
-    pub async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("addr");
-        let target = Arc::new(Mutex::new(target));
-        let (cut, _) = watch::channel(0u64);
-        let t = target.clone();
-        let c = cut.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let to = *t.lock().expect("lock");
-                let mut cut_rx = c.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(to).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut_rx.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            target,
-            cut,
-            task,
-        }
-    }
-
-    /// Severs every connection open now.
-    pub fn cut(&self) {
-        self.cut.send_modify(|n| *n += 1);
-    }
-
-    pub fn retarget(&self, to: SocketAddr) {
-        *self.target.lock().expect("lock") = to;
-    }
-}
+#[allow(unused_imports)] // not every file including the harness cuts links
+pub use test_support::Proxy;
 
 #[allow(unused_imports)] // not every bench including this file reads the test data
 pub use test_support::shared_testdata;

@@ -124,7 +124,7 @@ async fn a_cut_link_mid_run_loses_and_duplicates_nothing() {
     let certs = certs();
     let scans = tempfile::tempdir().expect("temp");
     let analyser = analyser(certs.path()).await;
-    let proxy = Proxy::start(analyser.addr).await;
+    let proxy = Proxy::start(analyser.addr);
     let _s = streamer(
         certs.path(),
         proxy.addr,
@@ -248,7 +248,7 @@ async fn after_an_analyser_restart_a_new_stream_picks_up() {
     let certs = certs();
     let scans = tempfile::tempdir().expect("temp");
     let first = analyser(certs.path()).await;
-    let proxy = Proxy::start(first.addr).await;
+    let proxy = Proxy::start(first.addr);
     let _s = streamer(
         certs.path(),
         proxy.addr,

@@ -463,3 +463,46 @@ async fn files_already_there_are_yielded_at_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_held_back_volumes_does_not_shrink_the_bad_file_bound() {
+    let (_tmp, dir, rules) = folder();
+    let pattern = FilePattern::new("v{TR}.txt").expect("pattern");
+    let bound = filestore::BadFileBound {
+        trs: 10.0,
+        before_tr_known: Duration::from_secs(10),
+        at_least: Duration::from_millis(200),
+    };
+    let mut sf = ScannerFolder::open_with(&rules, &dir, pattern, 1, fast_poll(), None)
+        .expect("open")
+        .with_bad_file_bound(bound);
+    let mut next = async || {
+        tokio::time::timeout(GUARD, sf.next())
+            .await
+            .expect("guard")
+            .map(|f| f.index)
+    };
+    // A scanner at TR 0.3 s ...
+    for i in 1..=2u32 {
+        std::fs::write(dir.join(format!("v{i}.txt")), format!("volume {i}")).expect("write");
+        assert_eq!(next().await.expect("a good file"), i);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // ... whose next four files were all there before they were asked for: they come
+    // out microseconds apart, which is not the TR ...
+    for i in 3..=6u32 {
+        std::fs::write(dir.join(format!("v{i}.txt")), format!("volume {i}")).expect("write");
+    }
+    for i in 3..=6u32 {
+        assert_eq!(next().await.expect("a good file"), i);
+    }
+    // ... so a file that takes 1.2 s to write is still within 10 TRs of 0.3 s.
+    let writer = slow_write(
+        dir.join("v7.txt"),
+        b"volume 7, written slowly".to_vec(),
+        4,
+        Duration::from_millis(400),
+    );
+    assert_eq!(next().await.expect("v7 is a good file"), 7);
+    writer.join().expect("writer");
+}
