@@ -218,6 +218,39 @@ class RemoteWeb(WebInterface):
     def set_user_error(self, text: str) -> None:
         self._conn.call(self._stub.SetUserError, "Web/SetUserError", pb.LogRequest(text=str(text)))
 
+    def show_preprocessing(
+        self,
+        run: int,
+        tr: int,
+        params: Optional[Sequence[float]] = None,
+        fd_mm: float = 0.0,
+        fd_threshold_mm: float = 0.0,
+        volume: Any = None,
+        roi: Any = None,
+        t_map: Any = None,
+        t_threshold: float = 0.0,
+    ) -> None:
+        import numpy as np
+
+        def floats(array: Any) -> bytes:
+            return np.asarray(array, dtype="<f4").tobytes(order="F")
+
+        req = pb.ShowPreprocessingRequest(
+            run=int(run), tr=int(tr), fd_mm=float(fd_mm), fd_threshold_mm=float(fd_threshold_mm),
+            t_threshold=float(t_threshold),
+        )
+        if params is not None:
+            req.motion_params.extend(float(p) for p in params)
+        if volume is not None:
+            volume = np.asarray(volume)
+            req.shape.extend(int(n) for n in volume.shape)
+            req.volume = floats(volume)
+            if roi is not None:
+                req.roi_voxels.extend(int(i) for i in np.flatnonzero(np.asarray(roi).ravel(order="F")))
+            if t_map is not None:
+                req.t_map = floats(t_map)
+        self._conn.call(self._stub.ShowPreprocessing, "Web/ShowPreprocessing", req)
+
 
 def _response(msg: pb.Response) -> Response:
     return Response(run=msg.run, tr=msg.tr, value=json.loads(msg.json) if msg.json else None,
