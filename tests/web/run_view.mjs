@@ -7,21 +7,8 @@
 //   RTCLOUD_TRS          how many TRs the run has
 //   RTCLOUD_SCREENSHOTS  where run-view-mid.png and run-view-end.png go
 //   CHROMIUM             the browser (default /usr/bin/chromium)
-import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { env, launch } from "./browser.mjs";
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
-const cert = new X509Certificate(readFileSync(env("RTCLOUD_SERVER_CERT")));
-const spki = createHash("sha256")
-  .update(cert.publicKey.export({ type: "spki", format: "der" }))
-  .digest("base64");
-const shots = env("RTCLOUD_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
 const trs = Number(env("RTCLOUD_TRS"));
 let step = 0;
 const ok = (text) => console.log(`ok ${++step} - ${text}`);
@@ -30,11 +17,7 @@ const check = (cond, text) => {
   ok(text);
 };
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  headless: true,
-  args: [`--ignore-certificate-errors-spki-list=${spki}`],
-});
+const { browser, shots } = await launch();
 const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
 page.setDefaultTimeout(120_000);
 let loads = 0;

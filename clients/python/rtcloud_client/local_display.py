@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from .interfaces import Response, SubjectInterface, WebInterface
 
@@ -88,21 +88,13 @@ class LocalWeb(WebInterface):
     def set_user_error(self, text: str) -> None:
         self._log("set_user_error", text)
 
-    def show_preprocessing(
-        self,
-        run: int,
-        tr: int,
-        params: Optional[Sequence[float]] = None,
-        fd_mm: float = 0.0,
-        fd_threshold_mm: float = 0.0,
-        volume: Any = None,
-        roi: Any = None,
-        t_map: Any = None,
-        t_threshold: float = 0.0,
+    def _show_preprocessing(
+        self, run: int, tr: int, motion: Optional[Tuple[List[float], float, float]],
+        volume: Any, roi: Any, t_map: Any, t_threshold: float,
     ) -> None:
-        if params is not None:
-            shown = " ".join(f"{float(p):+.3f}" for p in params)
-            print(f"show_preprocessing: run {run} TR {tr} motion [{shown}] FD {float(fd_mm):.3f} mm", flush=True)
+        if motion is not None:
+            shown = " ".join(f"{p:+.3f}" for p in motion[0])
+            print(f"show_preprocessing: run {run} TR {tr} motion [{shown}] FD {motion[1]:.3f} mm", flush=True)
 
     def _log(self, kind: str, text: str) -> None:
         print(f"{kind}: {text}", flush=True)

@@ -218,29 +218,19 @@ class RemoteWeb(WebInterface):
     def set_user_error(self, text: str) -> None:
         self._conn.call(self._stub.SetUserError, "Web/SetUserError", pb.LogRequest(text=str(text)))
 
-    def show_preprocessing(
-        self,
-        run: int,
-        tr: int,
-        params: Optional[Sequence[float]] = None,
-        fd_mm: float = 0.0,
-        fd_threshold_mm: float = 0.0,
-        volume: Any = None,
-        roi: Any = None,
-        t_map: Any = None,
-        t_threshold: float = 0.0,
+    def _show_preprocessing(
+        self, run: int, tr: int, motion: Optional[Tuple[List[float], float, float]],
+        volume: Any, roi: Any, t_map: Any, t_threshold: float,
     ) -> None:
         import numpy as np
 
         def floats(array: Any) -> bytes:
             return np.asarray(array, dtype="<f4").tobytes(order="F")
 
-        req = pb.ShowPreprocessingRequest(
-            run=int(run), tr=int(tr), fd_mm=float(fd_mm), fd_threshold_mm=float(fd_threshold_mm),
-            t_threshold=float(t_threshold),
-        )
-        if params is not None:
-            req.motion_params.extend(float(p) for p in params)
+        req = pb.ShowPreprocessingRequest(run=run, tr=tr, t_threshold=t_threshold)
+        if motion is not None:
+            req.motion_params.extend(motion[0])
+            req.fd_mm, req.fd_threshold_mm = motion[1], motion[2]
         if volume is not None:
             volume = np.asarray(volume)
             req.shape.extend(int(n) for n in volume.shape)

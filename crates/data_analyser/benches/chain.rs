@@ -7,8 +7,8 @@
 //! the share of each hop, and how soon a long-poll on the listener's results server
 //! returns. Asserts nothing.
 //!
-//! `BENCH_PREPROCESS=1` runs the built-in roi-feedback (motion correction and nuisance
-//! regression on, as by default) instead of sample.
+//! `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
+//! (motion correction, nuisance regression with the task) instead of sample.
 //!
 //! `scripts/bench.sh` builds the sibling binaries first; by hand:
 //! `cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain`
@@ -189,12 +189,14 @@ fn main() -> Result<(), Error> {
          numTRs = {volumes}\nfeedbackMin = 0.0\nfeedbackMax = 1500.0\n",
         arg("scanner")
     );
-    // BENCH_PREPROCESS=1: the built-in roi-feedback with its default preprocessing
-    // (motion correction, nuisance regression with the task) instead of sample.
+    // BENCH_PREPROCESS=1: the built-in roi-feedback with motion correction and nuisance
+    // regression (with the task) instead of sample.
     let preprocess = env_or("BENCH_PREPROCESS", 0u8) == 1;
     let project = if preprocess { "roi-feedback" } else { "sample" };
     if preprocess {
-        settings.push_str("roiBox = [[40, 30, 12], [46, 36, 15]]\nbaselineTRs = 10\n");
+        settings.push_str(
+            "roiBox = [[40, 30, 12], [46, 36, 15]]\nbaselineTRs = 10\nnuisanceRegression = true\n",
+        );
     }
     println!("project {project}");
     std::fs::write(at("sample.toml"), settings)?;

@@ -44,37 +44,13 @@ function range(fixed, values, pad) {
 
 // Draws run `run`'s points into a new <svg>; cfg: {title, x_label, y_label, x_range, y_range}.
 export function plotSvg(run, points, cfg) {
-  const [x0, x1] = range(cfg.x_range, points.map((p) => p[0]), 0.05);
-  const [y0, y1] = range(cfg.y_range, points.map((p) => p[1]), 0.1);
-  const px = (x) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
-  const py = (y) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
-  const svg = el("svg", {
-    viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img", "data-run": run,
-    "aria-label": `${cfg.title || "Plot"}, run ${run}: ${points.length} points`,
-  });
-  const clip = `clip-run-${run}`;
-  const defs = el("defs");
-  const clipPath = el("clipPath", { id: clip });
-  clipPath.append(el("rect", { x: M.left, y: M.top, width: W - M.left - M.right, height: H - M.top - M.bottom }));
-  defs.append(clipPath);
-  svg.append(defs);
-  svg.append(el("text", { x: W / 2, y: 18, class: "plot-title", "text-anchor": "middle" },
-    `${cfg.title || "Run"} — run ${run}`));
-  for (const t of ticks(x0, x1, 10)) {
-    svg.append(el("line", { x1: px(t), x2: px(t), y1: M.top, y2: H - M.bottom, class: "grid" }));
-    svg.append(el("text", { x: px(t), y: H - M.bottom + 16, "text-anchor": "middle", class: "tick" }, label(t)));
-  }
-  for (const t of ticks(y0, y1, 5)) {
-    svg.append(el("line", { x1: M.left, x2: W - M.right, y1: py(t), y2: py(t), class: "grid" }));
-    svg.append(el("text", { x: M.left - 6, y: py(t) + 4, "text-anchor": "end", class: "tick" }, label(t)));
-  }
-  svg.append(el("rect", { x: M.left, y: M.top, width: W - M.left - M.right, height: H - M.top - M.bottom, class: "frame" }));
-  svg.append(el("text", { x: (M.left + W - M.right) / 2, y: H - 8, "text-anchor": "middle", class: "axis-label" }, cfg.x_label || ""));
-  svg.append(el("text", {
-    x: 14, y: (M.top + H - M.bottom) / 2, "text-anchor": "middle", class: "axis-label",
-    transform: `rotate(-90 14 ${(M.top + H - M.bottom) / 2})`,
-  }, cfg.y_label || ""));
-  const g = el("g", { "clip-path": `url(#${clip})` });
+  const xr = range(cfg.x_range, points.map((p) => p[0]), 0.05);
+  const yr = range(cfg.y_range, points.map((p) => p[1]), 0.1);
+  const { svg, g, px, py } = frame(
+    { id: `run-${run}`, title: `${cfg.title || "Run"} — run ${run}`, x_label: cfg.x_label, y_label: cfg.y_label },
+    xr, yr,
+    { "data-run": run, "aria-label": `${cfg.title || "Plot"}, run ${run}: ${points.length} points` },
+  );
   if (points.length > 1) {
     g.append(el("polyline", { points: points.map((p) => `${px(p[0])},${py(p[1])}`).join(" "), class: "line" }));
   }
@@ -83,7 +59,6 @@ export function plotSvg(run, points, cfg) {
     dot.append(el("title", {}, `TR ${tr}: ${value}`));
     g.append(dot);
   }
-  svg.append(g);
   return svg;
 }
 
