@@ -5,27 +5,9 @@
 //   RTCLOUD_SERVER_CERT  the demo's server certificate (chromium trusts exactly its key)
 //   RTCLOUD_SCREENSHOTS  where to save the screenshot of the finished run
 //   CHROMIUM             the browser (default /usr/bin/chromium)
-import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync, mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { env, launch } from "./browser.mjs";
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
-const cert = new X509Certificate(readFileSync(env("RTCLOUD_SERVER_CERT")));
-const spki = createHash("sha256")
-  .update(cert.publicKey.export({ type: "spki", format: "der" }))
-  .digest("base64");
-const shots = env("RTCLOUD_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
-  headless: true,
-  args: [`--ignore-certificate-errors-spki-list=${spki}`],
-});
+const { browser, shots } = await launch();
 const page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
 page.setDefaultTimeout(90_000);
 try {

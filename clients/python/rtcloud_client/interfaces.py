@@ -13,7 +13,7 @@ import io
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Optional, Union, cast, overload
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, cast, overload
 
 from .errors import InvalidArgument
 from .volume import Volume, import_pydicom
@@ -243,6 +243,33 @@ class WebInterface(ABC):
     @abstractmethod
     def set_user_error(self, text: str) -> None:
         """An error the experimenter must see (shown in red until the next run)."""
+
+    def show_preprocessing(
+        self,
+        run: int,
+        tr: int,
+        params: Optional[Sequence[float]] = None,
+        fd_mm: float = 0.0,
+        fd_threshold_mm: float = 0.0,
+        volume: Any = None,
+        roi: Any = None,
+        t_map: Any = None,
+        t_threshold: float = 0.0,
+    ) -> None:
+        """A TR's preprocessing on the Run tab (issue 10): a point of the motion plot
+        (`params`: tx_mm .. rz_deg, `fd_mm` and the `fd_threshold_mm` line) and the brain
+        view (`volume`: an array indexed [i, j, k], e.g. the motion-corrected one; `roi`: a
+        boolean array of its shape, outlined; `t_map` of its shape, shown over
+        `t_threshold`). Call it after the TR's result. Run alone: the motion is printed."""
+        motion = None if params is None else ([float(p) for p in params], float(fd_mm), float(fd_threshold_mm))
+        self._show_preprocessing(int(run), int(tr), motion, volume, roi, t_map, float(t_threshold))
+
+    @abstractmethod
+    def _show_preprocessing(
+        self, run: int, tr: int, motion: Optional[Tuple[List[float], float, float]],
+        volume: Any, roi: Any, t_map: Any, t_threshold: float,
+    ) -> None:
+        """`show_preprocessing` with its arguments checked (motion: params, FD, threshold)."""
 
 
 def to_json(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from .interfaces import Response, SubjectInterface, WebInterface
 
@@ -87,6 +87,14 @@ class LocalWeb(WebInterface):
 
     def set_user_error(self, text: str) -> None:
         self._log("set_user_error", text)
+
+    def _show_preprocessing(
+        self, run: int, tr: int, motion: Optional[Tuple[List[float], float, float]],
+        volume: Any, roi: Any, t_map: Any, t_threshold: float,
+    ) -> None:
+        if motion is not None:
+            shown = " ".join(f"{p:+.3f}" for p in motion[0])
+            print(f"show_preprocessing: run {run} TR {tr} motion [{shown}] FD {motion[1]:.3f} mm", flush=True)
 
     def _log(self, kind: str, text: str) -> None:
         print(f"{kind}: {text}", flush=True)

@@ -218,6 +218,29 @@ class RemoteWeb(WebInterface):
     def set_user_error(self, text: str) -> None:
         self._conn.call(self._stub.SetUserError, "Web/SetUserError", pb.LogRequest(text=str(text)))
 
+    def _show_preprocessing(
+        self, run: int, tr: int, motion: Optional[Tuple[List[float], float, float]],
+        volume: Any, roi: Any, t_map: Any, t_threshold: float,
+    ) -> None:
+        import numpy as np
+
+        def floats(array: Any) -> bytes:
+            return np.asarray(array, dtype="<f4").tobytes(order="F")
+
+        req = pb.ShowPreprocessingRequest(run=run, tr=tr, t_threshold=t_threshold)
+        if motion is not None:
+            req.motion_params.extend(motion[0])
+            req.fd_mm, req.fd_threshold_mm = motion[1], motion[2]
+        if volume is not None:
+            volume = np.asarray(volume)
+            req.shape.extend(int(n) for n in volume.shape)
+            req.volume = floats(volume)
+            if roi is not None:
+                req.roi_voxels.extend(int(i) for i in np.flatnonzero(np.asarray(roi).ravel(order="F")))
+            if t_map is not None:
+                req.t_map = floats(t_map)
+        self._conn.call(self._stub.ShowPreprocessing, "Web/ShowPreprocessing", req)
+
 
 def _response(msg: pb.Response) -> Response:
     return Response(run=msg.run, tr=msg.tr, value=json.loads(msg.json) if msg.json else None,

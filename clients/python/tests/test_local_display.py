@@ -61,3 +61,12 @@ def test_the_output_folder_can_be_chosen(local_env: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("RTCLOUD_LOCAL_OUT", str(tmp_path / "elsewhere"))
     ClientInterface().web.plot_data_point(2, 1, 1.0)
     assert (tmp_path / "elsewhere" / "plot.tsv").is_file()
+
+
+def test_show_preprocessing_prints_the_motion_alone(local_env: Path, capsys: pytest.CaptureFixture) -> None:
+    client = ClientInterface()
+    client.web.show_preprocessing(1, 4, [0.5, -0.25, 0, 1, 0, -1], fd_mm=0.75, fd_threshold_mm=0.5)
+    client.web.show_preprocessing(1, 5)
+    out = capsys.readouterr().out
+    assert "show_preprocessing: run 1 TR 4 motion [+0.500 -0.250 +0.000 +1.000 +0.000 -1.000] FD 0.750 mm" in out
+    assert "TR 5" not in out

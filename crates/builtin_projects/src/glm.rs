@@ -7,14 +7,15 @@
 use std::path::Path;
 
 use nalgebra::DVector;
-use realtime::glm::{Condition, Design, DesignSpec, Drift, IncrementalGlm};
-use realtime::hrf::blocks_from_design;
+use realtime::glm::{Design, DesignSpec, Drift, IncrementalGlm};
 use realtime::mask::Mask;
-use rtcloud_client::ClientInterface;
+use rtcloud_client::{ClientInterface, PreprocessingView};
 use serde_json::json;
 
 use crate::preprocess::Preprocess;
-use crate::{settings_roi, settings_thresholds, BuiltinError, ScanStream, Settings};
+use crate::{
+    settings_block_task, settings_roi, settings_thresholds, BuiltinError, ScanStream, Settings,
+};
 
 /// What one run keeps between TRs, made from its first volume.
 struct RunState {
@@ -26,6 +27,8 @@ struct RunState {
     row: DVector<f64>,
     contrast: DVector<f64>,
     y: Vec<f64>,
+    /// The t-map in the volume's grid, for the Run tab's brain view.
+    t_volume: Vec<f32>,
 }
 
 fn glm_err(e: realtime::RealtimeError) -> BuiltinError {
@@ -41,16 +44,11 @@ pub(crate) async fn run(
 ) -> Result<(), BuiltinError> {
     let num_trs = settings.count("numTRs")?;
     let first_tr = settings.count_or("firstTR", 1)?;
-    let block = settings.count_or("blockTRs", 10)?.max(1) as usize;
     let cutoff_s = settings.float_or("highPassCutoffS", 128.0)?;
     let motion_regressors = settings.bool_or("motionRegressors", true)?;
     let threshold = settings.float_or("tThreshold", 4.9)? as f32;
-    let tr_setting = settings.float_or("repetitionTimeS", 0.0)?;
     let delay = settings.float_or("onsetDelayMs", 0.0)?;
     let thresholds = settings_thresholds(settings)?;
-    let design_blocks: Vec<u8> = (0..num_trs as usize)
-        .map(|t| ((t / block) % 2) as u8)
-        .collect();
     for (&run, &scan) in runs.iter().zip(scans) {
         client.web.clear_run_plot(run).await?;
         let stream = ScanStream::open(client, settings, scan, first_tr).await?;
@@ -60,20 +58,11 @@ pub(crate) async fn run(
             let s = match &mut state {
                 Some(s) => s,
                 empty => {
-                    let tr_s = if tr_setting > 0.0 {
-                        tr_setting
-                    } else {
-                        volume.tr_s.unwrap_or(2.0)
-                    };
-                    let (onsets_s, durations_s) = blocks_from_design(&design_blocks, tr_s);
+                    let (tr_s, task) = settings_block_task(settings, num_trs, &volume)?;
                     let design = Design::new(DesignSpec {
                         tr_s,
                         volumes: num_trs as usize,
-                        conditions: vec![Condition {
-                            name: "task".into(),
-                            onsets_s,
-                            durations_s,
-                        }],
+                        conditions: vec![task],
                         drift: Drift::Cosine { cutoff_s },
                         motion: motion_regressors,
                         motion_derivatives: false,
@@ -88,6 +77,7 @@ pub(crate) async fn run(
                     let mut contrast = DVector::zeros(p);
                     contrast[design.condition_column(0)] = 1.0;
                     empty.insert(RunState {
+                        t_volume: vec![0.0; pre.grid().len()],
                         glm: IncrementalGlm::new(p, brain.len()).map_err(glm_err)?,
                         y: vec![0.0; brain.len()],
                         row: DVector::zeros(p),
@@ -145,6 +135,15 @@ pub(crate) async fn run(
                     "run {run} TR {tr}: largest t {max_t:.2}, {over} voxels over t {threshold}, FD {fd:.2} mm"
                 ))
                 .await?;
+            for (&i, &t) in s.brain.indices.iter().zip(tmap) {
+                s.t_volume[i] = t;
+            }
+            let view = PreprocessingView {
+                roi_voxels: s.roi.as_ref().map_or(&[][..], |r| &r.indices[..]),
+                t_map: Some((&s.t_volume, f64::from(threshold))),
+                ..out.view(run, tr)
+            };
+            client.web.show_preprocessing(&view).await?;
         }
         stream.close().await?;
     }

@@ -116,6 +116,35 @@ fn settings_thresholds(settings: &Settings) -> Result<realtime::MotionThresholds
     })
 }
 
+/// The task of the settings: alternating blocks of `blockTRs` TRs (default 10, "off"
+/// first) over `num_trs` TRs, in seconds from the run's first volume, with the TR
+/// `repetitionTimeS` (0: the first volume's header, else 2 s).
+fn settings_block_task(
+    settings: &Settings,
+    num_trs: u32,
+    first: &imaging::Volume,
+) -> Result<(f64, realtime::glm::Condition), BuiltinError> {
+    let block = settings.count_or("blockTRs", 10)?.max(1) as usize;
+    let tr_setting = settings.float_or("repetitionTimeS", 0.0)?;
+    let tr_s = if tr_setting > 0.0 {
+        tr_setting
+    } else {
+        first.tr_s.unwrap_or(2.0)
+    };
+    let blocks: Vec<u8> = (0..num_trs as usize)
+        .map(|t| ((t / block) % 2) as u8)
+        .collect();
+    let (onsets_s, durations_s) = realtime::hrf::blocks_from_design(&blocks, tr_s);
+    Ok((
+        tr_s,
+        realtime::glm::Condition {
+            name: "task".into(),
+            onsets_s,
+            durations_s,
+        },
+    ))
+}
+
 /// The ROI of the settings (roiMask NIfTI, in any grid, or roiBox) in the grid of the
 /// run's volumes.
 fn settings_roi(

@@ -65,6 +65,7 @@ pub(crate) async fn run(
                 ));
             }
             client.web.user_log(&text).await?;
+            client.web.show_preprocessing(&out.view(run, tr)).await?;
         }
         stream.close().await?;
     }

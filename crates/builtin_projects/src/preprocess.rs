@@ -6,6 +6,7 @@ use realtime::grid::{volume_f32, volume_f32_into};
 use realtime::mask::Mask;
 use realtime::qc::{Quality, QualityTracker};
 use realtime::{Grid, MotionConfig, MotionCorrector, MotionEstimate, MotionThresholds};
+use rtcloud_client::PreprocessingView;
 
 use crate::BuiltinError;
 
@@ -15,6 +16,7 @@ pub struct Preprocess {
     grid: Grid,
     corrector: Option<MotionCorrector>,
     quality: QualityTracker,
+    fd_threshold_mm: f64,
     raw: Vec<f32>,
 }
 
@@ -26,6 +28,27 @@ pub struct Preprocessed<'a> {
     /// The volume in the reference grid, NIfTI order: motion-corrected, or the raw
     /// voxels when correction is off.
     pub volume: &'a [f32],
+    shape: [usize; 3],
+    fd_threshold_mm: f64,
+}
+
+impl<'a> Preprocessed<'a> {
+    /// What the Run tab shows of TR `tr` (motion plot, brain view of the preprocessed
+    /// volume); the caller adds an ROI or a t-map.
+    pub fn view(&self, run: i64, tr: u32) -> PreprocessingView<'a> {
+        PreprocessingView {
+            run,
+            tr: tr.into(),
+            motion: Some((
+                self.motion.params.as_array(),
+                self.quality.fd_mm,
+                self.fd_threshold_mm,
+            )),
+            shape: self.shape,
+            volume: Some(self.volume),
+            ..Default::default()
+        }
+    }
 }
 
 fn roi_err(e: realtime::RealtimeError) -> BuiltinError {
@@ -51,6 +74,7 @@ impl Preprocess {
             None
         };
         Ok(Preprocess {
+            fd_threshold_mm: thresholds.fd_mm,
             quality: QualityTracker::new(brain.indices, thresholds),
             raw: reference,
             grid,
@@ -95,6 +119,8 @@ impl Preprocess {
             motion,
             quality,
             volume: corrected,
+            shape: self.grid.shape,
+            fd_threshold_mm: self.fd_threshold_mm,
         })
     }
 }

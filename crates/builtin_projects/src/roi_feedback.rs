@@ -3,22 +3,26 @@
 //! PC as a value in [-1, 1] (0 while the baseline is collected).
 //!
 //! Before that, by default, each volume is motion-corrected to the run's first volume
-//! (`motionCorrection`); on request the ROI mean is cleaned of what the six motion
-//! parameters (and optionally their derivatives and white-matter / CSF means) explain,
-//! fitted by an incremental GLM over the TRs so far (`nuisanceRegression`). It is off
-//! by default: without the task in that model, slow motion regressors fitted over a
-//! short run also take away the activation (data_analyser's roi_feedback test: on
-//! 0.22 vs off 0.23 with it on), issue 10 is open on this.
+//! (`motionCorrection`). On request (`nuisanceRegression`) the ROI mean is also cleaned
+//! of what the six motion parameters (optionally their derivatives and white-matter /
+//! CSF means) explain, fitted by an incremental GLM over the TRs so far whose model also
+//! holds the task (the settings' block design, `blockTRs`, convolved with the canonical
+//! HRF), so that motion locked to the task does not take the activation with it; the
+//! rest-baseline line takes the drift out. It stays off by default: on the synthetic run
+//! of data_analyser's roi_feedback test the slow motion columns also take part of the
+//! drift, and the feedback in "off" blocks rises (on 0.21, off 0.27; issue 10).
 
 use std::path::Path;
 
 use realtime::glm::{DesignSpec, Drift, RoiGlm};
 use realtime::mask::Mask;
-use rtcloud_client::ClientInterface;
+use rtcloud_client::{ClientInterface, PreprocessingView};
 
 use crate::preprocess::Preprocess;
 use crate::roi::{read_mask, PercentChange};
-use crate::{settings_roi, settings_thresholds, BuiltinError, ScanStream, Settings};
+use crate::{
+    settings_block_task, settings_roi, settings_thresholds, BuiltinError, ScanStream, Settings,
+};
 
 pub(crate) async fn run(
     client: &ClientInterface,
@@ -54,23 +58,8 @@ pub(crate) async fn run(
         let stream = ScanStream::open(client, settings, scan, first_tr).await?;
         // Made from the first volume: its grid is the run's.
         let mut state: Option<(Preprocess, Mask, Vec<Mask>, Vec<f64>)> = None;
-        let mut roi_glm = if regress {
-            Some(
-                RoiGlm::new(DesignSpec {
-                    tr_s: 2.0,
-                    volumes: num_trs as usize,
-                    conditions: Vec::new(),
-                    // PercentChange's baseline line takes the drift out.
-                    drift: Drift::None,
-                    motion: true,
-                    motion_derivatives: derivatives,
-                    tissue_signals: tissue_files.len(),
-                })
-                .map_err(|e| BuiltinError::Roi(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        // Made from the first volume (the task's timing needs its TR).
+        let mut roi_glm: Option<RoiGlm> = None;
         let mut change = PercentChange::new(baseline_trs, max_percent)?;
         let mut tissue = vec![0.0; tissue_files.len()];
         for tr in first_tr..first_tr.saturating_add(num_trs) {
@@ -92,6 +81,20 @@ pub(crate) async fn run(
                     empty.insert((pre, roi, masks, Vec::new()))
                 }
             };
+            if regress && roi_glm.is_none() {
+                let (tr_s, task) = settings_block_task(settings, num_trs, &volume)?;
+                let spec = DesignSpec {
+                    tr_s,
+                    volumes: num_trs as usize,
+                    conditions: vec![task],
+                    // PercentChange's baseline line takes the drift out.
+                    drift: Drift::None,
+                    motion: true,
+                    motion_derivatives: derivatives,
+                    tissue_signals: tissue_files.len(),
+                };
+                roi_glm = Some(RoiGlm::new(spec).map_err(|e| BuiltinError::Roi(e.to_string()))?);
+            }
             let out = pre.push(&volume)?;
             let mean = roi.mean(out.volume);
             // Tissue signals as fractional change from their first TR (order 1e-2).
@@ -135,6 +138,11 @@ pub(crate) async fn run(
                 text.push_str(&format!(" MOTION WARNING: {warnings}"));
             }
             client.web.user_log(&text).await?;
+            let view = PreprocessingView {
+                roi_voxels: &roi.indices,
+                ..out.view(run, tr)
+            };
+            client.web.show_preprocessing(&view).await?;
         }
         stream.close().await?;
     }

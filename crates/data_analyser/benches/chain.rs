@@ -7,6 +7,9 @@
 //! the share of each hop, and how soon a long-poll on the listener's results server
 //! returns. Asserts nothing.
 //!
+//! `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
+//! (motion correction, nuisance regression with the task) instead of sample.
+//!
 //! `scripts/bench.sh` builds the sibling binaries first; by hand:
 //! `cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain`
 
@@ -180,12 +183,22 @@ fn main() -> Result<(), Error> {
         let from = skyra.join(format!("001_000013_{:06}.dcm", i % 10 + 1));
         std::fs::copy(from, at("source").join(pattern.name_for(i as u32 + 1)))?;
     }
-    let settings = format!(
+    let mut settings = format!(
         "subjectName = \"bench\"\nrunNum = [1]\nscanNum = [13]\nimgDir = {:?}\n\
          dicomNamePattern = \"001_{{SCAN:06d}}_{{TR:06d}}.dcm\"\nminExpectedDicomSize = 200000\n\
          numTRs = {volumes}\nfeedbackMin = 0.0\nfeedbackMax = 1500.0\n",
         arg("scanner")
     );
+    // BENCH_PREPROCESS=1: the built-in roi-feedback with motion correction and nuisance
+    // regression (with the task) instead of sample.
+    let preprocess = env_or("BENCH_PREPROCESS", 0u8) == 1;
+    let project = if preprocess { "roi-feedback" } else { "sample" };
+    if preprocess {
+        settings.push_str(
+            "roiBox = [[40, 30, 12], [46, 36, 15]]\nbaselineTRs = 10\nnuisanceRegression = true\n",
+        );
+    }
+    println!("project {project}");
     std::fs::write(at("sample.toml"), settings)?;
 
     let analyser = Proc::start(
@@ -200,7 +213,7 @@ fn main() -> Result<(), Error> {
             "--sessions-dir",
             &arg("sessions"),
             "--project",
-            "sample",
+            project,
             "--config",
             &arg("sample.toml"),
             "--data-remote",
@@ -259,7 +272,7 @@ fn main() -> Result<(), Error> {
     watcher.watch(&at("feedback/run-1"), notify::RecursiveMode::NonRecursive)?;
 
     // The run starts once streamer and listener are connected; then play the scanner.
-    let launch = at("sessions/sample");
+    let launch = at(&format!("sessions/{project}"));
     let start = Instant::now();
     let launch_dir = loop {
         let found = std::fs::read_dir(&launch)

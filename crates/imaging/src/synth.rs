@@ -51,7 +51,9 @@ pub struct SynthSpec {
 /// Rigid head motion of the synthetic head, in the `realtime` crate's convention:
 /// `[tx, ty, tz]` mm along RAS+ x, y, z and `[rx, ry, rz]` degrees about them,
 /// `R = Rz · Ry · Rx` about the grid centre, mapping the head at rest to where it is in
-/// the volume (`y = R (x - c) + c + t`).
+/// the volume (`y = R (x - c) + c + t`). The moving phantom also has a sulcus: CSF
+/// one voxel thick along the ROI's two faces across i, so that motion moves the ROI's
+/// edge over tissue of another intensity, as in a real brain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthMotion {
     /// Largest translation, mm (reached on x; y and z move 0.8 and 0.6 of it).

@@ -580,6 +580,20 @@ impl pb::web_server::Web for Shared {
         self.session.set_user_error(&request.into_inner().text);
         Ok(empty())
     }
+
+    async fn show_preprocessing(
+        &self,
+        request: Request<pb::ShowPreprocessingRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let shown = crate::run_view::views(&request.into_inner())?;
+        if let Some(point) = shown.motion {
+            self.session.show_motion(point);
+        }
+        if let Some(view) = shown.brain {
+            self.session.show_brain(view);
+        }
+        Ok(empty())
+    }
 }
 
 #[tonic::async_trait]

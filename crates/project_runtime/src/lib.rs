@@ -10,6 +10,7 @@
 pub mod api;
 pub mod controller;
 mod preprocess_api;
+mod run_view;
 
 pub use api::{ApiInfo, ProjectApi};
 pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};

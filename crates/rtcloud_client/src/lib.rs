@@ -32,7 +32,7 @@ use std::path::Path;
 pub use data::{volume_from_message, volume_message, DataClient};
 pub use preprocess::{GlmSpec, MotionResult, PreprocessClient};
 pub use subject::{Response, SubjectClient};
-pub use web::WebClient;
+pub use web::{PreprocessingView, WebClient};
 
 /// What a call can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,7 @@
 //! without bound in memory (logs keep the last [`MAX_LOG_LINES`]).
 
 mod records;
+mod run_view;
 mod writer;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -28,6 +29,7 @@ use std::time::SystemTime;
 use tokio::sync::broadcast;
 
 pub use records::{Event, Launch, LaunchKind, LogKind, LogLine, Response, ResultRecord};
+pub use run_view::{BrainView, MotionPoint, Slice, Stage, TrLatency, MAX_VIEW_TRS};
 use writer::Writer;
 
 /// Log lines kept in memory (all of them stay in the files).
@@ -86,6 +88,8 @@ struct State {
     launches: Vec<Launch>,
     /// The launch whose script is running, which results and logs are filed under.
     current: Option<u32>,
+    /// The Run tab's motion, latency and brain view of the latest Run launch.
+    view: run_view::RunViewState,
 }
 
 /// Seconds since the epoch, as every record stores time.
@@ -213,6 +217,9 @@ impl Session {
         self.write_status(&launch);
         state.launches.push(launch.clone());
         state.current = Some(number);
+        if kind == LaunchKind::Main {
+            state.view = Default::default();
+        }
         state.user_error = None;
         drop(state);
         self.emit(Event::Launch(launch.clone()));
@@ -308,12 +315,16 @@ impl Session {
             made_at: now(),
         };
         state.results.push(record.clone());
+        let latency = state.view.result_made(run, tr, record.made_at);
         if let Some(l) = state.launches.iter().find(|l| l.number == launch) {
             let path = self.launch_dir(l).join("results.tsv");
             self.inner.writer.append(path, results_tsv_line(&record));
         }
         drop(state);
         self.emit(Event::Result(record.clone()));
+        if let Some(latency) = latency {
+            self.emit(Event::Latency(latency));
+        }
         record
     }
 
@@ -366,12 +377,48 @@ impl Session {
     /// Records when a volume went through (for latency diagnostics): `closed_at` on the
     /// scanner side's clock, `received_at` and `served_at` (handed to the project) on
     /// the analyser's. Appended to the running launch's volumes.tsv.
+    /// The Run tab's latency plot gets the TR when its result arrives.
     pub fn note_volume(&self, index: u32, closed_at: f64, received_at: f64, served_at: f64) {
-        let file = self.running_launch_file(&self.state(), "volumes.tsv");
+        let mut state = self.state();
+        state
+            .view
+            .note_volume(index.into(), [closed_at, received_at, served_at]);
+        let file = self.running_launch_file(&state, "volumes.tsv");
+        drop(state);
         if let Some(path) = file {
             let line = format!("{index}\t{closed_at:.6}\t{received_at:.6}\t{served_at:.6}\n");
             self.inner.writer.append(path, line);
         }
+    }
+
+    // ------------------------------------------------------------ run view
+
+    /// Records a TR's head motion for the Run tab's motion plot.
+    pub fn show_motion(&self, point: MotionPoint) {
+        self.state().view.push_motion(point.clone());
+        self.emit(Event::Motion(point));
+    }
+
+    /// Replaces the Run tab's brain view; the page is told which TR it shows and fetches
+    /// it ([`Session::brain_view`]).
+    pub fn show_brain(&self, view: BrainView) {
+        let (run, tr) = (view.run, view.tr);
+        self.state().view.brain = Some(view);
+        self.emit(Event::BrainView { run, tr });
+    }
+
+    /// The latest brain view of the running (or last) Run launch.
+    pub fn brain_view(&self) -> Option<BrainView> {
+        self.state().view.brain.clone()
+    }
+
+    /// The motion points and TR latencies of the running (or last) Run launch.
+    pub fn run_view(&self) -> (Vec<MotionPoint>, Vec<TrLatency>) {
+        let state = self.state();
+        (
+            state.view.motion.iter().cloned().collect(),
+            state.view.latency.iter().cloned().collect(),
+        )
     }
 
     // ------------------------------------------------------------ responses

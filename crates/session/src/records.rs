@@ -120,4 +120,13 @@ pub enum Event {
         text: Option<String>,
     },
     Response(Response),
+    /// A TR's head motion (the Run tab's motion plot).
+    Motion(crate::MotionPoint),
+    /// A TR's latency, stage by stage (the Run tab's latency plot).
+    Latency(crate::TrLatency),
+    /// A new brain view of this TR is ready (`GET /api/brain-view`).
+    BrainView {
+        run: i64,
+        tr: i64,
+    },
 }

@@ -3,6 +3,7 @@
 // token from the state. Plain DOM, no framework; text is always set with
 // textContent, never parsed as HTML.
 import { plotSvg } from "./plot.js";
+import { loadRunView, runViewEvent } from "./runview.js";
 
 const $ = (id) => document.getElementById(id);
 const LAUNCH_FILES = ["results.tsv", "config.toml", "log.txt", "plot.tsv", "status.json"];
@@ -84,6 +85,7 @@ function liveStatus(text) {
 // ------------------------------------------------------------------ live events
 
 function onEvent(e) {
+  if (runViewEvent(e)) return;
   switch (e.type) {
     case "plot": {
       const points = (state.plots[e.run] ||= []);
@@ -154,6 +156,7 @@ function renderAll() {
   renderRun();
   renderOutput();
   renderPlots();
+  loadRunView(state.run_view);
   renderSettings();
   renderLogs();
   renderStations();

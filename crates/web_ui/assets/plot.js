@@ -44,22 +44,38 @@ function range(fixed, values, pad) {
 
 // Draws run `run`'s points into a new <svg>; cfg: {title, x_label, y_label, x_range, y_range}.
 export function plotSvg(run, points, cfg) {
-  const [x0, x1] = range(cfg.x_range, points.map((p) => p[0]), 0.05);
-  const [y0, y1] = range(cfg.y_range, points.map((p) => p[1]), 0.1);
+  const xr = range(cfg.x_range, points.map((p) => p[0]), 0.05);
+  const yr = range(cfg.y_range, points.map((p) => p[1]), 0.1);
+  const { svg, g, px, py } = frame(
+    { id: `run-${run}`, title: `${cfg.title || "Run"} — run ${run}`, x_label: cfg.x_label, y_label: cfg.y_label },
+    xr, yr,
+    { "data-run": run, "aria-label": `${cfg.title || "Plot"}, run ${run}: ${points.length} points` },
+  );
+  if (points.length > 1) {
+    g.append(el("polyline", { points: points.map((p) => `${px(p[0])},${py(p[1])}`).join(" "), class: "line" }));
+  }
+  for (const [tr, value] of points) {
+    const dot = el("circle", { cx: px(tr), cy: py(value), r: 3.5, class: "point", "data-tr": tr });
+    dot.append(el("title", {}, `TR ${tr}: ${value}`));
+    g.append(dot);
+  }
+  return svg;
+}
+
+// The frame of a plot: axes with ticks, title and labels, and a clipped group to draw
+// into. Returns { svg, g, px, py }.
+function frame(cfg, xr, yr, attrs) {
+  const [x0, x1] = xr, [y0, y1] = yr;
   const px = (x) => M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
   const py = (y) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
-  const svg = el("svg", {
-    viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img", "data-run": run,
-    "aria-label": `${cfg.title || "Plot"}, run ${run}: ${points.length} points`,
-  });
-  const clip = `clip-run-${run}`;
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img", ...attrs });
+  const clip = `clip-${cfg.id}`;
   const defs = el("defs");
   const clipPath = el("clipPath", { id: clip });
   clipPath.append(el("rect", { x: M.left, y: M.top, width: W - M.left - M.right, height: H - M.top - M.bottom }));
   defs.append(clipPath);
   svg.append(defs);
-  svg.append(el("text", { x: W / 2, y: 18, class: "plot-title", "text-anchor": "middle" },
-    `${cfg.title || "Run"} — run ${run}`));
+  svg.append(el("text", { x: W / 2, y: 18, class: "plot-title", "text-anchor": "middle" }, cfg.title));
   for (const t of ticks(x0, x1, 10)) {
     svg.append(el("line", { x1: px(t), x2: px(t), y1: M.top, y2: H - M.bottom, class: "grid" }));
     svg.append(el("text", { x: px(t), y: H - M.bottom + 16, "text-anchor": "middle", class: "tick" }, label(t)));
@@ -75,14 +91,59 @@ export function plotSvg(run, points, cfg) {
     transform: `rotate(-90 14 ${(M.top + H - M.bottom) / 2})`,
   }, cfg.y_label || ""));
   const g = el("g", { "clip-path": `url(#${clip})` });
-  if (points.length > 1) {
-    g.append(el("polyline", { points: points.map((p) => `${px(p[0])},${py(p[1])}`).join(" "), class: "line" }));
-  }
-  for (const [tr, value] of points) {
-    const dot = el("circle", { cx: px(tr), cy: py(value), r: 3.5, class: "point", "data-tr": tr });
-    dot.append(el("title", {}, `TR ${tr}: ${value}`));
-    g.append(dot);
-  }
   svg.append(g);
+  return { svg, g, px, py };
+}
+
+// A legend row of (name, colour) at the top right, inside the frame.
+function legend(svg, entries) {
+  let x = W - M.right - 6;
+  for (const [name, colour] of [...entries].reverse()) {
+    const text = el("text", { x, y: M.top + 14, "text-anchor": "end", class: "legend" }, name);
+    svg.append(text);
+    x -= name.length * 6.2 + 4;
+    svg.append(el("rect", { x: x - 10, y: M.top + 5, width: 10, height: 10, fill: colour }));
+    x -= 18;
+  }
+}
+
+// Several named lines over TR: series [{name, colour, points: [[tr, v], ...], dashed}];
+// cfg: {id, title, x_label, y_label}; attrs: extra attributes of the <svg>.
+export function linesSvg(series, cfg, attrs) {
+  const all = series.flatMap((s) => s.points);
+  const xr = range(null, all.map((p) => p[0]), 0.03);
+  const yr = range(null, all.map((p) => p[1]).concat(cfg.y_include || []), 0.1);
+  const { svg, g, px, py } = frame(cfg, xr, yr, attrs);
+  for (const s of series) {
+    if (s.points.length === 0) continue;
+    const attrs = { points: s.points.map((p) => `${px(p[0])},${py(p[1])}`).join(" "), class: "series", stroke: s.colour };
+    if (s.dashed) attrs["stroke-dasharray"] = "6 4";
+    g.append(el("polyline", attrs));
+  }
+  legend(svg, series.map((s) => [s.name, s.colour]));
+  return svg;
+}
+
+// Stacked bars over TR: bars [{tr, parts: [v, ...]}], names and colours per part.
+export function stackedBarsSvg(bars, names, colours, cfg, attrs) {
+  const totals = bars.map((b) => b.parts.reduce((a, v) => a + Math.max(v, 0), 0));
+  const xr = range(null, bars.map((b) => b.tr), 0.03);
+  const yr = [0, Math.max(1, ...totals) * 1.15];
+  const { svg, g, px, py } = frame(cfg, xr, yr, attrs);
+  const width = Math.max(2, Math.min(14, (W - M.left - M.right) / Math.max(1, bars.length) * 0.7));
+  for (const b of bars) {
+    let base = 0;
+    b.parts.forEach((v, i) => {
+      const h = Math.max(v, 0);
+      const rect = el("rect", {
+        x: px(b.tr) - width / 2, y: py(base + h), width, height: Math.max(0, py(base) - py(base + h)),
+        fill: colours[i % colours.length], "data-tr": b.tr,
+      });
+      rect.append(el("title", {}, `TR ${b.tr}: ${names[i]} ${v.toFixed(1)} ms`));
+      g.append(rect);
+      base += h;
+    });
+  }
+  legend(svg, names.map((n, i) => [n, colours[i % colours.length]]));
   return svg;
 }

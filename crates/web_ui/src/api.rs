@@ -38,6 +38,7 @@ pub async fn state(State(state): State<WebState>, user: User) -> Json<Value> {
         "logs": session.logs(),
         "user_error": session.user_error(),
         "connections": view::connections(&state),
+        "run_view": crate::run_view::state(session),
     }))
 }
 

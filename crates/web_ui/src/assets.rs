@@ -11,7 +11,7 @@ use crate::{AppError, WebState};
 const INDEX: &str = include_str!("../assets/index.html");
 const LOGIN: &str = include_str!("../assets/login.html");
 /// Name, content type, bytes.
-const FILES: [(&str, &str, &str); 4] = [
+const FILES: [(&str, &str, &str); 5] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
@@ -21,6 +21,11 @@ const FILES: [(&str, &str, &str); 4] = [
         "plot.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/plot.js"),
+    ),
+    (
+        "runview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/runview.js"),
     ),
     (
         "login.js",

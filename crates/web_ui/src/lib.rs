@@ -27,6 +27,7 @@ pub mod auth;
 mod error;
 pub mod files;
 pub mod live;
+mod run_view;
 mod view;
 
 use std::sync::Arc;
@@ -171,6 +172,7 @@ pub fn router(state: WebState) -> Router {
         .route("/api/files/copy", post(files::copy))
         .route("/api/launches/{number}/{file}", get(files::download))
         .route("/api/live", get(live::live))
+        .route("/api/brain-view", get(run_view::brain_view))
         .with_state(state);
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::overriding(

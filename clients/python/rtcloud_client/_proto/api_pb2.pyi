@@ -345,3 +345,27 @@ class UpdateGlmReply(_message.Message):
     t_map: Volume
     observations: int
     def __init__(self, t_map: _Optional[_Union[Volume, _Mapping]] = ..., observations: _Optional[int] = ...) -> None: ...
+
+class ShowPreprocessingRequest(_message.Message):
+    __slots__ = ("run", "tr", "motion_params", "fd_mm", "fd_threshold_mm", "shape", "volume", "roi_voxels", "t_map", "t_threshold")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    TR_FIELD_NUMBER: _ClassVar[int]
+    MOTION_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    FD_MM_FIELD_NUMBER: _ClassVar[int]
+    FD_THRESHOLD_MM_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    ROI_VOXELS_FIELD_NUMBER: _ClassVar[int]
+    T_MAP_FIELD_NUMBER: _ClassVar[int]
+    T_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    run: int
+    tr: int
+    motion_params: _containers.RepeatedScalarFieldContainer[float]
+    fd_mm: float
+    fd_threshold_mm: float
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    volume: bytes
+    roi_voxels: _containers.RepeatedScalarFieldContainer[int]
+    t_map: bytes
+    t_threshold: float
+    def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ..., motion_params: _Optional[_Iterable[float]] = ..., fd_mm: _Optional[float] = ..., fd_threshold_mm: _Optional[float] = ..., shape: _Optional[_Iterable[int]] = ..., volume: _Optional[bytes] = ..., roi_voxels: _Optional[_Iterable[int]] = ..., t_map: _Optional[bytes] = ..., t_threshold: _Optional[float] = ...) -> None: ...

@@ -928,6 +928,11 @@ class WebStub(object):
                 request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.LogRequest.SerializeToString,
                 response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
                 _registered_method=True)
+        self.ShowPreprocessing = channel.unary_unary(
+                '/rtcloud.project.v1.Web/ShowPreprocessing',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ShowPreprocessingRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class WebServicer(object):
@@ -974,6 +979,13 @@ class WebServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ShowPreprocessing(self, request, context):
+        """Issue 10: a TR's preprocessing on the Run tab (motion plot, brain view).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WebServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1005,6 +1017,11 @@ def add_WebServicer_to_server(servicer, server):
             'SetUserError': grpc.unary_unary_rpc_method_handler(
                     servicer.SetUserError,
                     request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.LogRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ShowPreprocessing': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShowPreprocessing,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ShowPreprocessingRequest.FromString,
                     response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.SerializeToString,
             ),
     }
@@ -1171,6 +1188,33 @@ class Web(object):
             target,
             '/rtcloud.project.v1.Web/SetUserError',
             rtcloud_dot_project_dot_v1_dot_api__pb2.LogRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShowPreprocessing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Web/ShowPreprocessing',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ShowPreprocessingRequest.SerializeToString,
             rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
             options,
             channel_credentials,

@@ -51,6 +51,51 @@ pub(crate) fn browser_tools() -> Option<PathBuf> {
     None
 }
 
+/// Runs `tests/web/SCRIPT` in node with `envs` (plus RTCLOUD_SCREENSHOTS =
+/// target/web-screenshots and CHROMIUM), its output to `log`; a failure guard stops it
+/// after [`SESSION_WAIT`]. Returns (status, stdout, stderr), stdout also printed.
+pub(crate) fn browser_script(
+    script: &str,
+    envs: &[(&str, String)],
+    log: &Path,
+    chromium: &Path,
+) -> (std::process::ExitStatus, String, String) {
+    let mut command = Command::new("node");
+    command
+        .arg(repo_root().join("tests/web").join(script))
+        .current_dir(repo_root().join("tests/web"))
+        .env(
+            "RTCLOUD_SCREENSHOTS",
+            repo_root().join("target/web-screenshots"),
+        )
+        .env("CHROMIUM", chromium)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(log).expect("browser log"))
+        .stderr(Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut node = test_support::ChildGuard::spawn(&mut command).expect("node starts");
+    let deadline = Instant::now() + SESSION_WAIT;
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("node's status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            node.stop();
+            break node.wait().expect("node ends");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = node.stderr.take() {
+        std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
+    }
+    let stdout = std::fs::read_to_string(log).unwrap_or_default();
+    println!("{stdout}");
+    (status, stdout, stderr)
+}
+
 /// The one session folder of `project` under `sessions`.
 fn session_dir(sessions: &Path, project: &str) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(sessions.join(project))
@@ -95,44 +140,21 @@ fn the_experimenters_page_in_chromium() {
     let _replay = site.replay(&skyra, 10, "0.2");
 
     let screenshots = repo_root().join("target/web-screenshots");
-    let script = repo_root().join("tests/web/session.mjs");
-    let log = site.path("browser.log");
-    let mut node = test_support::ChildGuard::spawn(
-        Command::new("node")
-            .arg(&script)
-            .current_dir(repo_root().join("tests/web"))
-            .env("RTCLOUD_URL", format!("https://127.0.0.1:{port}"))
-            .env("RTCLOUD_USER", "scanner")
-            .env("RTCLOUD_PASSWORD", "correct horse")
-            .env("RTCLOUD_CA", site.path("certs/ca.crt"))
-            .env("RTCLOUD_SERVER_CERT", site.path("certs/server.crt"))
-            .env("RTCLOUD_STATION", "scanner")
+    let (status, stdout, stderr) = browser_script(
+        "session.mjs",
+        &[
+            ("RTCLOUD_URL", format!("https://127.0.0.1:{port}")),
+            ("RTCLOUD_USER", "scanner".into()),
+            ("RTCLOUD_PASSWORD", "correct horse".into()),
+            ("RTCLOUD_CA", site.arg("certs/ca.crt")),
+            ("RTCLOUD_SERVER_CERT", site.arg("certs/server.crt")),
+            ("RTCLOUD_STATION", "scanner".into()),
             // The streamer shows its allowed folder by name only.
-            .env("RTCLOUD_SCANNER_DIR", "scanner")
-            .env("RTCLOUD_SCREENSHOTS", &screenshots)
-            .env("CHROMIUM", &chromium)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("browser log"))
-            .stderr(Stdio::piped()),
-    )
-    .expect("node starts");
-    let deadline = Instant::now() + SESSION_WAIT;
-    let status = loop {
-        if let Some(status) = node.try_wait().expect("node's status") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            node.stop();
-            break node.wait().expect("node ends");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = node.stderr.take() {
-        std::io::Read::read_to_string(&mut pipe, &mut stderr).ok();
-    }
-    let stdout = std::fs::read_to_string(&log).unwrap_or_default();
-    println!("{stdout}");
+            ("RTCLOUD_SCANNER_DIR", "scanner".into()),
+        ],
+        &site.path("browser.log"),
+        &chromium,
+    );
     assert!(
         status.success(),
         "the browser session failed ({status}; screenshots in {}):\n{stdout}\n{stderr}\nanalyser:\n{}",

@@ -98,29 +98,37 @@ impl Phantom {
                     for a in 0..3 {
                         head_mm[a] = (ijk[a] as f64 - centre[a]) * size[a];
                     }
-                    let in_roi = match &rigid {
+                    let (mut v, in_roi) = match &rigid {
+                        // A voxel integrates what it covers (partial volume), so a
+                        // sub-voxel move changes the edge voxels gradually, as in EPI:
+                        // the mean of 2x2x2 samples.
                         Some(pose) => {
-                            head_mm = pose.head_point(head_mm);
-                            (0..3).all(|a| {
-                                let q = head_mm[a] / size[a] + centre[a];
-                                q >= self.roi.min[a] as f64 - 0.5
-                                    && q < self.roi.max[a] as f64 - 0.5
-                            })
+                            let mut sum = 0.0;
+                            for d in SUBVOXEL {
+                                let p = [0, 1, 2].map(|a| head_mm[a] + d[a] * size[a]);
+                                sum += self.moved_value(pose.head_point(p), size, centre, gain).0;
+                            }
+                            let inside = self
+                                .moved_value(pose.head_point(head_mm), size, centre, gain)
+                                .1;
+                            (sum / SUBVOXEL.len() as f64 * drift, inside)
                         }
                         None => {
                             for a in 0..3 {
                                 head_mm[a] -= shift_mm[a];
                             }
-                            (0..3).all(|a| ijk[a] >= self.roi.min[a] && ijk[a] < self.roi.max[a])
+                            let in_roi = (0..3)
+                                .all(|a| ijk[a] >= self.roi.min[a] && ijk[a] < self.roi.max[a]);
+                            let r2: f64 = (0..3)
+                                .map(|a| (head_mm[a] / self.semi_axes_mm[a]).powi(2))
+                                .sum();
+                            let mut v = tissue(r2.sqrt()) * drift;
+                            if in_roi {
+                                v *= gain;
+                            }
+                            (v, in_roi)
                         }
                     };
-                    let r2: f64 = (0..3)
-                        .map(|a| (head_mm[a] / self.semi_axes_mm[a]).powi(2))
-                        .sum();
-                    let mut v = tissue(r2.sqrt()) * drift;
-                    if in_roi {
-                        v *= gain;
-                    }
                     v += spec.noise_sd * gaussian(&mut rng);
                     // Magnitude images are never negative; the scanner stores 12 bits.
                     let stored = v.abs().round().min(MAX_STORED) as u16;
@@ -140,6 +148,63 @@ impl Phantom {
                 roi_sum / roi_n as f64
             },
         )
+    }
+}
+
+/// Offsets (in voxels) of the samples a moving voxel averages.
+const SUBVOXEL: [[f64; 3]; 8] = [
+    [-0.25, -0.25, -0.25],
+    [0.25, -0.25, -0.25],
+    [-0.25, 0.25, -0.25],
+    [0.25, 0.25, -0.25],
+    [-0.25, -0.25, 0.25],
+    [0.25, -0.25, 0.25],
+    [-0.25, 0.25, 0.25],
+    [0.25, 0.25, 0.25],
+];
+
+impl Phantom {
+    /// The signal (before drift) at head point `head_mm` (mm from the centre along the
+    /// NIfTI axes, head at rest) and whether it is in the ROI: tissue, or CSF in the
+    /// sulcus, times the activation `gain` in the ROI.
+    fn moved_value(
+        &self,
+        head_mm: [f64; 3],
+        size: [f64; 3],
+        centre: [f64; 3],
+        gain: f64,
+    ) -> (f64, bool) {
+        let q = [0, 1, 2].map(|a| head_mm[a] / size[a] + centre[a]);
+        let in_roi = (0..3)
+            .all(|a| q[a] >= self.roi.min[a] as f64 - 0.5 && q[a] < self.roi.max[a] as f64 - 0.5);
+        let base = if self.in_sulcus(q) {
+            CSF
+        } else {
+            let r2: f64 = (0..3)
+                .map(|a| (head_mm[a] / self.semi_axes_mm[a]).powi(2))
+                .sum();
+            tissue(r2.sqrt())
+        };
+        (if in_roi { base * gain } else { base }, in_roi)
+    }
+
+    /// Whether the head point at voxel coordinates `q` (of the head at rest) lies in the
+    /// sulcus: CSF one voxel thick along both faces of the ROI across i (the
+    /// lateral-medial axis), one voxel longer than the ROI along j. Only the rigid-motion
+    /// phantom has it: real cortex borders CSF, so a head movement moves the ROI's edge
+    /// over tissue of another intensity (issue 10's feedback-quality test).
+    fn in_sulcus(&self, q: [f64; 3]) -> bool {
+        let (min, max) = (
+            self.roi.min.map(|v| v as f64),
+            self.roi.max.map(|v| v as f64),
+        );
+        let across = (q[0] >= min[0] - 1.5 && q[0] < min[0] - 0.5)
+            || (q[0] >= max[0] - 0.5 && q[0] < max[0] + 0.5);
+        across
+            && q[1] >= min[1] - 1.5
+            && q[1] < max[1] + 0.5
+            && q[2] >= min[2] - 0.5
+            && q[2] < max[2] - 0.5
     }
 }
 
