@@ -4,7 +4,8 @@ over TLS) and openNeuroClient.py (an OpenNeuro dataset, from a local HTTPS serve
 out as OpenNeuro's S3 bucket, into the analyser's cache, and written back with
 BidsArchive / BidsRun). Both scripts come from ../shared/rtcloud-projects; only
 dicomBidsStream.py's two fixed /tmp output paths are moved into the project (as for
-RT-Cloud's sample, test_rtcloud_projects.py).
+RT-Cloud's sample, test_rtcloud_projects.py); openNeuroClient.py runs unchanged, its
+settings with writeBidsArchive on and scanNum empty (it takes no --scans).
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ def test_rtclouds_open_neuro_client_runs_unchanged(tmp_path: Path, programs) -> 
     project = rtcloud_project("openNeuroClient", site / "projects")
     # The script's own switch (--archive or this setting): it writes what it streamed
     # into a new dataset with BidsRun.appendIncremental and BidsArchive.appendBidsRun.
-    with open(project / "conf" / "openNeuroClient.toml", "a", encoding="utf-8") as conf:
-        conf.write("writeBidsArchive = true\n")
+    # openNeuroClient.py has no --scans option: with scanNum empty the analyser passes none.
+    conf = project / "conf" / "openNeuroClient.toml"
+    text = conf.read_text(encoding="utf-8")
+    assert text.count("scanNum = [1]\n") == 1, text
+    conf.write_text(text.replace("scanNum = [1]\n", "scanNum = []\n") + "writeBidsArchive = true\n", encoding="utf-8")
     site_with_user(site)
     # openNeuroClient.toml: ds002338, subject xp201, run 01, task left to the stream.
     fixture = subprocess.Popen(
