@@ -25,7 +25,7 @@ import numpy as np
 
 from ._proto import api_pb2 as pb
 from ._proto import api_pb2_grpc as pb_grpc
-from .errors import InvalidArgument, RtcloudError
+from .errors import InvalidArgument, RtcloudError, RTNotImplementedError
 from .preprocess import _volume_message
 from .volume import Volume
 
@@ -243,9 +243,14 @@ class RemoteBids:
         self._conn = conn
         self._stub = pb_grpc.BidsStub(conn.channel) if conn is not None else None
 
-    def _call(self, name: str, request: Any, timeout: Optional[float] = None) -> Any:
+    def _need(self, name: str) -> None:
         if self._stub is None:
-            raise RtcloudError(f"bids.{name}: BIDS streams run in the analyser (RTCLOUD_API is not set)")
+            raise RTNotImplementedError(
+                f"bids.{name}: BIDS streams run in the analyser, and this script runs alone (RTCLOUD_API is not set)"
+            )
+
+    def _call(self, name: str, request: Any, timeout: Optional[float] = None) -> Any:
+        self._need(name)
         return self._conn.call(getattr(self._stub, name), f"Bids/{name}", request, timeout)
 
     def init_dicom_bids_stream(
@@ -253,6 +258,7 @@ class RemoteBids:
     ) -> str:
         """Scanner DICOMs `pattern` (with {TR}) in `dir` as incrementals; entities win
         over the project's settings and the scan's BIDS-style ProtocolName."""
+        self._need("InitDicomBidsStream")
         request = pb.InitDicomBidsStreamRequest(
             dir=dir, pattern=pattern, min_size=int(min_size), anonymize=bool(anonymize),
             start_index=int(start_index), entities=_entities_message(entities),
@@ -261,17 +267,20 @@ class RemoteBids:
 
     def init_bids_stream(self, path: str, **entities: Any) -> str:
         """The run `entities` selects in the dataset at `path`."""
+        self._need("InitBidsStream")
         request = pb.InitBidsStreamRequest(path=path, entities=_entities_message(entities))
         return self._call("InitBidsStream", request).stream_id
 
     def init_open_neuro_stream(self, accession: str, timeout: Optional[float] = None, **entities: Any) -> str:
         """The run `entities` selects (subject required) of OpenNeuro dataset `accession`."""
+        self._need("InitOpenNeuroStream")
         request = pb.InitOpenNeuroStreamRequest(accession=accession, entities=_entities_message(entities))
         return self._call("InitOpenNeuroStream", request, timeout or 3600.0).stream_id
 
     def get_incremental(self, stream_id: str, index: int = -1, timeout: float = 5.0) -> Optional[BidsIncremental]:
         """Volume `index` (-1: the next one); None past the end of a dataset's run."""
-        request = pb.GetIncrementalRequest(stream_id=stream_id, index=int(index), timeout_s=float(timeout))
+        self._need("GetIncremental")
+        request = pb.GetIncrementalRequest(stream_id=str(stream_id), index=int(index), timeout_s=float(timeout))
         try:
             reply = self._call("GetIncremental", request, float(timeout) + _WAIT_MARGIN_S)
         except RtcloudError as err:
@@ -281,7 +290,9 @@ class RemoteBids:
         return BidsIncremental._from_proto(reply)
 
     def get_num_volumes(self, stream_id: str) -> int:
-        return self._call("GetNumVolumes", pb.StreamId(stream_id=stream_id)).num_volumes
+        self._need("GetNumVolumes")
+        return self._call("GetNumVolumes", pb.StreamId(stream_id=str(stream_id))).num_volumes
 
     def close_stream(self, stream_id: str) -> None:
-        self._call("CloseStream", pb.StreamId(stream_id=stream_id))
+        self._need("CloseStream")
+        self._call("CloseStream", pb.StreamId(stream_id=str(stream_id)))

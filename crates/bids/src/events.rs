@@ -7,7 +7,7 @@
 /// seconds: one `task` row per task block (the last one cut at the run's end). `None`
 /// when `block_volumes` or `tr_s` is not positive.
 pub fn alternating_blocks_tsv(block_volumes: u32, tr_s: f64, volumes: usize) -> Option<String> {
-    if block_volumes == 0 || !(tr_s > 0.0) || !tr_s.is_finite() {
+    if block_volumes == 0 || !tr_s.is_finite() || tr_s <= 0.0 {
         return None;
     }
     let block = block_volumes as usize;

@@ -10,8 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use bids::archive::raw_description;
-use bids::{BidsArchive, BidsIncremental, BidsRun, EntitySource};
-use imaging::synth::{Synth, SynthSpec};
+use bids::{BidsArchive, EntitySource};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,21 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         entities.set(k, v);
     }
     let volumes: usize = volumes.parse()?;
-    let synth = Synth::new(SynthSpec {
-        volumes,
-        matrix: 32,
-        slices: 12,
-        ..SynthSpec::default()
-    })?;
-    let mut bids_run = BidsRun::new();
-    for t in 0..volumes {
-        let volume = imaging::volume_from_file(&synth.file(t)?.bytes)?;
-        bids_run.append(BidsIncremental::from_volume(
-            volume,
-            &entities,
-            &EntitySource::default(),
-        )?)?;
-    }
+    let bids_run = bids::run::synthetic_run(&entities, volumes, 32, 12)?;
     let dataset = dir.join("bucket").join(accession);
     BidsArchive::open_or_new(&dataset, raw_description("fixture"))?.append_run(&bids_run, None)?;
     let certs = dir.join("certs");

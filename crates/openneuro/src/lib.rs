@@ -14,7 +14,6 @@
 #[cfg(feature = "fixture")]
 pub mod fixture;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -454,19 +453,14 @@ fn describe(wanted: &EntitySource) -> String {
     }
 }
 
+/// The file written atomically (filestore's temp file + rename), its folders made.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source| OpenNeuroError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = dir.join(format!(".{name}.partial-{}", std::process::id()));
-    let mut file = std::fs::File::create(&temp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temp, path).map_err(io)
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
+    filestore::write_atomic(path, bytes).map_err(io)
 }
 
 #[cfg(test)]

@@ -3,39 +3,15 @@
 //! cache is reused without a request, and unknown datasets or subjects are named.
 
 use bids::archive::raw_description;
-use bids::{BidsArchive, BidsIncremental, BidsRun, EntitySource};
-use imaging::synth::{Synth, SynthSpec};
+use bids::{BidsArchive, BidsRun, EntitySource};
 use openneuro::fixture::Fixture;
 use openneuro::OpenNeuro;
 
 /// A synthetic run of `volumes` volumes with the given entities.
 fn run(subject: &str, run: &str, volumes: usize) -> BidsRun {
-    let spec = SynthSpec {
-        volumes,
-        matrix: 32,
-        slices: 12,
-        ..SynthSpec::default()
-    };
-    let synth = Synth::new(spec).expect("synthetic spec");
-    let mut entities = EntitySource::default();
-    for (k, v) in [
-        ("sub", subject),
-        ("task", "faces"),
-        ("run", run),
-        ("datatype", "func"),
-        ("suffix", "bold"),
-    ] {
-        entities.set(k, v);
-    }
-    let mut out = BidsRun::new();
-    for t in 0..volumes {
-        let file = synth.file(t).expect("synthetic DICOM");
-        let volume = imaging::volume_from_file(&file.bytes).expect("volume");
-        let inc = BidsIncremental::from_volume(volume, &entities, &EntitySource::default())
-            .expect("complete");
-        out.append(inc).expect("fits");
-    }
-    out
+    let mut entities = wanted(subject, run);
+    entities.set("task", "faces");
+    bids::run::synthetic_run(&entities, volumes, 32, 12).expect("a synthetic run")
 }
 
 fn wanted(subject: &str, run: &str) -> EntitySource {

@@ -417,6 +417,7 @@ impl pb::data_server::Data for Shared {
 impl Shared {
     /// Volume `index` of scanner stream `stream_id`, as served to a script: a bad file
     /// is logged for the experimenter, the volume goes to the tap, its times to the session.
+    #[allow(clippy::result_large_err)] // tonic's Status is the error of every handler
     pub(crate) async fn served_image(
         &self,
         stream_id: &str,
@@ -452,6 +453,7 @@ impl Shared {
     }
 
     /// The served file decoded into a volume (imaging), off the async threads.
+    #[allow(clippy::result_large_err)]
     pub(crate) async fn decode(
         &self,
         image: &data_link::ImageData,

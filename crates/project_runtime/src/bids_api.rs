@@ -185,6 +185,7 @@ impl Shared {
 /// Reads the run `wanted` selects from the dataset at `root` through `data` (see the
 /// module docs): image names are listed, the run found among them, and only its image
 /// and the sidecars that apply to it are fetched into a private folder.
+#[allow(clippy::result_large_err)] // tonic's Status is the error of every handler
 async fn read_through(
     data: &DataInterface,
     root: &str,

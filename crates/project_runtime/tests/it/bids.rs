@@ -20,6 +20,19 @@ fn source(pairs: &[(&str, &str)]) -> EntitySource {
     s
 }
 
+/// A DICOM BIDS stream of the Skyra files in `dir` from TR 0.
+async fn dicom_stream(
+    client: &ClientInterface,
+    dir: &str,
+    entities: &EntitySource,
+) -> rtcloud_client::BidsStream {
+    client
+        .bids
+        .init_dicom_bids_stream(dir, "001_000013_{TR:06d}.dcm", 0, true, entities)
+        .await
+        .expect("opens")
+}
+
 #[tokio::test]
 async fn dicom_and_dataset_streams_give_the_same_incrementals() {
     let Some(testdata) = test_support::shared_testdata() else {
@@ -50,17 +63,7 @@ async fn dicom_and_dataset_streams_give_the_same_incrementals() {
 
     // Entities: the call's run, the settings' subject and task, func/bold by default;
     // a label that is not a BIDS label is cleaned, and the stream says so.
-    let stream = client
-        .bids
-        .init_dicom_bids_stream(
-            dir,
-            "001_000013_{TR:06d}.dcm",
-            0,
-            true,
-            &source(&[("run", "1"), ("acq", "ep_2d")]),
-        )
-        .await
-        .expect("opens");
+    let stream = dicom_stream(&client, dir, &source(&[("run", "1"), ("acq", "ep_2d")])).await;
     assert_eq!(stream.notes.len(), 1, "{:?}", stream.notes);
     assert!(
         stream.notes[0].contains("acquisition \"ep_2d\""),
@@ -159,17 +162,7 @@ async fn dicom_and_dataset_streams_give_the_same_incrementals() {
         .session()
         .end_launch(launch.number, "exit 0", true)
         .expect("ended");
-    let stream = client
-        .bids
-        .init_dicom_bids_stream(
-            dir,
-            "001_000013_{TR:06d}.dcm",
-            0,
-            true,
-            &source(&[("task", "faces")]),
-        )
-        .await
-        .expect("opens");
+    let stream = dicom_stream(&client, dir, &source(&[("task", "faces")])).await;
     let err = client
         .bids
         .get_incremental(&stream, Some(0), WAIT)
