@@ -171,6 +171,18 @@ def dicomTimeToNextTr(dicomImg: Any, clockSkew: float, now: Optional[dtime] = No
     return getTimeToNextTR(getDicomAcquisitionTime(dicomImg), getDicomRepetitionTime(dicomImg), now, clockSkew)
 
 
+def bidsIncrementalTimeToNextTr(bidsIncremental: Any, clockSkew: float, now: Optional[dtime] = None) -> float:
+    """Seconds until the next TR starts, as dicomTimeToNextTr, from the incremental's
+    sidecar: AcquisitionTime ("HH:MM:SS.ffffff", the scanner's clock) and
+    RepetitionTime (seconds). ValidationError when the sidecar lacks either."""
+    metadata = bidsIncremental.getImageMetadata()
+    acquired, tr = metadata.get("AcquisitionTime"), metadata.get("RepetitionTime")
+    if acquired is None or tr is None:
+        raise ValidationError("the incremental's sidecar has no AcquisitionTime or RepetitionTime")
+    now = now if now is not None else datetime.now().time()
+    return getTimeToNextTR(dtime.fromisoformat(str(acquired)), float(tr), now, clockSkew)
+
+
 def _converter() -> str:
     """The data_analyser that converts: $RTCLOUD_DATA_ANALYSER (set by the analyser for
     the scripts it starts), else data_analyser on PATH."""

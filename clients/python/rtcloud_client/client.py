@@ -11,7 +11,8 @@ import os
 import sys
 from typing import Iterable, Optional
 
-from .compat import BidsInterfaceMissing, DataInterfaceCompat, SubjectInterfaceCompat, WebInterfaceCompat
+from .bids import RemoteBids
+from .compat import BidsInterfaceCompat, DataInterfaceCompat, SubjectInterfaceCompat, WebInterfaceCompat
 from .errors import Unauthenticated
 from .interfaces import DataInterface, SessionInfo, SubjectInterface, WebInterface
 from .local_data import LocalData
@@ -80,7 +81,9 @@ class ClientInterface:
         self.dataInterface = DataInterfaceCompat(self.data)
         self.subjInterface = SubjectInterfaceCompat(self.subject)
         self.webInterface = WebInterfaceCompat(self.web)
-        self.bidsInterface = BidsInterfaceMissing()
+        # BIDS streams in the analyser (bids.py); raises when run alone.
+        self.bids = RemoteBids(self._conn)
+        self.bidsInterface = BidsInterfaceCompat(self.bids, self.data)
 
     def is_remote(self) -> bool:
         """True when calls go to an analyser, False in local mode."""

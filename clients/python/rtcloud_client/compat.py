@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional, Union
 
-from .errors import InvalidArgument, RTNotImplementedError
+from .errors import InvalidArgument
 from .interfaces import DataInterface, Response, SubjectInterface, WebInterface
 
 
@@ -164,19 +164,36 @@ class WebInterfaceCompat:
         self._web.set_user_error(errStr)
 
 
-class BidsInterfaceMissing:
-    """RT-Cloud's BidsInterface is not offered yet (BIDS streams are planned): the
-    attribute exists so scripts that only fetch it (as RT-Cloud's sample does) run,
-    and every call says so."""
+class BidsInterfaceCompat:
+    """RT-Cloud's BidsInterface methods over `client.bids` (bids.py). Stream ids are
+    strings; demoStep is accepted and ignored; rpc_timeout bounds the OpenNeuro fetch."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
+    def __init__(self, bids: Any, data: DataInterface) -> None:
+        self._bids = bids
+        self._data = data
 
-        def missing(*args: Any, **kwargs: Any) -> Any:
-            raise RTNotImplementedError(
-                f"bidsInterface.{name}: BIDS streams are not available in rtcloud-rs yet; "
-                "read volumes with dataInterface.initScannerStream / getImageData"
-            )
+    def initDicomBidsStream(
+        self, dicomDir: str, dicomFilePattern: str, dicomMinSize: int, anonymize: bool = True, **entities: Any
+    ) -> str:
+        return self._bids.init_dicom_bids_stream(dicomDir, dicomFilePattern, dicomMinSize, anonymize, **entities)
 
-        return missing
+    def initBidsStream(self, archivePath: str, **entities: Any) -> str:
+        return self._bids.init_bids_stream(archivePath, **entities)
+
+    def initOpenNeuroStream(self, dsAccessionNumber: str, rpc_timeout: Optional[float] = None, **entities: Any) -> str:
+        return self._bids.init_open_neuro_stream(dsAccessionNumber, rpc_timeout, **entities)
+
+    def getIncremental(self, streamId: str, volIdx: int = -1, timeout: float = 5, demoStep: int = 0) -> Any:
+        return self._bids.get_incremental(streamId, volIdx, timeout)
+
+    def getNumVolumes(self, streamId: str) -> int:
+        return self._bids.get_num_volumes(streamId)
+
+    def closeStream(self, streamId: str) -> None:
+        self._bids.close_stream(streamId)
+
+    def ping(self) -> float:
+        return self._data.ping()
+
+    def getClockSkew(self, callerClockTime: float, roundTripTime: float) -> float:
+        return self._data.get_clock_skew(callerClockTime, roundTripTime)

@@ -13,8 +13,9 @@ import pytest
 
 from conftest import REPO_ROOT, shared_dir
 from rtcloud_client import ClientInterface
+from rtcloud_client.bids import BidsArchive, BidsIncremental, BidsRun
 from rtcloud_client.compat import (
-    BidsInterfaceMissing,
+    BidsInterfaceCompat,
     DataInterfaceCompat,
     SubjectInterfaceCompat,
     WebInterfaceCompat,
@@ -28,12 +29,15 @@ INTERFACES = {
     "dataInterface": DataInterfaceCompat,
     "subjInterface": SubjectInterfaceCompat,
     "webInterface": WebInterfaceCompat,
-    "bidsInterface": BidsInterfaceMissing,
+    "bidsInterface": BidsInterfaceCompat,
+    "BidsIncremental": BidsIncremental,
+    "BidsRun": BidsRun,
+    "BidsArchive": BidsArchive,
 }
 #: Modules of the compatibility layer whose public names must all be in the table.
 MODULES = ("utils", "imageHandling", "dataInterface", "errors", "structDict", "clientInterface")
 #: Attributes a ClientInterface sets in __init__ (not visible on the class).
-CLIENT_ATTRIBUTES = {"data", "subject", "web", "dataInterface", "subjInterface", "webInterface", "bidsInterface"}
+CLIENT_ATTRIBUTES = {"data", "subject", "web", "bids", "dataInterface", "subjInterface", "webInterface", "bidsInterface"}
 
 
 def guide_rows() -> Dict[str, str]:
@@ -54,7 +58,8 @@ def offered(name: str) -> bool:
         cls = INTERFACES[prefix]
         if cls is ClientInterface and attr in CLIENT_ATTRIBUTES:
             return True
-        return attr in dir(cls) and callable(getattr(cls, attr))
+        value = getattr(cls, attr, None)
+        return attr in dir(cls) and (callable(value) or isinstance(value, property))
     if prefix.startswith("rtCommon."):
         try:
             module = importlib.import_module(prefix)
@@ -67,8 +72,6 @@ def offered(name: str) -> bool:
 def public_names() -> Iterator[str]:
     """Every public name the compatibility layer offers."""
     for prefix, cls in INTERFACES.items():
-        if cls is BidsInterfaceMissing:
-            continue
         names = {n for n, _ in inspect.getmembers(cls, callable) if not n.startswith("_")}
         if cls is ClientInterface:
             names |= CLIENT_ATTRIBUTES

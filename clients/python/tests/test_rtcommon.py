@@ -133,7 +133,7 @@ def test_web_and_subject_extras_in_local_mode(local_env: Path, capsys) -> None:
         assert line in out
     assert client.subjInterface.getResponse(1, 1) == {}
     assert client.subjInterface.getAllResponses() == []
-    with pytest.raises(errors.NotImplementedError, match="BIDS streams are not available"):
+    with pytest.raises(errors.NotImplementedError, match="BIDS streams run in the analyser"):
         client.bidsInterface.getIncremental(1, 0)
 
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::entities::{Entities, DATATYPES};
+use crate::entities::{Entities, EntitySource, DATATYPES};
 use crate::error::{BidsError, Result};
 use crate::incremental::{parse_sidecar, pretty, BidsIncremental, BIDS_VERSION};
 use crate::nifti_read::read_nifti;
@@ -173,6 +173,52 @@ impl BidsArchive {
         values.sort();
         values.dedup();
         Ok(values)
+    }
+
+    /// The one run that `wanted` describes: the runs whose entities equal every entity
+    /// `wanted` gives (run indexes compared as numbers, so `1` finds `run-01`). Errors
+    /// ([`BidsError::NotFound`]): no such run, naming the runs there are; more than one,
+    /// naming them (give more entities).
+    pub fn find_run(&self, wanted: &EntitySource) -> Result<Entities> {
+        let runs = self.runs()?;
+        let fits = |e: &&Entities| {
+            let same = |want: &Option<String>, have: Option<&String>| {
+                want.as_ref().is_none_or(|w| Some(w) == have)
+            };
+            same(&wanted.subject, Some(&e.subject))
+                && same(&wanted.session, e.session.as_ref())
+                && same(&wanted.task, Some(&e.task))
+                && same(&wanted.acquisition, e.acquisition.as_ref())
+                && same(&wanted.suffix, Some(&e.suffix))
+                && same(&wanted.datatype, Some(&e.datatype))
+                && wanted.run.as_ref().is_none_or(|w| {
+                    let index = w.parse::<u32>().ok();
+                    index.is_some() && index == e.run_index()
+                })
+        };
+        let found: Vec<&Entities> = runs.iter().filter(fits).collect();
+        let names =
+            |list: &[&Entities]| list.iter().map(|e| e.stem()).collect::<Vec<_>>().join(", ");
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(BidsError::NotFound(format!(
+                "no run with {} in {} (its runs: {})",
+                describe(wanted),
+                self.root.display(),
+                if runs.is_empty() {
+                    "none".to_string()
+                } else {
+                    names(&runs.iter().collect::<Vec<_>>())
+                }
+            ))),
+            many => Err(BidsError::NotFound(format!(
+                "{} runs have {} in {}: {}; give more entities (task, session, run ...)",
+                many.len(),
+                describe(wanted),
+                self.root.display(),
+                names(many)
+            ))),
+        }
     }
 
     /// The image file of a run (`.nii.gz` or `.nii`), when it exists.
@@ -594,7 +640,10 @@ fn roll_back(root: &Path, staging: &Path, mut created_root: bool) -> Result<()> 
 
 /// Does the sidecar file `name` apply to a run with entities `e`? Its suffix must be
 /// the run's and each of its entities must have the run's value.
-fn sidecar_applies(name: &str, e: &Entities) -> bool {
+/// Whether the sidecar file `name` applies to the run `e` by the inheritance principle
+/// (BIDS 1.9 "The Inheritance Principle"): same suffix, and every entity it names
+/// has the run's value.
+pub fn sidecar_applies(name: &str, e: &Entities) -> bool {
     let Some(stem) = name.strip_suffix(".json") else {
         return false;
     };
@@ -617,6 +666,27 @@ fn sidecar_applies(name: &str, e: &Entities) -> bool {
             };
             ours.is_some_and(|v| v == value)
         })
+}
+
+/// The entities a source gives, as `subject=01, run=1`.
+fn describe(source: &EntitySource) -> String {
+    let pairs: Vec<String> = [
+        ("subject", &source.subject),
+        ("session", &source.session),
+        ("task", &source.task),
+        ("acquisition", &source.acquisition),
+        ("run", &source.run),
+        ("suffix", &source.suffix),
+        ("datatype", &source.datatype),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect();
+    if pairs.is_empty() {
+        "any entities".into()
+    } else {
+        pairs.join(", ")
+    }
 }
 
 /// Names of the sub-folders of `dir` starting with `prefix`, sorted.

@@ -162,6 +162,46 @@ impl EntitySource {
         }
     }
 
+    /// The entities of a project's settings (RT-Cloud's names): `subjectName`,
+    /// `sessionName`, `taskName`, each made a BIDS label by [`to_label`]; `setting`
+    /// gives a setting's value as text.
+    pub fn from_settings(setting: impl Fn(&str) -> Option<String>) -> EntitySource {
+        let mut source = EntitySource::default();
+        for (key, entity) in [
+            ("subjectName", "sub"),
+            ("taskName", "task"),
+            ("sessionName", "ses"),
+        ] {
+            if let Some(label) = setting(key).map(|v| to_label(&v)).filter(|l| !l.is_empty()) {
+                source.set(entity, &label);
+            }
+        }
+        source
+    }
+
+    /// This source with its labels made BIDS labels by [`to_label`] (RT-Cloud projects
+    /// pass names such as `0219191_faceMatching`); returns what changed, one note each.
+    pub fn to_labels(mut self) -> (EntitySource, Vec<String>) {
+        let mut notes = Vec::new();
+        for (name, slot) in [
+            ("subject", &mut self.subject),
+            ("session", &mut self.session),
+            ("task", &mut self.task),
+            ("acquisition", &mut self.acquisition),
+        ] {
+            if let Some(value) = slot.as_mut() {
+                let label = to_label(value);
+                if label != *value {
+                    notes.push(format!(
+                        "{name} {value:?} is not a BIDS label (letters and digits only): using {label:?}"
+                    ));
+                    *value = label;
+                }
+            }
+        }
+        (self, notes)
+    }
+
     /// Checked entities. Errors: [`BidsError::Missing`] naming the first missing
     /// required entity (subject, task, suffix, datatype); [`BidsError::Invalid`] for a
     /// label that is not alphanumeric, a run that is not an index, or an unknown datatype.
@@ -208,6 +248,16 @@ impl EntitySource {
             datatype,
         })
     }
+}
+
+/// A value as a BIDS label: letters and digits only (`subject-01` is `subject01`), a
+/// leading `sub-` / `ses-` / `task-` dropped (ReproIn/heudiconv do the same).
+pub fn to_label(value: &str) -> String {
+    let value = ["sub-", "ses-", "task-"]
+        .iter()
+        .find_map(|p| value.strip_prefix(p))
+        .unwrap_or(value);
+    value.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 /// A BIDS label: one or more ASCII letters or digits.

@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod incremental;
 pub mod nifti_read;
 pub mod run;

@@ -150,6 +150,31 @@ impl BidsRun {
     }
 }
 
+/// A run of `volumes` volumes from imaging's synthetic scanner (a `matrix` x `matrix`
+/// mosaic of `slices` slices, Siemens-like DICOM converted by imaging) with the
+/// entities `entities` gives: a real run for tests, fixtures and demos.
+pub fn synthetic_run(
+    entities: &crate::EntitySource,
+    volumes: usize,
+    matrix: usize,
+    slices: usize,
+) -> Result<BidsRun> {
+    let spec = imaging::synth::SynthSpec {
+        volumes,
+        matrix,
+        slices,
+        ..imaging::synth::SynthSpec::default()
+    };
+    let synth = imaging::synth::Synth::new(spec)?;
+    let mut run = BidsRun::new();
+    for t in 0..volumes {
+        let volume = imaging::volume_from_file(&synth.file(t)?.bytes)?;
+        let none = crate::EntitySource::default();
+        run.append(BidsIncremental::from_volume(volume, entities, &none)?)?;
+    }
+    Ok(run)
+}
+
 fn check_entities(run: &Entities, new: &Entities) -> Result<()> {
     let fields = [
         ("subject", Some(&run.subject), Some(&new.subject)),

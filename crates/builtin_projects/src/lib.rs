@@ -172,6 +172,8 @@ struct ScanStream<'a> {
     client: &'a ClientInterface,
     id: String,
     timeout: Duration,
+    /// A BIDS replay (issue 11): the Bids stream and the TR of its first volume.
+    bids: Option<(rtcloud_client::BidsStream, u32)>,
 }
 
 impl<'a> ScanStream<'a> {
@@ -196,10 +198,47 @@ impl<'a> ScanStream<'a> {
             client,
             id,
             timeout: Duration::try_from_secs_f64(timeout).unwrap_or(Duration::from_secs(60)),
+            bids: None,
+        })
+    }
+
+    /// Run `run`'s volumes: from the BIDS dataset of setting `bidsDataset` when it is set
+    /// (the run of that number and of the settings' subjectName / taskName /
+    /// sessionName, its first volume being TR `first_tr`; issue 11), else from the
+    /// scanner as [`ScanStream::open`].
+    async fn open_run(
+        client: &'a ClientInterface,
+        settings: &Settings,
+        run: i64,
+        scan: i64,
+        first_tr: u32,
+    ) -> Result<ScanStream<'a>, BuiltinError> {
+        let dataset = settings.string_or("bidsDataset", "")?;
+        if dataset.is_empty() {
+            return Self::open(client, settings, scan, first_tr).await;
+        }
+        let mut wanted = bids::EntitySource::from_settings(|key| settings.string(key).ok());
+        wanted.set("run", &run.to_string());
+        let stream = client.bids.init_bids_stream(&dataset, &wanted).await?;
+        Ok(ScanStream {
+            client,
+            id: stream.id.clone(),
+            timeout: Duration::from_secs(60),
+            bids: Some((stream, first_tr)),
         })
     }
 
     async fn volume(&self, run: i64, tr: u32) -> Result<imaging::Volume, BuiltinError> {
+        if let Some((stream, first_tr)) = &self.bids {
+            let index = tr.checked_sub(*first_tr);
+            let (_, incremental) = self
+                .client
+                .bids
+                .get_incremental(stream, index, self.timeout)
+                .await
+                .map_err(|source| BuiltinError::Tr { run, tr, source })?;
+            return Ok(incremental.into_parts().1);
+        }
         self.client
             .data
             .get_image_volume(&self.id, tr, self.timeout)
@@ -208,6 +247,9 @@ impl<'a> ScanStream<'a> {
     }
 
     async fn close(self) -> Result<(), BuiltinError> {
+        if let Some((stream, _)) = &self.bids {
+            return Ok(self.client.bids.close_stream(stream).await?);
+        }
         Ok(self.client.data.close_scanner_stream(&self.id).await?)
     }
 }

@@ -1,5 +1,7 @@
 //! RT-Cloud's sample project: per TR, the mean of the volume's voxels is plotted and
-//! `(mean - feedbackMin) / (feedbackMax - feedbackMin)` goes to the stimulus PC.
+//! `(mean - feedbackMin) / (feedbackMax - feedbackMin)` goes to the stimulus PC. With
+//! setting `bidsDataset`, the run's volumes come from that BIDS dataset instead of the
+//! scanner (e.g. a session's `bids/` folder: the same results as the live run).
 
 use rtcloud_client::ClientInterface;
 
@@ -32,7 +34,7 @@ pub(crate) async fn run(
                 "run {run} (scan {scan}): {num_trs} TRs from TR {first_tr}"
             ))
             .await?;
-        let stream = ScanStream::open(client, settings, scan, first_tr).await?;
+        let stream = ScanStream::open_run(client, settings, run, scan, first_tr).await?;
         for tr in first_tr..first_tr.saturating_add(num_trs) {
             let volume = match stream.volume(run, tr).await {
                 Ok(volume) => volume,

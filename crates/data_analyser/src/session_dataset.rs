@@ -9,7 +9,9 @@
 //! `bids/derivatives/rtcloud-rs/`. Entities: `subjectName`, `taskName`, `sessionName` of
 //! the launch's settings (letters and digits kept), the run number from the launch's
 //! runs (else 1, 2, ... per stream), then the volume's BIDS-style ProtocolName, then the
-//! project's name as the task and `func`/`bold`.
+//! project's name as the task and `func`/`bold`. The events file holds the settings'
+//! design where there is one (`blockTRs`: alternating rest and task blocks), else its
+//! header alone.
 //!
 //! All of it happens on one thread of its own: the TR path only hands the bytes over
 //! (a bounded queue; a volume that does not fit is logged as missing from the dataset).
@@ -22,6 +24,7 @@ use anyhow::{Context, Result};
 use bids::archive::{derivative_description, raw_description};
 use bids::{BidsArchive, BidsIncremental, BidsRun, EntitySource};
 use project_runtime::api::{TappedVolume, VolumeTap};
+use project_runtime::bids_api::launch_settings;
 use session::{Event, LaunchKind, LogKind, Session};
 
 /// Volumes (and launch ends) waiting for the dataset thread; beyond this a volume is
@@ -171,7 +174,7 @@ impl Writer {
         let dir = self.incoming().join(format!(
             "launch-{:03}-{}",
             launch.unwrap_or(0),
-            bids_label(&v.stream_id)
+            bids::entities::to_label(&v.stream_id)
         ));
         let stream = &mut self.streams[at];
         if stream.files.iter().any(|(index, _, _)| *index == v.index) {
@@ -200,13 +203,14 @@ impl Writer {
             return Ok(());
         }
         let settings = self.settings(launch);
+        let block_trs = self.block_trs(launch);
         let mut first_run = None;
         for (k, mut stream) in streams.into_iter().enumerate() {
             stream.files.sort_by_key(|(index, _, _)| *index);
             let run_number = launch.runs.get(k).copied().unwrap_or(k as i64 + 1);
             let mut source = settings.clone();
             source.set("run", &format!("{run_number:02}"));
-            match self.append(&stream, &source) {
+            match self.append(&stream, &source, block_trs) {
                 Ok((archive, run)) => {
                     first_run.get_or_insert((archive, run));
                 }
@@ -230,26 +234,18 @@ impl Writer {
 
     /// Entities from the launch's settings file (see the module docs).
     fn settings(&self, launch: &session::Launch) -> EntitySource {
+        launch_settings(&self.session.dir().join(&launch.dir).join("config.toml"))
+    }
+
+    /// The launch's block design (`blockTRs`, the glm project's alternating rest/task
+    /// blocks), which becomes the run's events file.
+    fn block_trs(&self, launch: &session::Launch) -> Option<u32> {
         let path = self.session.dir().join(&launch.dir).join("config.toml");
-        let table: toml::Table = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_default();
-        let mut source = EntitySource::default();
-        for (key, entity) in [
-            ("subjectName", "sub"),
-            ("taskName", "task"),
-            ("sessionName", "ses"),
-        ] {
-            let value = table.get(key).map(|v| match v {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
-            if let Some(label) = value.map(|v| bids_label(&v)).filter(|l| !l.is_empty()) {
-                source.set(entity, &label);
-            }
-        }
-        source
+        let table: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+        table
+            .get("blockTRs")?
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
     }
 
     /// Converts one stream's volumes into a run and appends it; moves its DICOMs into
@@ -258,10 +254,11 @@ impl Writer {
         &self,
         stream: &StreamFiles,
         settings: &EntitySource,
+        block_trs: Option<u32>,
     ) -> Result<(BidsArchive, BidsRun)> {
         let mut run = BidsRun::new();
         let mut fallback = EntitySource::default();
-        fallback.set("task", &bids_label(&self.project));
+        fallback.set("task", &bids::entities::to_label(&self.project));
         fallback.set("datatype", "func");
         fallback.set("suffix", "bold");
         for (index, path, _) in &stream.files {
@@ -291,7 +288,14 @@ impl Writer {
         let root = self.session.dir().join("bids");
         let description = raw_description(&format!("rtcloud-rs session {}", self.session.id()));
         let archive = BidsArchive::open_or_new(&root, description)?;
-        let image = archive.append_run(&run, None)?;
+        let tr_s = run
+            .metadata()
+            .and_then(|m| m.get("RepetitionTime"))
+            .and_then(serde_json::Value::as_f64);
+        let events = block_trs
+            .zip(tr_s)
+            .and_then(|(n, tr)| bids::events::alternating_blocks_tsv(n, tr, run.len()));
+        let image = archive.append_run(&run, events.as_deref())?;
         let source_dir = root
             .join("sourcedata")
             .join(entities.folder())
@@ -361,14 +365,4 @@ impl Writer {
         }
         Ok(())
     }
-}
-
-/// A setting's value as a BIDS label: letters and digits only ("subject-01" is
-/// "subject01"); a leading `sub-` / `ses-` / `task-` is dropped.
-fn bids_label(value: &str) -> String {
-    let value = ["sub-", "ses-", "task-"]
-        .iter()
-        .find_map(|p| value.strip_prefix(p))
-        .unwrap_or(value);
-    value.chars().filter(char::is_ascii_alphanumeric).collect()
 }

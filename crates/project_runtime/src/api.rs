@@ -41,11 +41,13 @@ pub struct ProjectApi {
 }
 
 #[derive(Clone)]
-struct Shared {
-    data: DataInterface,
-    session: Session,
+pub(crate) struct Shared {
+    pub(crate) data: DataInterface,
+    pub(crate) session: Session,
     info: ApiInfo,
     tap: Option<VolumeTap>,
+    /// The Bids service's open streams (issue 11).
+    pub(crate) bids: std::sync::Arc<crate::bids_api::BidsStreams>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -97,6 +99,7 @@ impl ProjectApi {
             session,
             info: info.clone(),
             tap,
+            bids: Default::default(),
         };
         let gate = ScriptToken(tokens.interceptor());
         let router = tonic::transport::Server::builder()
@@ -119,6 +122,12 @@ impl ProjectApi {
                 )
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                gate.clone(),
+            ))
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                pb::bids_server::BidsServer::new(shared.clone())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
                 gate.clone(),
             ))
             .add_service(pb::session_server::SessionServer::with_interceptor(
@@ -192,7 +201,7 @@ where
 
 /// A data-link error as the script sees it: a status code it can act on and the
 /// message that names what was wrong.
-fn status(e: LinkError) -> Status {
+pub(crate) fn status(e: LinkError) -> Status {
     use filestore::FilestoreError as Fs;
     use protocol::v1::link_error::Code;
     let message = e.to_string();
@@ -229,7 +238,7 @@ fn status(e: LinkError) -> Status {
 }
 
 #[allow(clippy::result_large_err)] // tonic's Status is the error type of every handler
-fn timeout(seconds: f64) -> Result<Duration, Status> {
+pub(crate) fn timeout(seconds: f64) -> Result<Duration, Status> {
     Duration::try_from_secs_f64(seconds)
         .ok()
         .map(|d| d.min(MAX_TIMEOUT))
@@ -350,45 +359,13 @@ impl pb::data_server::Data for Shared {
         let r = request.into_inner();
         let form = pb::ImageForm::try_from(r.form).unwrap_or(pb::ImageForm::Dicom);
         let image = self
-            .data
-            .get_image_data(&r.stream_id, r.index, timeout(r.timeout_s)?)
-            .await
-            .map_err(|e| {
-                if matches!(e, LinkError::BadFile { .. }) {
-                    // The experimenter sees which file was bad in the log and the page.
-                    self.session.log(LogKind::Error, e.to_string());
-                }
-                status(e)
-            })?;
+            .served_image(&r.stream_id, r.index, timeout(r.timeout_s)?)
+            .await?;
         let volume = if form == pb::ImageForm::Dicom {
             None
         } else {
-            let bytes = image.bytes.clone();
-            let decoded = tokio::task::spawn_blocking(move || imaging::volume_from_file(&bytes))
-                .await
-                .map_err(|e| Status::internal(format!("decoding volume {}: {e}", r.index)))?
-                .map_err(|e| {
-                    Status::invalid_argument(format!(
-                        "volume {} of stream {} ({}) cannot be decoded: {e}",
-                        r.index, r.stream_id, image.path
-                    ))
-                })?;
-            Some(volume_message(&decoded))
+            Some(volume_message(&self.decode(&image, &r.stream_id).await?))
         };
-        if let Some(tap) = &self.tap {
-            tap(TappedVolume {
-                stream_id: r.stream_id.clone(),
-                index: image.index,
-                path: image.path.clone(),
-                bytes: image.bytes.clone(),
-            });
-        }
-        self.session.note_volume(
-            image.index,
-            data_link::epoch_secs(image.completed_at),
-            data_link::epoch_secs(image.received_at),
-            session::now(),
-        );
         Ok(Response::new(pb::ImageData {
             index: image.index,
             dicom: if form == pb::ImageForm::Volume {
@@ -434,6 +411,65 @@ impl pb::data_server::Data for Shared {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ClockSkewReply { skew_s }))
+    }
+}
+
+impl Shared {
+    /// Volume `index` of scanner stream `stream_id`, as served to a script: a bad file
+    /// is logged for the experimenter, the volume goes to the tap, its times to the session.
+    #[allow(clippy::result_large_err)] // tonic's Status is the error of every handler
+    pub(crate) async fn served_image(
+        &self,
+        stream_id: &str,
+        index: u32,
+        timeout: Duration,
+    ) -> Result<data_link::ImageData, Status> {
+        let image = self
+            .data
+            .get_image_data(stream_id, index, timeout)
+            .await
+            .map_err(|e| {
+                if matches!(e, LinkError::BadFile { .. }) {
+                    // The experimenter sees which file was bad in the log and the page.
+                    self.session.log(LogKind::Error, e.to_string());
+                }
+                status(e)
+            })?;
+        if let Some(tap) = &self.tap {
+            tap(TappedVolume {
+                stream_id: stream_id.to_string(),
+                index: image.index,
+                path: image.path.clone(),
+                bytes: image.bytes.clone(),
+            });
+        }
+        self.session.note_volume(
+            image.index,
+            data_link::epoch_secs(image.completed_at),
+            data_link::epoch_secs(image.received_at),
+            session::now(),
+        );
+        Ok(image)
+    }
+
+    /// The served file decoded into a volume (imaging), off the async threads.
+    #[allow(clippy::result_large_err)]
+    pub(crate) async fn decode(
+        &self,
+        image: &data_link::ImageData,
+        stream_id: &str,
+    ) -> Result<imaging::Volume, Status> {
+        let bytes = image.bytes.clone();
+        let index = image.index;
+        tokio::task::spawn_blocking(move || imaging::volume_from_file(&bytes))
+            .await
+            .map_err(|e| Status::internal(format!("decoding volume {index}: {e}")))?
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "volume {index} of stream {stream_id} ({}) cannot be decoded: {e}",
+                    image.path
+                ))
+            })
     }
 }
 

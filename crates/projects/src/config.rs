@@ -1,5 +1,6 @@
 //! A project's settings: `conf/NAME.toml`, as RT-Cloud projects have them. Required:
-//! `runNum` and `scanNum` (arrays of integers) and `subjectName` (a string); the plot
+//! `runNum` and `scanNum` (arrays of integers, or of digit strings such as `"01"`) and
+//! `subjectName` (a string); the plot
 //! fields (`title`, `plotTitle`, `plotXLabel`, `plotYLabel`, `plotXRangeLow/High`,
 //! `plotYRangeLow/High`) are optional; everything else is the project's own.
 //!
@@ -128,7 +129,7 @@ fn check(path: &Path, table: &Table) -> Result<(), ProjectError> {
                     "{key} is missing (an array of integers, e.g. {key} = [1])"
                 )))
             }
-            Some(Value::Array(items)) if items.iter().all(Value::is_integer) => {}
+            Some(Value::Array(items)) if items.iter().all(|v| as_index(v).is_some()) => {}
             Some(other) => {
                 return Err(problem(format!(
                     "{key} must be an array of integers, not {}",
@@ -170,8 +171,19 @@ fn int_list(table: &Table, key: &str) -> Vec<i64> {
     table
         .get(key)
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_integer).collect())
+        .map(|items| items.iter().filter_map(as_index).collect())
         .unwrap_or_default()
+}
+
+/// A run or scan number: an integer, or a string of digits as RT-Cloud's settings
+/// sometimes have it (`runNum = ["01"]` in its openNeuroClient project).
+fn as_index(value: &Value) -> Option<i64> {
+    value.as_integer().or_else(|| {
+        value
+            .as_str()
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+            .and_then(|s| s.parse().ok())
+    })
 }
 
 /// `text` read as a value of `like`'s type, or None.

@@ -212,7 +212,7 @@ impl Project {
     }
 
     /// How to run `script` with the settings at `config` for `runs` and `scans`
-    /// (RT-Cloud's `--config PATH --runs 1,2 --scans 3,4`).
+    /// (RT-Cloud's `--config PATH --runs 1,2 --scans 3,4`; an empty list is left out).
     pub fn script_run(
         &self,
         script: &Path,
@@ -221,16 +221,17 @@ impl Project {
         scans: &[i64],
     ) -> ScriptRun {
         let list = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let mut args = vec!["--config".into(), config.into()];
+        // An empty list is not passed: RT-Cloud's scripts then take the settings' own,
+        // and some (openNeuroClient.py) have no --scans option at all.
+        for (flag, numbers) in [("--runs", runs), ("--scans", scans)] {
+            if !numbers.is_empty() {
+                args.extend([flag.into(), list(numbers).into()]);
+            }
+        }
         ScriptRun {
             script: script.to_owned(),
-            args: vec![
-                "--config".into(),
-                config.into(),
-                "--runs".into(),
-                list(runs).into(),
-                "--scans".into(),
-                list(scans).into(),
-            ],
+            args,
             env: Vec::new(),
             dir: self.dir.clone(),
             python: "python3".into(),

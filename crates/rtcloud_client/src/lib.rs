@@ -21,6 +21,7 @@
 //!
 //! Must never: reach anything but the analyser it was given (or the local disk).
 
+mod bids_streams;
 mod data;
 mod preprocess;
 mod remote;
@@ -29,6 +30,10 @@ mod web;
 
 use std::path::Path;
 
+pub use bids_streams::{
+    entities_message, entity_source, incremental_from_message, incremental_message, BidsClient,
+    BidsStream,
+};
 pub use data::{volume_from_message, volume_message, DataClient};
 pub use preprocess::{GlmSpec, MotionResult, PreprocessClient};
 pub use subject::{Response, SubjectClient};
@@ -90,6 +95,8 @@ pub struct ClientInterface {
     pub web: WebClient,
     /// Real-time preprocessing in the analyser (motion correction, incremental GLM).
     pub preprocess: PreprocessClient,
+    /// BIDS streams (RT-Cloud's bidsInterface); remote only.
+    pub bids: BidsClient,
     subject_remote: bool,
 }
 
@@ -117,7 +124,8 @@ impl ClientInterface {
             },
             subject: SubjectClient::Remote(api.clone()),
             web: WebClient::Remote(api.clone()),
-            preprocess: PreprocessClient::Remote(api),
+            preprocess: PreprocessClient::Remote(api.clone()),
+            bids: BidsClient::Remote(api),
             subject_remote: info.subject_remote,
         })
     }
@@ -133,6 +141,7 @@ impl ClientInterface {
             subject: SubjectClient::Local(subject::LocalResponses::default()),
             web: WebClient::Local,
             preprocess: PreprocessClient::Local,
+            bids: BidsClient::Local,
             subject_remote: false,
         })
     }

@@ -41,6 +41,7 @@ struct Clients {
     web: pb::web_client::WebClient<Authed>,
     session: pb::session_client::SessionClient<Authed>,
     preprocess: pb::preprocess_client::PreprocessClient<Authed>,
+    bids: pb::bids_client::BidsClient<Authed>,
 }
 
 impl Api {
@@ -68,6 +69,9 @@ impl Api {
             preprocess: pb::preprocess_client::PreprocessClient::new(authed.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            bids: pb::bids_client::BidsClient::new(authed.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             session: pb::session_client::SessionClient::new(authed),
         })))
     }
@@ -87,6 +91,10 @@ impl Api {
 
     pub(crate) fn preprocess(&self) -> pb::preprocess_client::PreprocessClient<Authed> {
         self.0.preprocess.clone()
+    }
+
+    pub(crate) fn bids(&self) -> pb::bids_client::BidsClient<Authed> {
+        self.0.bids.clone()
     }
 
     pub async fn info(&self) -> Result<pb::SessionInfo> {

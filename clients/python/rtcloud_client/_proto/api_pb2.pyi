@@ -369,3 +369,127 @@ class ShowPreprocessingRequest(_message.Message):
     t_map: bytes
     t_threshold: float
     def __init__(self, run: _Optional[int] = ..., tr: _Optional[int] = ..., motion_params: _Optional[_Iterable[float]] = ..., fd_mm: _Optional[float] = ..., fd_threshold_mm: _Optional[float] = ..., shape: _Optional[_Iterable[int]] = ..., volume: _Optional[bytes] = ..., roi_voxels: _Optional[_Iterable[int]] = ..., t_map: _Optional[bytes] = ..., t_threshold: _Optional[float] = ...) -> None: ...
+
+class BidsEntities(_message.Message):
+    __slots__ = ("subject", "session", "task", "acquisition", "run", "suffix", "datatype")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ACQUISITION_FIELD_NUMBER: _ClassVar[int]
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    DATATYPE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    session: str
+    task: str
+    acquisition: str
+    run: str
+    suffix: str
+    datatype: str
+    def __init__(self, subject: _Optional[str] = ..., session: _Optional[str] = ..., task: _Optional[str] = ..., acquisition: _Optional[str] = ..., run: _Optional[str] = ..., suffix: _Optional[str] = ..., datatype: _Optional[str] = ...) -> None: ...
+
+class InitDicomBidsStreamRequest(_message.Message):
+    __slots__ = ("dir", "pattern", "min_size", "anonymize", "start_index", "entities")
+    DIR_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ANONYMIZE_FIELD_NUMBER: _ClassVar[int]
+    START_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    dir: str
+    pattern: str
+    min_size: int
+    anonymize: bool
+    start_index: int
+    entities: BidsEntities
+    def __init__(self, dir: _Optional[str] = ..., pattern: _Optional[str] = ..., min_size: _Optional[int] = ..., anonymize: bool = ..., start_index: _Optional[int] = ..., entities: _Optional[_Union[BidsEntities, _Mapping]] = ...) -> None: ...
+
+class InitBidsStreamRequest(_message.Message):
+    __slots__ = ("path", "entities")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    entities: BidsEntities
+    def __init__(self, path: _Optional[str] = ..., entities: _Optional[_Union[BidsEntities, _Mapping]] = ...) -> None: ...
+
+class InitOpenNeuroStreamRequest(_message.Message):
+    __slots__ = ("accession", "entities")
+    ACCESSION_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    accession: str
+    entities: BidsEntities
+    def __init__(self, accession: _Optional[str] = ..., entities: _Optional[_Union[BidsEntities, _Mapping]] = ...) -> None: ...
+
+class BidsStreamInfo(_message.Message):
+    __slots__ = ("stream_id", "num_volumes", "notes")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    NUM_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    num_volumes: int
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stream_id: _Optional[str] = ..., num_volumes: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetIncrementalRequest(_message.Message):
+    __slots__ = ("stream_id", "index", "timeout_s")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    index: int
+    timeout_s: float
+    def __init__(self, stream_id: _Optional[str] = ..., index: _Optional[int] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+
+class NumVolumes(_message.Message):
+    __slots__ = ("num_volumes",)
+    NUM_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    num_volumes: int
+    def __init__(self, num_volumes: _Optional[int] = ...) -> None: ...
+
+class BidsIncremental(_message.Message):
+    __slots__ = ("index", "entities", "volume", "sidecar_json")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    SIDECAR_JSON_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    entities: BidsEntities
+    volume: Volume
+    sidecar_json: str
+    def __init__(self, index: _Optional[int] = ..., entities: _Optional[_Union[BidsEntities, _Mapping]] = ..., volume: _Optional[_Union[Volume, _Mapping]] = ..., sidecar_json: _Optional[str] = ...) -> None: ...
+
+class ArchivePath(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class ArchiveListing(_message.Message):
+    __slots__ = ("runs",)
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[BidsEntities]
+    def __init__(self, runs: _Optional[_Iterable[_Union[BidsEntities, _Mapping]]] = ...) -> None: ...
+
+class ArchiveRunRequest(_message.Message):
+    __slots__ = ("path", "entities")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    entities: BidsEntities
+    def __init__(self, path: _Optional[str] = ..., entities: _Optional[_Union[BidsEntities, _Mapping]] = ...) -> None: ...
+
+class BidsRunData(_message.Message):
+    __slots__ = ("incrementals",)
+    INCREMENTALS_FIELD_NUMBER: _ClassVar[int]
+    incrementals: _containers.RepeatedCompositeFieldContainer[BidsIncremental]
+    def __init__(self, incrementals: _Optional[_Iterable[_Union[BidsIncremental, _Mapping]]] = ...) -> None: ...
+
+class ArchiveAppendRequest(_message.Message):
+    __slots__ = ("path", "incrementals", "events_tsv")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTALS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_TSV_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    incrementals: _containers.RepeatedCompositeFieldContainer[BidsIncremental]
+    events_tsv: str
+    def __init__(self, path: _Optional[str] = ..., incrementals: _Optional[_Iterable[_Union[BidsIncremental, _Mapping]]] = ..., events_tsv: _Optional[str] = ...) -> None: ...

@@ -1574,3 +1574,443 @@ class Preprocess(object):
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BidsStub(object):
+    """---------------------------------------------------------------- BIDS (issue 11)
+    RT-Cloud's BidsInterface: volumes as BIDS incrementals (crate bids). Where each stream
+    reads: a DICOM stream is a scanner stream (the streamer watches its allowed folder
+    and de-identifies, as InitScannerStream), converted to incrementals on the analyser;
+    a dataset stream reads the dataset through the Data service (the streamer's allowed
+    folders and types when data is remote, the analyser's disk otherwise); an OpenNeuro
+    stream downloads the run's files into the analyser's cache (never the console).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.InitDicomBidsStream = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/InitDicomBidsStream',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitDicomBidsStreamRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+                _registered_method=True)
+        self.InitBidsStream = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/InitBidsStream',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitBidsStreamRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+                _registered_method=True)
+        self.InitOpenNeuroStream = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/InitOpenNeuroStream',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitOpenNeuroStreamRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+                _registered_method=True)
+        self.GetIncremental = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/GetIncremental',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.GetIncrementalRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsIncremental.FromString,
+                _registered_method=True)
+        self.GetNumVolumes = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/GetNumVolumes',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.NumVolumes.FromString,
+                _registered_method=True)
+        self.CloseStream = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/CloseStream',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ArchiveRuns = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/ArchiveRuns',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveListing.FromString,
+                _registered_method=True)
+        self.ArchiveGetRun = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/ArchiveGetRun',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveRunRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsRunData.FromString,
+                _registered_method=True)
+        self.ArchiveAppendRun = channel.unary_unary(
+                '/rtcloud.project.v1.Bids/ArchiveAppendRun',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveAppendRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.FromString,
+                _registered_method=True)
+
+
+class BidsServicer(object):
+    """---------------------------------------------------------------- BIDS (issue 11)
+    RT-Cloud's BidsInterface: volumes as BIDS incrementals (crate bids). Where each stream
+    reads: a DICOM stream is a scanner stream (the streamer watches its allowed folder
+    and de-identifies, as InitScannerStream), converted to incrementals on the analyser;
+    a dataset stream reads the dataset through the Data service (the streamer's allowed
+    folders and types when data is remote, the analyser's disk otherwise); an OpenNeuro
+    stream downloads the run's files into the analyser's cache (never the console).
+    """
+
+    def InitDicomBidsStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InitBidsStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InitOpenNeuroStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIncremental(self, request, context):
+        """The stream's volume `index` (index < 0: the one after the last returned).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNumVolumes(self, request, context):
+        """Volumes of a dataset or OpenNeuro stream (FAILED_PRECONDITION for a DICOM stream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveRuns(self, request, context):
+        """RT-Cloud's BidsArchive on the analyser's disk (where the script runs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveGetRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveAppendRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BidsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'InitDicomBidsStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitDicomBidsStream,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitDicomBidsStreamRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.SerializeToString,
+            ),
+            'InitBidsStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitBidsStream,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitBidsStreamRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.SerializeToString,
+            ),
+            'InitOpenNeuroStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitOpenNeuroStream,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.InitOpenNeuroStreamRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.SerializeToString,
+            ),
+            'GetIncremental': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIncremental,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.GetIncrementalRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsIncremental.SerializeToString,
+            ),
+            'GetNumVolumes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNumVolumes,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.NumVolumes.SerializeToString,
+            ),
+            'CloseStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseStream,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.SerializeToString,
+            ),
+            'ArchiveRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveRuns,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveListing.SerializeToString,
+            ),
+            'ArchiveGetRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveGetRun,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveRunRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.BidsRunData.SerializeToString,
+            ),
+            'ArchiveAppendRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveAppendRun,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveAppendRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'rtcloud.project.v1.Bids', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('rtcloud.project.v1.Bids', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Bids(object):
+    """---------------------------------------------------------------- BIDS (issue 11)
+    RT-Cloud's BidsInterface: volumes as BIDS incrementals (crate bids). Where each stream
+    reads: a DICOM stream is a scanner stream (the streamer watches its allowed folder
+    and de-identifies, as InitScannerStream), converted to incrementals on the analyser;
+    a dataset stream reads the dataset through the Data service (the streamer's allowed
+    folders and types when data is remote, the analyser's disk otherwise); an OpenNeuro
+    stream downloads the run's files into the analyser's cache (never the console).
+    """
+
+    @staticmethod
+    def InitDicomBidsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/InitDicomBidsStream',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.InitDicomBidsStreamRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitBidsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/InitBidsStream',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.InitBidsStreamRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitOpenNeuroStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/InitOpenNeuroStream',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.InitOpenNeuroStreamRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.BidsStreamInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIncremental(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/GetIncremental',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.GetIncrementalRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.BidsIncremental.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNumVolumes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/GetNumVolumes',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.NumVolumes.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/CloseStream',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.StreamId.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/ArchiveRuns',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveListing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveGetRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/ArchiveGetRun',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveRunRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.BidsRunData.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveAppendRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.Bids/ArchiveAppendRun',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ArchiveAppendRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.ArchivePath.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

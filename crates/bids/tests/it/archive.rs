@@ -46,6 +46,34 @@ fn appended_runs_are_listed_and_read_back_equal() {
         assert_eq!(ours.image_data(), theirs.image_data(), "volume {t}");
     }
 
+    // Some entities select one run (run 1 is run-01); too few or wrong ones are named.
+    let wanted = |pairs: &[(&str, &str)]| {
+        let mut w = bids::EntitySource::default();
+        for (k, v) in pairs {
+            w.set(k, v);
+        }
+        w
+    };
+    let found = archive
+        .find_run(&wanted(&[("sub", "01"), ("run", "1")]))
+        .expect("one run");
+    assert_eq!(found, runs[0]);
+    let err = archive
+        .find_run(&wanted(&[("task", "faces")]))
+        .expect_err("two runs");
+    assert!(
+        err.to_string().starts_with("2 runs have task=faces"),
+        "{err}"
+    );
+    let err = archive
+        .find_run(&wanted(&[("sub", "03")]))
+        .expect_err("no subject 03");
+    assert!(
+        err.to_string()
+            .contains("its runs: sub-01_task-faces_run-01_bold, sub-02"),
+        "{err}"
+    );
+
     // The same run again is refused and changes nothing.
     let before = snapshot(&root);
     let err = archive.append_run(&first, None).expect_err("exists");

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bids::{BidsIncremental, BidsRun, EntitySource};
-use imaging::synth::{Synth, SynthSpec};
+use bids::{BidsRun, EntitySource};
 
 /// The entities a session's stream arguments would give.
 pub fn arguments(subject: &str, task: &str, run: &str) -> EntitySource {
@@ -20,22 +19,7 @@ pub fn arguments(subject: &str, task: &str, run: &str) -> EntitySource {
 /// A synthetic scanner run of `volumes` volumes (small matrix), streamed volume by
 /// volume through the imaging crate into a `BidsRun`.
 pub fn synthetic_run(args: &EntitySource, volumes: usize) -> BidsRun {
-    let spec = SynthSpec {
-        volumes,
-        matrix: 32,
-        slices: 12,
-        ..SynthSpec::default()
-    };
-    let synth = Synth::new(spec).expect("synthetic spec");
-    let mut run = BidsRun::new();
-    for t in 0..volumes {
-        let file = synth.file(t).expect("synthetic DICOM");
-        let volume = imaging::volume_from_file(&file.bytes).expect("converts");
-        let inc = BidsIncremental::from_volume(volume, args, &EntitySource::default())
-            .expect("complete entities");
-        run.append(inc).expect("fits the run");
-    }
-    run
+    bids::run::synthetic_run(args, volumes, 32, 12).expect("a synthetic run")
 }
 
 /// Every file (with its bytes) and folder (`None`) under a dataset, hidden ones too.

@@ -2,20 +2,29 @@
 //! sample on the Skyra run replayed through a real streamer, and the session's `bids/`
 //! folder passes the official validator, holds dcm2niix's voxels, the DICOMs it got
 //! (sourcedata/) and the project's results (derivatives/); replaying its sourcedata/
-//! into a new session gives the same results.
+//! into a new session, or the dataset itself through the BIDS stream, gives the same
+//! results.
 
 use std::path::{Path, PathBuf};
 
 use bids::BidsArchive;
 
-use crate::projects::{launch_dir, plotted_and_results, sample_settings};
+use crate::projects::{builtin_settings, launch_dir, path_str, plotted_and_results};
 use crate::site::{skyra_run, Site};
 use crate::support::{read_nifti, shared_testdata};
 
 /// Runs the built-in sample on `scanner_files` replayed through a real streamer;
 /// returns the launch's folder.
 fn remote_session(site: &Site, scanner_files: &Path) -> PathBuf {
-    let settings = sample_settings(site.path("").as_path(), &site.path("scanner"));
+    // blockTRs (a block design, as the glm project's) becomes the run's events file.
+    let settings = builtin_settings(
+        "sample",
+        &site.path(""),
+        &[
+            ("imgDir", format!("{:?}", path_str(&site.path("scanner")))),
+            ("blockTRs", "3".into()),
+        ],
+    );
     let settings = settings.display().to_string();
     let args = [
         "--data-remote",
@@ -68,6 +77,15 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     assert_eq!(ours.shape(), reference.shape(), "shape");
     assert!(ours == reference, "the run's voxels differ from dcm2niix's");
 
+    // Rest first, then task, 3 volumes each, TR 1.5 s, 10 volumes.
+    let events = root
+        .join(runs[0].folder())
+        .join("sub-subject01_task-sample_run-01_events.tsv");
+    assert_eq!(
+        std::fs::read_to_string(&events).expect("events file"),
+        "onset\tduration\ttrial_type\n4.5\t4.5\ttask\n13.5\t1.5\ttask\n"
+    );
+
     let sourcedata = root
         .join("sourcedata")
         .join(runs[0].folder())
@@ -85,4 +103,32 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     let again = Site::new();
     let replayed = remote_session(&again, &sourcedata);
     assert_eq!(plotted_and_results(&replayed), plotted_and_results(&launch));
+
+    // The dataset the archive wrote replays through the BIDS stream (the sample's
+    // bidsDataset) with the live run's results.
+    let bids_site = Site::new();
+    let dataset = format!("{:?}", path_str(&root));
+    let settings = builtin_settings("sample", &bids_site.path(""), &[("bidsDataset", dataset)]);
+    let args = [
+        "--test",
+        "--config",
+        path_str(&settings),
+        "--allowed-dirs",
+        path_str(&root),
+        "--run-on-start",
+        "--exit-after-run",
+        "--project",
+        "sample",
+    ];
+    let mut analyser = bids_site.analyser(&args, "analyser.log");
+    assert!(
+        analyser.wait_exit(),
+        "the BIDS replay failed: {}",
+        analyser.stderr_text()
+    );
+    let from_bids = launch_dir(&bids_site.path("sessions"), "sample");
+    assert_eq!(
+        plotted_and_results(&from_bids),
+        plotted_and_results(&launch)
+    );
 }

@@ -2,6 +2,7 @@
 //! project API on 127.0.0.1, in-process: tokens, crashes, Stop, one run at a time, and
 //! every kind of call through the Rust client.
 
+mod bids;
 mod client;
 mod controller;
 

@@ -37,6 +37,9 @@ fn required_fields_are_checked_with_the_file_and_key_named() {
         assert!(err.contains(expected), "{text:?}: {err}");
         assert!(err.contains("p.toml"), "names the file: {err}");
     }
+    // RT-Cloud's openNeuroClient.toml has runNum = ["01"].
+    let digits = load("subjectName = \"s\"\nrunNum = [\"01\"]\nscanNum = [1]").expect("digits");
+    assert_eq!(digits.runs(), [1]);
 }
 
 #[test]
