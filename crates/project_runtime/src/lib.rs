@@ -10,6 +10,7 @@
 pub mod api;
 pub mod controller;
 mod preprocess_api;
+pub mod qa;
 
 pub use api::{ApiInfo, ProjectApi};
 pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};

@@ -11,6 +11,7 @@ mod link;
 mod listener;
 mod preproc;
 mod projects;
+mod qa;
 mod scripts;
 mod session_bids;
 mod site;
