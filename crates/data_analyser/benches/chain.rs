@@ -144,7 +144,10 @@ fn main() -> Result<(), Error> {
     let off = (qa != "on").then(|| chain(false)).transpose()?;
     let on = (qa != "off").then(|| chain(true)).transpose()?;
     if let (Some(off), Some(on)) = (off, on) {
-        println!("protocol QA on vs off: p50 {on:.1} ms vs {off:.1} ms, ratio {:.3}", on / off);
+        println!(
+            "protocol QA on vs off: p50 {on:.1} ms vs {off:.1} ms, ratio {:.3}",
+            on / off
+        );
     }
     Ok(())
 }

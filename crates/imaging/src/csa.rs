@@ -195,7 +195,11 @@ pub fn parse_ascconv(text: &str) -> BTreeMap<String, String> {
         let value = value.trim();
         // Strings are quoted, in Siemens' own exports doubly (`""ep2d_bold""`).
         let value = if value.starts_with('"') {
-            value.trim_start_matches('"').split('"').next().unwrap_or("")
+            value
+                .trim_start_matches('"')
+                .split('"')
+                .next()
+                .unwrap_or("")
         } else {
             value.split('#').next().unwrap_or("").trim()
         };

@@ -148,6 +148,11 @@ impl ProjectApi {
         self.addr
     }
 
+    /// The protocol QA verdicts `get_qa_report` answers from (issue 12).
+    pub fn qa_board(&self) -> &crate::qa::QaBoard {
+        &self.info.qa
+    }
+
     /// A new token for one launch's script (RTCLOUD_TOKEN).
     pub fn issue_token(&self) -> String {
         self.tokens
@@ -620,7 +625,10 @@ impl pb::protocol_qa_server::ProtocolQa for Shared {
         };
         let v = found.ok_or_else(|| {
             Status::not_found(if series.is_empty() {
-                format!("no series of station {:?} has been seen yet", self.info.station)
+                format!(
+                    "no series of station {:?} has been seen yet",
+                    self.info.station
+                )
             } else {
                 format!("no series {series:?} has been seen (yet)")
             })

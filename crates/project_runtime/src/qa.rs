@@ -60,7 +60,10 @@ impl Default for QaBoard {
 
 impl QaBoard {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SeriesVerdict>> {
-        self.inner.verdicts.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .verdicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds a verdict (the oldest go beyond [`MAX_VERDICTS`]) and tells the subscribers.
@@ -77,7 +80,11 @@ impl QaBoard {
 
     /// The verdicts of one station, oldest first.
     pub fn station(&self, station: &str) -> Vec<SeriesVerdict> {
-        self.lock().iter().filter(|v| v.station == station).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|v| v.station == station)
+            .cloned()
+            .collect()
     }
 
     /// The latest verdict on `series` (a series id, or its end such as `001_000013`).
@@ -91,7 +98,11 @@ impl QaBoard {
 
     /// The newest verdict of `station`.
     pub fn latest(&self, station: &str) -> Option<SeriesVerdict> {
-        self.lock().iter().rev().find(|v| v.station == station).cloned()
+        self.lock()
+            .iter()
+            .rev()
+            .find(|v| v.station == station)
+            .cloned()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SeriesVerdict> {
@@ -103,7 +114,9 @@ impl QaBoard {
 pub fn report_message(v: &SeriesVerdict) -> protocol::project::v1::QaReport {
     use protocol::project::v1::{QaParameter, QaReport};
     let text = |value: &Option<protocol_qa::Value>| {
-        value.as_ref().map_or("unknown".to_string(), |v| v.to_string())
+        value
+            .as_ref()
+            .map_or("unknown".to_string(), |v| v.to_string())
     };
     let parameters = v.check.as_ref().map_or_else(Vec::new, |c| {
         c.rows

@@ -267,9 +267,7 @@ impl FromStr for Tolerance {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let amount = |rest: &str| {
-            let rest = rest
-                .strip_prefix('±')
-                .or_else(|| rest.strip_prefix("+-"))?;
+            let rest = rest.strip_prefix('±').or_else(|| rest.strip_prefix("+-"))?;
             rest.trim().parse::<f64>().ok().filter(|t| *t >= 0.0)
         };
         let bad = || format!("tolerance {s:?}: use exact, shown, ±N or overlap±N (N >= 0)");
@@ -335,7 +333,10 @@ pub fn judge(tolerance: Tolerance, series: Option<&Value>, template: Option<&Val
             let (Some(a), Some(b)) = (series.numbers(), template.numbers()) else {
                 return green_if(series == template);
             };
-            let matched = a.iter().filter(|x| b.iter().any(|y| close(**x, *y, t))).count();
+            let matched = a
+                .iter()
+                .filter(|x| b.iter().any(|y| close(**x, *y, t)))
+                .count();
             if matched == a.len() && a.len() == b.len() {
                 Verdict::Green
             } else if matched > 0 {
@@ -377,26 +378,73 @@ mod tests {
     fn verdicts_follow_the_tolerance() {
         let n = |v: &[f64]| Value::Numbers(v.to_vec());
         let within = Tolerance::Within(0.5);
-        assert_eq!(judge(within, Some(&Value::Number(2000.4)), Some(&Value::Number(2000.0))), Verdict::Green);
-        assert_eq!(judge(within, Some(&Value::Number(2001.0)), Some(&Value::Number(2000.0))), Verdict::Red);
-        assert_eq!(judge(within, None, Some(&Value::Number(2000.0))), Verdict::Amber);
-        assert_eq!(judge(within, Some(&Value::Number(2000.0)), None), Verdict::Amber);
+        assert_eq!(
+            judge(
+                within,
+                Some(&Value::Number(2000.4)),
+                Some(&Value::Number(2000.0))
+            ),
+            Verdict::Green
+        );
+        assert_eq!(
+            judge(
+                within,
+                Some(&Value::Number(2001.0)),
+                Some(&Value::Number(2000.0))
+            ),
+            Verdict::Red
+        );
+        assert_eq!(
+            judge(within, None, Some(&Value::Number(2000.0))),
+            Verdict::Amber
+        );
+        assert_eq!(
+            judge(within, Some(&Value::Number(2000.0)), None),
+            Verdict::Amber
+        );
         assert_eq!(judge(within, None, None), Verdict::Green);
-        assert_eq!(judge(within, Some(&n(&[1.0, 2.0])), Some(&n(&[1.0]))), Verdict::Red);
+        assert_eq!(
+            judge(within, Some(&n(&[1.0, 2.0])), Some(&n(&[1.0]))),
+            Verdict::Red
+        );
         let overlap = Tolerance::Overlap(0.01);
-        assert_eq!(judge(overlap, Some(&n(&[14.0, 30.0])), Some(&n(&[14.0, 30.0]))), Verdict::Green);
-        assert_eq!(judge(overlap, Some(&n(&[14.0, 38.0])), Some(&n(&[14.0, 30.0]))), Verdict::Amber);
-        assert_eq!(judge(overlap, Some(&n(&[34.0])), Some(&n(&[30.0]))), Verdict::Red);
+        assert_eq!(
+            judge(overlap, Some(&n(&[14.0, 30.0])), Some(&n(&[14.0, 30.0]))),
+            Verdict::Green
+        );
+        assert_eq!(
+            judge(overlap, Some(&n(&[14.0, 38.0])), Some(&n(&[14.0, 30.0]))),
+            Verdict::Amber
+        );
+        assert_eq!(
+            judge(overlap, Some(&n(&[34.0])), Some(&n(&[30.0]))),
+            Verdict::Red
+        );
         let text = |t: &str| Value::Text(t.to_string());
-        assert_eq!(judge(Tolerance::Exact, Some(&text("COL")), Some(&text("ROW"))), Verdict::Red);
-        assert_eq!(judge(Tolerance::Shown, Some(&text("a")), Some(&text("b"))), Verdict::Green);
+        assert_eq!(
+            judge(Tolerance::Exact, Some(&text("COL")), Some(&text("ROW"))),
+            Verdict::Red
+        );
+        assert_eq!(
+            judge(Tolerance::Shown, Some(&text("a")), Some(&text("b"))),
+            Verdict::Green
+        );
     }
 
     #[test]
     fn values_parse_as_typed() {
-        assert_eq!(Value::parse_for(Parameter::TrMs, "2000"), Ok(Value::Number(2000.0)));
-        assert_eq!(Value::parse_for(Parameter::TeMs, "14, 30"), Ok(Value::Numbers(vec![14.0, 30.0])));
-        assert_eq!(Value::parse_for(Parameter::PeAxis, "COL"), Ok(Value::Text("COL".into())));
+        assert_eq!(
+            Value::parse_for(Parameter::TrMs, "2000"),
+            Ok(Value::Number(2000.0))
+        );
+        assert_eq!(
+            Value::parse_for(Parameter::TeMs, "14, 30"),
+            Ok(Value::Numbers(vec![14.0, 30.0]))
+        );
+        assert_eq!(
+            Value::parse_for(Parameter::PeAxis, "COL"),
+            Ok(Value::Text("COL".into()))
+        );
         assert!(Value::parse_for(Parameter::SliceCount, "many").is_err());
     }
 }

@@ -45,7 +45,9 @@ impl AcquisitionRecord {
 
     /// As [`AcquisitionRecord::from_dicom`], on a file already parsed.
     pub fn from_file(file: &DicomFile) -> AcquisitionRecord {
-        let image = csa::image_header(file).and_then(|h| h.ok()).unwrap_or_default();
+        let image = csa::image_header(file)
+            .and_then(|h| h.ok())
+            .unwrap_or_default();
         let series = csa::series_header(file).and_then(|h| h.ok());
         let protocol = series.as_ref().map(csa::protocol).unwrap_or_default();
         let mut r = AcquisitionRecord::default();
@@ -80,14 +82,27 @@ impl AcquisitionRecord {
         self.offer(Parameter::TrMs, num(tags::REPETITION_TIME));
         self.offer(Parameter::FlipAngleDeg, num(tags::FLIP_ANGLE));
         let matrix = file.f64s(tags::ACQUISITION_MATRIX).and_then(|m| {
-            let nonzero: Vec<String> = m.iter().filter(|v| **v > 0.0).map(|v| v.to_string()).collect();
+            let nonzero: Vec<String> = m
+                .iter()
+                .filter(|v| **v > 0.0)
+                .map(|v| v.to_string())
+                .collect();
             (nonzero.len() == 2).then(|| Value::Text(nonzero.join("x")))
         });
         self.offer(Parameter::Matrix, matrix);
-        self.offer(Parameter::PixelSpacingMm, file.f64s(tags::PIXEL_SPACING).map(Value::Numbers));
+        self.offer(
+            Parameter::PixelSpacingMm,
+            file.f64s(tags::PIXEL_SPACING).map(Value::Numbers),
+        );
         self.offer(Parameter::SliceThicknessMm, num(tags::SLICE_THICKNESS));
-        self.offer(Parameter::PeAxis, text(tags::IN_PLANE_PHASE_ENCODING_DIRECTION));
-        self.offer(Parameter::ParallelFactor, num(tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE));
+        self.offer(
+            Parameter::PeAxis,
+            text(tags::IN_PLANE_PHASE_ENCODING_DIRECTION),
+        );
+        self.offer(
+            Parameter::ParallelFactor,
+            num(tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE),
+        );
         self.offer(Parameter::PixelBandwidthHz, num(tags::PIXEL_BANDWIDTH));
         self.offer(Parameter::DurationS, num(tags::ACQUISITION_DURATION));
         self.offer(Parameter::ReceiveCoil, text(tags::RECEIVE_COIL_NAME));
@@ -102,7 +117,10 @@ impl AcquisitionRecord {
 
     fn fill_siemens(&mut self, image: &CsaHeader, protocol: &BTreeMap<String, String>) {
         let asc_f64 = |key: &str| {
-            protocol.get(key).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite())
+            protocol
+                .get(key)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite())
         };
         let asc_int = |key: &str| csa::ascconv_int(protocol, key);
         // All echoes of a multi-echo series are in the protocol; the file has its own only.
@@ -114,8 +132,14 @@ impl AcquisitionRecord {
         if !tes.is_empty() {
             self.values.insert(Parameter::TeMs, Value::Numbers(tes));
         }
-        self.offer(Parameter::TrMs, asc_f64("alTR[0]").map(|us| Value::Number(us / 1000.0)));
-        self.offer(Parameter::FlipAngleDeg, asc_f64("adFlipAngleDegree[0]").map(Value::Number));
+        self.offer(
+            Parameter::TrMs,
+            asc_f64("alTR[0]").map(|us| Value::Number(us / 1000.0)),
+        );
+        self.offer(
+            Parameter::FlipAngleDeg,
+            asc_f64("adFlipAngleDegree[0]").map(Value::Number),
+        );
         let matrix = asc_int("sKSpace.lBaseResolution")
             .zip(asc_int("sKSpace.lPhaseEncodingLines"))
             .map(|(f, p)| Value::Text(format!("{f}x{p}")));
@@ -130,13 +154,21 @@ impl AcquisitionRecord {
             .zip(asc_f64("sSliceArray.asSlice[0].dPhaseFOV"))
             .map(|(r, p)| Value::Numbers(vec![r, p]));
         self.offer(Parameter::FovMm, fov);
-        let polarity = image.i64("PhaseEncodingDirectionPositive").and_then(|v| match v {
-            1 => Some("+"),
-            0 => Some("-"),
-            _ => None,
-        });
-        self.offer(Parameter::PePolarity, polarity.map(|p| Value::Text(p.into())));
-        self.offer(Parameter::ParallelFactor, asc_f64("sPat.lAccelFactPE").map(Value::Number));
+        let polarity = image
+            .i64("PhaseEncodingDirectionPositive")
+            .and_then(|v| match v {
+                1 => Some("+"),
+                0 => Some("-"),
+                _ => None,
+            });
+        self.offer(
+            Parameter::PePolarity,
+            polarity.map(|p| Value::Text(p.into())),
+        );
+        self.offer(
+            Parameter::ParallelFactor,
+            asc_f64("sPat.lAccelFactPE").map(Value::Number),
+        );
         let multiband = asc_f64("sSliceAcceleration.lMultiBandFactor").or_else(|| {
             let text = image.strings("ImaPATModeText")?.first()?;
             Some(imaging::metadata::pat_mode_slice_factor(text).map_or(1.0, f64::from))
@@ -146,20 +178,40 @@ impl AcquisitionRecord {
             Parameter::PeBandwidthHz,
             image.f64("BandwidthPerPixelPhaseEncode").map(Value::Number),
         );
-        self.offer(Parameter::DurationS, asc_f64("lTotalScanTimeSec").map(Value::Number));
-        let coil = image.strings("ImaCoilString").and_then(|s| s.first()).cloned();
+        self.offer(
+            Parameter::DurationS,
+            asc_f64("lTotalScanTimeSec").map(Value::Number),
+        );
+        let coil = image
+            .strings("ImaCoilString")
+            .and_then(|s| s.first())
+            .cloned();
         self.offer(Parameter::ReceiveCoil, coil.map(Value::Text));
-        let text = |key: &str| protocol.get(key).map(|v| v.trim_matches('"').to_string()).filter(|v| !v.is_empty());
-        self.offer(Parameter::PulseSequence, text("tSequenceFileName").map(Value::Text));
-        self.offer(Parameter::ProtocolName, text("tProtocolName").map(Value::Text));
+        let text = |key: &str| {
+            protocol
+                .get(key)
+                .map(|v| v.trim_matches('"').to_string())
+                .filter(|v| !v.is_empty())
+        };
+        self.offer(
+            Parameter::PulseSequence,
+            text("tSequenceFileName").map(Value::Text),
+        );
+        self.offer(
+            Parameter::ProtocolName,
+            text("tProtocolName").map(Value::Text),
+        );
         let mut shim: Vec<f64> = ["X", "Y", "Z"]
             .iter()
             .map_while(|axis| asc_f64(&format!("sGRADSPEC.lOffset{axis}")))
             .collect();
         if shim.len() == 3 {
-            let size = asc_int("sGRADSPEC.alShimCurrent.__attribute__.size").unwrap_or(0).clamp(0, 64);
+            let size = asc_int("sGRADSPEC.alShimCurrent.__attribute__.size")
+                .unwrap_or(0)
+                .clamp(0, 64);
             // ASCCONV leaves out zero entries: an absent index is 0, up to the declared size.
-            let higher = (0..size).map(|i| asc_f64(&format!("sGRADSPEC.alShimCurrent[{i}]")).unwrap_or(0.0));
+            let higher =
+                (0..size).map(|i| asc_f64(&format!("sGRADSPEC.alShimCurrent[{i}]")).unwrap_or(0.0));
             shim.extend(higher);
             self.offer(Parameter::Shim, Some(Value::Numbers(shim)));
         }
@@ -168,16 +220,31 @@ impl AcquisitionRecord {
     fn fill_other_vendors(&mut self, file: &DicomFile) {
         let num = |tag| file.f64(tag).filter(|v| v.is_finite()).map(Value::Number);
         // The standard TE is the file's own echo: used when no protocol lists them all.
-        self.offer(Parameter::TeMs, file.f64(tags::ECHO_TIME).map(|te| Value::Numbers(vec![te])));
-        self.offer(Parameter::SliceCount, num(GE_LOCATIONS_IN_ACQUISITION).or_else(|| num(PHILIPS_NUMBER_OF_SLICES)));
+        self.offer(
+            Parameter::TeMs,
+            file.f64(tags::ECHO_TIME).map(|te| Value::Numbers(vec![te])),
+        );
+        self.offer(
+            Parameter::SliceCount,
+            num(GE_LOCATIONS_IN_ACQUISITION).or_else(|| num(PHILIPS_NUMBER_OF_SLICES)),
+        );
         self.offer(Parameter::ParallelFactor, num(GE_ASSET_R_FACTORS));
-        self.offer(Parameter::PeBandwidthHz, num(SIEMENS_BANDWIDTH_PER_PIXEL_PE));
-        let ge_sequence = file.str(GE_PULSE_SEQUENCE_NAME).map(|s| Value::Text(s.into_owned()));
+        self.offer(
+            Parameter::PeBandwidthHz,
+            num(SIEMENS_BANDWIDTH_PER_PIXEL_PE),
+        );
+        let ge_sequence = file
+            .str(GE_PULSE_SEQUENCE_NAME)
+            .map(|s| Value::Text(s.into_owned()));
         self.offer(Parameter::PulseSequence, ge_sequence);
         let polarity = imaging::metadata::ge_phase_encoding_positive(file);
-        let polarity = polarity.map(|positive| Value::Text(if positive { "+" } else { "-" }.into()));
+        let polarity =
+            polarity.map(|positive| Value::Text(if positive { "+" } else { "-" }.into()));
         self.offer(Parameter::PePolarity, polarity);
         let multiband = imaging::metadata::ge_multiband_factor(file);
-        self.offer(Parameter::MultibandFactor, multiband.map(|mb| Value::Number(mb.into())));
+        self.offer(
+            Parameter::MultibandFactor,
+            multiband.map(|mb| Value::Number(mb.into())),
+        );
     }
 }

@@ -27,7 +27,10 @@ impl TemplateKey {
             .text(Parameter::SeriesDescription)
             .or_else(|| record.text(Parameter::ProtocolName));
         TemplateKey {
-            study_description: record.text(Parameter::StudyDescription).unwrap_or("").to_string(),
+            study_description: record
+                .text(Parameter::StudyDescription)
+                .unwrap_or("")
+                .to_string(),
             series_description: series.unwrap_or("").to_string(),
         }
     }
@@ -35,7 +38,11 @@ impl TemplateKey {
 
 impl std::fmt::Display for TemplateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} / {}", self.study_description, self.series_description)
+        write!(
+            f,
+            "{} / {}",
+            self.study_description, self.series_description
+        )
     }
 }
 
@@ -64,7 +71,9 @@ impl Template {
             .map(|(key, group)| {
                 let values = Parameter::ALL
                     .into_iter()
-                    .filter_map(|p| most_common(group.iter().filter_map(|r| r.get(p))).map(|v| (p, v)))
+                    .filter_map(|p| {
+                        most_common(group.iter().filter_map(|r| r.get(p))).map(|v| (p, v))
+                    })
                     .collect();
                 Template {
                     key,
@@ -77,7 +86,10 @@ impl Template {
     }
 
     pub fn tolerance(&self, p: Parameter) -> Tolerance {
-        self.tolerances.get(&p).copied().unwrap_or_else(|| p.default_tolerance())
+        self.tolerances
+            .get(&p)
+            .copied()
+            .unwrap_or_else(|| p.default_tolerance())
     }
 
     /// Compares a series' record with this template, parameter by parameter.
@@ -115,7 +127,10 @@ fn most_common<'a>(values: impl Iterator<Item = &'a Value>) -> Option<Value> {
         }
     }
     let best = counts.iter().map(|c| c.2).max()?;
-    counts.into_iter().find(|c| c.2 == best).map(|c| c.1.clone())
+    counts
+        .into_iter()
+        .find(|c| c.2 == best)
+        .map(|c| c.1.clone())
 }
 
 /// One row of a check: the parameter, both values, the tolerance and the verdict.
@@ -166,17 +181,26 @@ impl Check {
 
     /// The worst verdict of the rows (red if any parameter deviates).
     pub fn verdict(&self) -> Verdict {
-        self.rows.iter().map(|r| r.verdict).max().unwrap_or(Verdict::Amber)
+        self.rows
+            .iter()
+            .map(|r| r.verdict)
+            .max()
+            .unwrap_or(Verdict::Amber)
     }
 
     /// The parameters with the given verdict.
     pub fn with_verdict(&self, verdict: Verdict) -> Vec<Parameter> {
-        self.rows.iter().filter(|r| r.verdict == verdict).map(|r| r.parameter).collect()
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == verdict)
+            .map(|r| r.parameter)
+            .collect()
     }
 
     /// The check as a text table (parameter, series, template, tolerance, verdict).
     pub fn table(&self) -> String {
-        let unknown = |v: &Option<Value>| v.as_ref().map_or("unknown".to_string(), Value::to_string);
+        let unknown =
+            |v: &Option<Value>| v.as_ref().map_or("unknown".to_string(), Value::to_string);
         let mut lines = vec![(
             "parameter".to_string(),
             "series".to_string(),
@@ -194,12 +218,26 @@ impl Check {
             ));
         }
         let width = |f: fn(&(String, String, String, String, String)) -> &String| {
-            lines.iter().map(|l| f(l).chars().count()).max().unwrap_or(0)
+            lines
+                .iter()
+                .map(|l| f(l).chars().count())
+                .max()
+                .unwrap_or(0)
         };
-        let (w0, w1, w2, w3) = (width(|l| &l.0), width(|l| &l.1), width(|l| &l.2), width(|l| &l.3));
+        let (w0, w1, w2, w3) = (
+            width(|l| &l.0),
+            width(|l| &l.1),
+            width(|l| &l.2),
+            width(|l| &l.3),
+        );
         lines
             .iter()
-            .map(|l| format!("{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n", l.0, l.1, l.2, l.3, l.4))
+            .map(|l| {
+                format!(
+                    "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}\n",
+                    l.0, l.1, l.2, l.3, l.4
+                )
+            })
             .collect()
     }
 }
@@ -223,12 +261,22 @@ mod tests {
             record(&[study.clone(), series.clone(), tr(2000.0)]),
             record(&[study.clone(), series.clone(), tr(1500.0)]),
             record(&[study.clone(), series.clone(), tr(1500.0)]),
-            record(&[study.clone(), (Parameter::SeriesDescription, Value::Text("t1".into())), tr(2300.0)]),
+            record(&[
+                study.clone(),
+                (Parameter::SeriesDescription, Value::Text("t1".into())),
+                tr(2300.0),
+            ]),
         ];
         let templates = Template::learn(&records);
         assert_eq!(templates.len(), 2);
-        let bold = templates.iter().find(|t| t.key.series_description == "bold").expect("bold");
-        assert_eq!(bold.values.get(&Parameter::TrMs), Some(&Value::Number(1500.0)));
+        let bold = templates
+            .iter()
+            .find(|t| t.key.series_description == "bold")
+            .expect("bold");
+        assert_eq!(
+            bold.values.get(&Parameter::TrMs),
+            Some(&Value::Number(1500.0))
+        );
         assert_eq!(bold.learned_from, 3);
         let check = bold.check(&records[0]);
         assert_eq!(check.with_verdict(Verdict::Red), vec![Parameter::TrMs]);

@@ -108,7 +108,11 @@ async fn serve(state: WebState, user: User, station: String, mut socket: WebSock
             },
         };
         if let Some(message) = out {
-            if socket.send(Message::Text(message.to_string().into())).await.is_err() {
+            if socket
+                .send(Message::Text(message.to_string().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -195,7 +195,12 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
     };
     // Protocol QA of every station's new series (issue 12).
     let qa = project_runtime::qa::QaBoard::default();
-    crate::qa::live::start(&analyser.streamers, &args.sessions_dir, qa.clone(), session.clone());
+    crate::qa::live::start(
+        &analyser.streamers,
+        &args.sessions_dir,
+        qa.clone(),
+        session.clone(),
+    );
     let info = ApiInfo {
         project: name.clone(),
         subject_remote: args.subject_remote,

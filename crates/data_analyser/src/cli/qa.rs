@@ -146,12 +146,21 @@ fn learn(store: &mut Store, folders: &[PathBuf]) -> Result<ExitCode> {
 fn show(store: &Store) -> Result<ExitCode> {
     let templates = store.list()?;
     if templates.is_empty() {
-        println!("no templates in {} (qa learn makes them)", store.path().display());
+        println!(
+            "no templates in {} (qa learn makes them)",
+            store.path().display()
+        );
     }
     for t in templates {
-        println!("template {} (learned from {} series)", t.key, t.learned_from);
+        println!(
+            "template {} (learned from {} series)",
+            t.key, t.learned_from
+        );
         for p in Parameter::ALL {
-            let value = t.values.get(&p).map_or("unknown".to_string(), Value::to_string);
+            let value = t
+                .values
+                .get(&p)
+                .map_or("unknown".to_string(), Value::to_string);
             println!("  {:20} {:40} {}", p.key(), value, t.tolerance(p));
         }
     }
@@ -181,7 +190,9 @@ fn check(store: &Store, folder: &std::path::Path, forced: Option<TemplateKey>) -
             }
         };
         report_skipped(&first.skipped);
-        let key = forced.clone().unwrap_or_else(|| TemplateKey::of(&first.record));
+        let key = forced
+            .clone()
+            .unwrap_or_else(|| TemplateKey::of(&first.record));
         let check = match store.get(&key)? {
             Some(template) => template.check(&first.record),
             None => Check::without_template(&first.record),

@@ -29,7 +29,10 @@ pub fn start(streamers: &Streamers, sessions_dir: &Path, board: QaBoard, session
     let store = match Store::open(sessions_dir) {
         Ok(store) => Some(Arc::new(Mutex::new(store))),
         Err(e) => {
-            session.log(LogKind::Error, format!("protocol QA without templates: {e:#}"));
+            session.log(
+                LogKind::Error,
+                format!("protocol QA without templates: {e:#}"),
+            );
             None
         }
     };
@@ -37,8 +40,11 @@ pub fn start(streamers: &Streamers, sessions_dir: &Path, board: QaBoard, session
         let mut repeats: HashMap<(String, String, TemplateKey), u32> = HashMap::new();
         while let Some(notice) = rx.recv().await {
             let store = store.clone();
-            let checked = tokio::task::spawn_blocking(move || judge(notice, store.as_deref())).await;
-            let Ok((mut verdict, key)) = checked else { continue };
+            let checked =
+                tokio::task::spawn_blocking(move || judge(notice, store.as_deref())).await;
+            let Ok((mut verdict, key)) = checked else {
+                continue;
+            };
             if let Some(key) = key {
                 let n = repeats
                     .entry((verdict.station.clone(), verdict.session.clone(), key))
@@ -53,7 +59,10 @@ pub fn start(streamers: &Streamers, sessions_dir: &Path, board: QaBoard, session
 }
 
 /// Checks one record against its template; also returns the record's template key.
-fn judge(notice: SeriesNotice, store: Option<&Mutex<Store>>) -> (SeriesVerdict, Option<TemplateKey>) {
+fn judge(
+    notice: SeriesNotice,
+    store: Option<&Mutex<Store>>,
+) -> (SeriesVerdict, Option<TemplateKey>) {
     let seen = notice.seen;
     let mut verdict = SeriesVerdict {
         station: notice.station,
@@ -74,7 +83,9 @@ fn judge(notice: SeriesNotice, store: Option<&Mutex<Store>>) -> (SeriesVerdict, 
     let record: AcquisitionRecord = match serde_json::from_str(&seen.record_json) {
         Ok(r) => r,
         Err(e) => {
-            verdict.error = Some(format!("the streamer's parameter record is not readable: {e}"));
+            verdict.error = Some(format!(
+                "the streamer's parameter record is not readable: {e}"
+            ));
             return (verdict, None);
         }
     };
@@ -97,7 +108,12 @@ fn judge(notice: SeriesNotice, store: Option<&Mutex<Store>>) -> (SeriesVerdict, 
 
 /// One line for the session log: station, series, verdict and what deviates.
 fn log_line(v: &SeriesVerdict) -> String {
-    let mut line = format!("protocol QA {} {}: {}", v.station, v.series, v.verdict.as_str());
+    let mut line = format!(
+        "protocol QA {} {}: {}",
+        v.station,
+        v.series,
+        v.verdict.as_str()
+    );
     match &v.check {
         Some(check) if check.template.is_none() => line.push_str(" (no template)"),
         Some(check) => {

@@ -67,7 +67,11 @@ impl Store {
                  VALUES (?1, ?2, ?3)
                  ON CONFLICT (study_description, series_description)
                  DO UPDATE SET learned_from = excluded.learned_from",
-                params![t.key.study_description, t.key.series_description, t.learned_from],
+                params![
+                    t.key.study_description,
+                    t.key.series_description,
+                    t.learned_from
+                ],
             )?;
             let id: i64 = tx.query_row(
                 "SELECT id FROM template WHERE study_description = ?1 AND series_description = ?2",

@@ -256,13 +256,21 @@ impl Streamers {
 
     /// Sends every new-series record the streamers report to `sink` from now on.
     pub fn set_series_sink(&self, sink: mpsc::Sender<SeriesNotice>) {
-        *self.inner.series_sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+        *self
+            .inner
+            .series_sink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
     }
 
     /// Hands on a streamer's new-series record; dropped with a warning when nobody keeps
     /// up (QA must never slow the link).
     pub(crate) fn series_seen(&self, station: &str, seen: protocol::v1::SeriesSeen) {
-        let sink = self.inner.series_sink.lock().unwrap_or_else(|e| e.into_inner());
+        let sink = self
+            .inner
+            .series_sink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let Some(sink) = sink.as_ref() else { return };
         let series = seen.series.clone();
         let notice = SeriesNotice {

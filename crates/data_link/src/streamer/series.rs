@@ -25,6 +25,8 @@ const POLL: Duration = Duration::from_millis(200);
 const MAX_DEPTH: usize = 3;
 /// Polls a first file may stay incomplete before the next file is tried (2 s).
 const INCOMPLETE_POLLS: u32 = 10;
+/// A folder's listing is trusted to be unchanged once its time is this old.
+const SETTLED: Duration = Duration::from_secs(2);
 /// Records kept while the link is down (the oldest are dropped beyond).
 const MAX_PENDING: usize = 256;
 
@@ -137,7 +139,9 @@ pub(crate) async fn watch(shared: Arc<Shared>, baseline: Baseline) {
         }
         let ids: Vec<String> = candidates.keys().cloned().collect();
         for id in ids {
-            let Some(c) = candidates.get_mut(&id) else { continue };
+            let Some(c) = candidates.get_mut(&id) else {
+                continue;
+            };
             if let Some(seen) = try_first(&shared, &id, c).await {
                 tracing::info!(series = %seen.series, file = %seen.first_file, "new series: parameters sent for protocol QA");
                 shared.lock_series().send(seen);
@@ -206,8 +210,14 @@ fn read_record(shared: &Shared, path: &Path) -> Result<String, (bool, String)> {
         .config
         .deidentifier()
         .deidentify(&bytes)
-        .map_err(|e| (matches!(e, imaging::ImagingError::Incomplete(_)), e.to_string()))?;
-    let record = protocol_qa::AcquisitionRecord::from_dicom(&bytes).map_err(|e| (false, e.to_string()))?;
+        .map_err(|e| {
+            (
+                matches!(e, imaging::ImagingError::Incomplete(_)),
+                e.to_string(),
+            )
+        })?;
+    let record =
+        protocol_qa::AcquisitionRecord::from_dicom(&bytes).map_err(|e| (false, e.to_string()))?;
     serde_json::to_string(&record).map_err(|e| (false, e.to_string()))
 }
 
@@ -225,12 +235,19 @@ fn scan(roots: &[PathBuf], known: Known) -> (Vec<PathBuf>, Known) {
         let Ok(modified) = std::fs::metadata(&dir).and_then(|m| m.modified()) else {
             continue;
         };
+        // A folder changed in the last seconds is listed again anyway: a file added in
+        // the same tick of the file system's clock as our last listing leaves its time as it was.
+        let settled = SystemTime::now()
+            .duration_since(modified)
+            .is_ok_and(|age| age > SETTLED);
         let subdirs = match known.get(&dir) {
-            Some((time, subdirs)) if *time == modified => subdirs.clone(),
+            Some((time, subdirs)) if *time == modified && settled => subdirs.clone(),
             _ => {
                 let mut subdirs = Vec::new();
                 for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                    let Ok(kind) = entry.file_type() else { continue };
+                    let Ok(kind) = entry.file_type() else {
+                        continue;
+                    };
                     let path = entry.path();
                     if kind.is_dir() {
                         subdirs.push(path);

@@ -76,7 +76,10 @@ fn identifying_values(ds: &InMemDicomObject) -> Vec<String> {
             needles.extend(value.split(['^', ' ', '=', ',']).map(str::to_string));
         }
     }
-    if let Some(date) = ds.get(tags::PATIENT_BIRTH_DATE).and_then(|e| e.to_str().ok()) {
+    if let Some(date) = ds
+        .get(tags::PATIENT_BIRTH_DATE)
+        .and_then(|e| e.to_str().ok())
+    {
         needles.extend(date_forms(date.trim_matches(['\0', ' '])));
     }
     let mut needles: Vec<String> = needles
@@ -171,7 +174,10 @@ mod tests {
             .map(|s| s.to_string())
             .chain(date_forms("19770606"))
             .collect();
-        assert_eq!(clean("func_task-faces_run-01", &needles), "func_task-faces_run-01");
+        assert_eq!(
+            clean("func_task-faces_run-01", &needles),
+            "func_task-faces_run-01"
+        );
         assert_eq!(clean("ep2d_bold SMITH", &needles), "ep2d_bold");
         assert_eq!(clean("John_rest_06.06.1977", &needles), "rest");
         assert_eq!(clean("rest 1234567 t1", &needles), "rest t1");

@@ -210,10 +210,16 @@ fn check_file(session: &mut Deidentifier, path: &Path, bytes: &[u8]) -> Vec<u8> 
     .into_iter()
     .filter_map(|tag| text(&deid, tag))
     .collect();
-    for (name, value) in secrets.iter().filter(|(n, _)| PERSONAL.contains(&n.as_str())) {
+    for (name, value) in secrets
+        .iter()
+        .filter(|(n, _)| PERSONAL.contains(&n.as_str()))
+    {
         for k in &kept {
             let (k, v) = (k.to_ascii_lowercase(), value.to_ascii_lowercase());
-            assert!(!k.contains(&v), "{label}: {name} {value:?} in descriptor {k:?}");
+            assert!(
+                !k.contains(&v),
+                "{label}: {name} {value:?} in descriptor {k:?}"
+            );
         }
     }
     for k in &kept {
