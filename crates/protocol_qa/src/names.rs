@@ -19,9 +19,13 @@ pub struct SiemensName {
 /// Parses `AAA_SSSSSS_IIIIII.dcm` (digits only, `.dcm` in any case); `None` otherwise.
 pub fn siemens_name(file_name: &str) -> Option<SiemensName> {
     let len = file_name.len();
-    let stem = file_name
-        .get(..len.checked_sub(4)?)
-        .filter(|_| file_name[len - 4..].eq_ignore_ascii_case(".dcm"))?;
+    let cut = len.checked_sub(4)?;
+    // `get`, not indexing: a name ending in a multi-byte character has no boundary there.
+    let stem = file_name.get(..cut).filter(|_| {
+        file_name
+            .get(cut..)
+            .is_some_and(|e| e.eq_ignore_ascii_case(".dcm"))
+    })?;
     let mut parts = stem.split('_');
     let mut number = |digits: usize| {
         let part = parts.next()?;
@@ -81,6 +85,8 @@ mod tests {
             "001_000013_000005_1.dcm",
             "é.dcm",
             ".dcm",
+            "€€",
+            "x€",
         ] {
             assert_eq!(siemens_name(bad), None, "{bad}");
         }

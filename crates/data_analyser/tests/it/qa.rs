@@ -71,7 +71,10 @@ fn with_verdict(stdout: &str, verdict: &str) -> Vec<String> {
 fn assert_all_green(stdout: &str) {
     let rows = rows(stdout);
     assert_eq!(rows.len() % 24, 0, "{stdout}");
-    assert!(!rows.is_empty() && rows.iter().all(|r| r.2 == "green"), "{stdout}");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r.2 == "green"),
+        "{stdout}"
+    );
 }
 
 fn sorted(names: &[&str]) -> Vec<String> {
@@ -345,7 +348,13 @@ fn each_stations_live_qa_page_shows_only_its_own_series() {
     // Each console also serves its own scanner folder (besides the site's empty one).
     let streamer = |station: &str, dir: &str| {
         let extra = ["--station", station, "--allowed-dirs", &site.arg(dir)];
-        site.streamer_with(port, "scanner", "password", &extra, &format!("streamer-{station}.log"))
+        site.streamer_with(
+            port,
+            "scanner",
+            "password",
+            &extra,
+            &format!("streamer-{station}.log"),
+        )
     };
     let _a = streamer("console-a", "scanner-a");
     let _b = streamer("console-b", "scanner-b");

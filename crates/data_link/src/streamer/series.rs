@@ -42,7 +42,7 @@ impl SeriesOutbox {
     pub fn attach(&mut self, tx: mpsc::UnboundedSender<FromStreamer>) {
         self.tx = Some(tx);
         while let Some(seen) = self.pending.pop_front() {
-            if let Err(back) = self.send_now(seen) {
+            if let Some(back) = self.send_now(seen) {
                 self.pending.push_front(back);
                 break;
             }
@@ -50,7 +50,7 @@ impl SeriesOutbox {
     }
 
     fn send(&mut self, seen: SeriesSeen) {
-        if let Err(seen) = self.send_now(seen) {
+        if let Some(seen) = self.send_now(seen) {
             if self.pending.len() >= MAX_PENDING {
                 self.pending.pop_front();
             }
@@ -58,23 +58,20 @@ impl SeriesOutbox {
         }
     }
 
-    fn send_now(&mut self, seen: SeriesSeen) -> Result<(), SeriesSeen> {
+    /// Sends on the current link; the record back when there is none (or it is gone).
+    fn send_now(&mut self, seen: SeriesSeen) -> Option<SeriesSeen> {
         let Some(tx) = self.tx.as_ref() else {
-            return Err(seen);
+            return Some(seen);
         };
         let msg = FromStreamer {
             kind: Some(from_streamer::Kind::SeriesSeen(seen)),
         };
-        match tx.send(msg) {
-            Ok(()) => Ok(()),
-            // The link is gone: keep the record for the next one.
-            Err(e) => {
-                self.tx = None;
-                match e.0.kind {
-                    Some(from_streamer::Kind::SeriesSeen(s)) => Err(s),
-                    _ => Err(SeriesSeen::default()),
-                }
-            }
+        let unsent = tx.send(msg).err()?;
+        // The link is gone: keep the record for the next one.
+        self.tx = None;
+        match unsent.0.kind {
+            Some(from_streamer::Kind::SeriesSeen(s)) => Some(s),
+            _ => None,
         }
     }
 }
