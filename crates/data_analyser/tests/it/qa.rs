@@ -87,18 +87,30 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-fn check(sessions: &Path, folder: &Path, template: Option<&str>) -> std::process::Output {
-    let mut args = vec![
-        "qa",
-        "--sessions-dir",
-        path_str(sessions),
-        "check",
-        path_str(folder),
+/// `data_analyser qa --sessions-dir SESSIONS ARGS...`.
+fn qa_run(sessions: &Path, args: &[&str]) -> std::process::Output {
+    run(&[&["qa", "--sessions-dir", path_str(sessions)], args].concat())
+}
+
+/// [`qa_run`], asserting success.
+fn qa_ok(sessions: &Path, args: &[&str]) -> std::process::Output {
+    run_ok(&[&["qa", "--sessions-dir", path_str(sessions)], args].concat())
+}
+
+/// `qa set --study STUDY --series SERIES PARAMETER FLAG VALUE`, asserting success.
+fn qa_set(sessions: &Path, series: &str, parameter: &str, flag: &str, value: &str) {
+    let args = [
+        "set", "--study", STUDY, "--series", series, parameter, flag, value,
     ];
+    qa_ok(sessions, &args);
+}
+
+fn check(sessions: &Path, folder: &Path, template: Option<&str>) -> std::process::Output {
+    let mut args = vec!["check", path_str(folder)];
     if let Some(series) = template {
         args.extend(["--study", STUDY, "--series", series]);
     }
-    run(&args)
+    qa_run(sessions, &args)
 }
 
 #[test]
@@ -107,14 +119,7 @@ fn learned_templates_pass_their_series_and_flag_exactly_the_other_protocols_diff
     let dir = tempfile::tempdir().expect("temp dir");
     let sessions = dir.path().join("sessions");
     let (ep2d, cmrr) = (td.join(EP2D), td.join(CMRR));
-    let out = run_ok(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "learn",
-        path_str(&ep2d),
-        path_str(&cmrr),
-    ]);
+    let out = qa_ok(&sessions, &["learn", path_str(&ep2d), path_str(&cmrr)]);
     assert!(
         text(&out.stdout).contains("2 template(s) from 2 series"),
         "{}",
@@ -156,36 +161,17 @@ fn learned_templates_pass_their_series_and_flag_exactly_the_other_protocols_diff
     }
 
     // Editing by hand: a tighter shim tolerance turns the 7-unit re-shim red.
-    run_ok(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "set",
-        "--study",
-        STUDY,
-        "--series",
-        "ep2d_Asc",
-        "shim",
-        "--tolerance",
-        "±5",
-    ]);
-    let shown = text(&run_ok(&["qa", "--sessions-dir", path_str(&sessions), "show"]).stdout);
+    qa_set(&sessions, "ep2d_Asc", "shim", "--tolerance", "±5");
+    let shown = text(&qa_ok(&sessions, &["show"]).stdout);
     assert!(shown.contains("±5"), "{shown}");
     let out = check(&sessions, &cmrr, Some("ep2d_Asc"));
     assert!(with_verdict(&text(&out.stdout), "red").contains(&"shim".to_string()));
-    let bad = run(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "set",
-        "--study",
-        STUDY,
-        "--series",
-        "ep2d_Asc",
-        "tr",
-        "--value",
-        "1",
-    ]);
+    let bad = qa_run(
+        &sessions,
+        &[
+            "set", "--study", STUDY, "--series", "ep2d_Asc", "tr", "--value", "1",
+        ],
+    );
     assert!(
         !bad.status.success() && text(&bad.stderr).contains("unknown parameter"),
         "{}",
@@ -219,13 +205,7 @@ fn stripped_fields_are_unknown_and_a_corrupt_first_file_is_skipped() {
     let Some(td) = shared_testdata() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let sessions = dir.path().join("sessions");
-    run_ok(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "learn",
-        path_str(&td.join(EP2D)),
-    ]);
+    qa_ok(&sessions, &["learn", path_str(&td.join(EP2D))]);
     let first = td.join(EP2D).join("IM-0001-0001.dcm");
 
     // Strip what a real-time export may lack: TR, TE, flip angle, bandwidth and the CSA
@@ -305,28 +285,12 @@ fn each_stations_live_qa_page_shows_only_its_own_series() {
     let Some(td) = shared_testdata() else { return };
     let site = Site::new();
     let sessions = site.path("sessions");
-    run_ok(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "learn",
-        path_str(&td.join(EP2D)),
-        path_str(&td.join(CMRR)),
-    ]);
+    qa_ok(
+        &sessions,
+        &["learn", path_str(&td.join(EP2D)), path_str(&td.join(CMRR))],
+    );
     // The CMRR template now expects flip angle 90: its series deviates.
-    run_ok(&[
-        "qa",
-        "--sessions-dir",
-        path_str(&sessions),
-        "set",
-        "--study",
-        STUDY,
-        "--series",
-        "cmrr_Asc",
-        "flip_angle_deg",
-        "--value",
-        "90",
-    ]);
+    qa_set(&sessions, "cmrr_Asc", "flip_angle_deg", "--value", "90");
     for dir in ["scanner-a", "scanner-b"] {
         std::fs::create_dir(site.path(dir)).expect("scanner folder");
     }
