@@ -43,8 +43,9 @@ def options_of(bin_dir, argv):
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*|-[a-zA-Z])\b", text))
 
 
-def subcommands_of(bin_dir, binary):
-    text = help_text(bin_dir, [binary])
+def subcommands_of(bin_dir, argv):
+    """The subcommands of `argv` (a binary, maybe with subcommands: `data_analyser qa`)."""
+    text = help_text(bin_dir, argv)
     if "Commands:" not in text:
         return set()
     block = text.split("Commands:", 1)[1].split("Options:", 1)[0]
@@ -57,9 +58,11 @@ def check_program(bin_dir, argv, where):
     target = [binary]
     # data_streamer's `replay` is dispatched by hand, so --help does not list it.
     extra = {"replay"} if binary == "data_streamer" else set()
-    if args and not args[0].startswith("-") and args[0] in subcommands_of(bin_dir, binary) | extra:
+    # Nested subcommands too (`data_analyser qa set`).
+    while args and not args[0].startswith("-") and args[0] in subcommands_of(bin_dir, target) | extra:
         target.append(args[0])
         args = args[1:]
+        extra = set()
     known = options_of(bin_dir, target)
     return [
         f"{where}: `{' '.join(target)}` has no option {arg.split('=')[0]}"

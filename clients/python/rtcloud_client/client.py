@@ -101,6 +101,21 @@ class ClientInterface:
                 )
         return self._session
 
+    def get_qa_report(self, series: str = "") -> dict:
+        """The protocol QA verdict on a scanner series (issue 12).
+
+        The analyser checks each new series against the study's reference protocol as its
+        first image arrives. `series` is a series id as the QA page shows it, or its end
+        such as "001_000013"; empty means the newest series of the project's station.
+        Returns a dict: station, series, verdict ("green", "amber" or "red"), repeat,
+        first_file, template, error, skipped and parameters (each: parameter, series,
+        template, tolerance, verdict). Raises NotFound while no such series was seen, and
+        RuntimeError when running alone (protocol QA lives in the analyser).
+        """
+        if self._conn is None:
+            raise RuntimeError("get_qa_report needs the analyser: protocol QA runs there, not when a script runs alone")
+        return self._conn.qa_report(series)
+
     def is_data_remote(self) -> bool:
         """True when files come from a streamer, False for the analyser's or this disk."""
         return self.session_info().data_remote

@@ -62,6 +62,21 @@ class Connection:
             launch=info.launch,
         )
 
+    def qa_report(self, series: str) -> Dict[str, Any]:
+        """Protocol QA (issue 12): see ClientInterface.get_qa_report."""
+        r = self.call(pb_grpc.ProtocolQaStub(self.channel).GetQaReport, "ProtocolQa/GetQaReport",
+                      pb.QaReportRequest(series=series))
+        return {
+            "station": r.station, "series": r.series, "verdict": r.verdict, "repeat": r.repeat,
+            "first_file": r.first_file, "template": r.template, "error": r.error,
+            "skipped": list(r.skipped),
+            "parameters": [
+                {"parameter": p.parameter, "series": p.series_value, "template": p.template_value,
+                 "tolerance": p.tolerance, "verdict": p.verdict}
+                for p in r.parameters
+            ],
+        }
+
     def close(self) -> None:
         self.channel.close()
 

@@ -74,6 +74,13 @@ README_SESSION = [
     "cargo run --release -p analysis_listener -- --server 127.0.0.1:8888 --ca certs/ca.crt --user scanner --out-dir feedback",
     "cargo run --release -p data_streamer -- replay --source ../shared/testdata/siemens-mosaic-skyra-e11 --into /tmp/scanner --tr 1.5 --rename '001_000013_{TR:06d}.dcm' --start-index 0",
 ]
+#: The user guide's protocol QA (section 9), in the order a user types it.
+QA = [
+    "data_analyser qa learn /data/scans/known-good",
+    "data_analyser qa show",
+    "data_analyser qa set --study 'Research^Rorden_Prisma' --series ep2d_Asc shim --tolerance +-5",
+    "data_analyser qa check /data/scans/20261201",
+]
 #: Commands of the README run as written (cargo run --release -p X -- ARGS runs X ARGS).
 CHEAP = [
     "cargo run --release -p data_analyser -- make-certs --host localhost --ip 127.0.0.1",
@@ -96,7 +103,7 @@ def documented() -> List[Tuple[str, str]]:
 
 
 def test_every_documented_command_is_run_or_explained() -> None:
-    handled = set(NOT_RUN) | set(SESSION) | set(README_SESSION) | set(CHEAP)
+    handled = set(NOT_RUN) | set(SESSION) | set(README_SESSION) | set(CHEAP) | set(QA)
     commands = documented()
     assert len(commands) > 15, commands
     unhandled = [(f, c) for f, c in commands if c not in handled]
@@ -242,6 +249,24 @@ def test_the_readmes_cheap_commands_run_as_written(tmp_path: Path) -> None:
     out = site.shell(CHEAP[1], typed=[PASSWORD, PASSWORD])
     assert "added user scanner in certs/passwd" in out
     assert "scanner:" in (site.root / "certs" / "passwd").read_text()
+
+
+def test_the_user_guides_protocol_qa_runs_as_written(tmp_path: Path) -> None:
+    """Section 9: templates learned from a known-good session, shown, edited by hand, and
+    a new session (the same protocol) checked all green, in the default sessions folder."""
+    testdata = shared_dir() / "testdata" / "siemens-mosaic-d13"
+    site = Site(tmp_path, bin_dir())
+    scans = site.root / "data" / "scans"
+    shutil.copytree(testdata / "ep2d_Asc_2", scans / "known-good" / "ep2d_Asc_2")
+    shutil.copytree(testdata / "ep2d_Asc_2", scans / "20261201")
+    assert "1 template(s) from 1 series" in site.shell(QA[0])
+    assert (site.root / "sessions" / "protocol-qa.sqlite").is_file()
+    shown = site.shell(QA[1])
+    assert "template Research^Rorden_Prisma / ep2d_Asc" in shown and "te_ms" in shown
+    site.shell(QA[2])
+    assert "±5" in site.shell(QA[1])
+    checked = site.shell(QA[3])
+    assert ": green" in checked and " red" not in checked, checked
 
 
 def wait_results(folder: Path, count: int, timeout: float = WAIT_S) -> List[float]:

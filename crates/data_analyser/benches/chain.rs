@@ -9,6 +9,9 @@
 //!
 //! `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
 //! (motion correction, nuisance regression with the task) instead of sample.
+//! Protocol QA (issue 12) on the console and the analyser is measured by running the
+//! chain twice in one run, `BENCH_QA=both` (default): streamer with `--no-protocol-qa`
+//! first, then with QA on, and the ratio of their p50s; `off` or `on` runs one chain.
 //!
 //! `scripts/bench.sh` builds the sibling binaries first; by hand:
 //! `cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain`
@@ -139,6 +142,20 @@ fn report(name: &str, mut ms: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), Error> {
+    let qa: String = env_or("BENCH_QA", "both".to_string());
+    let off = (qa != "on").then(|| chain(false)).transpose()?;
+    let on = (qa != "off").then(|| chain(true)).transpose()?;
+    if let (Some(off), Some(on)) = (off, on) {
+        println!(
+            "protocol QA on vs off: p50 {on:.1} ms vs {off:.1} ms, ratio {:.3}",
+            on / off
+        );
+    }
+    Ok(())
+}
+
+/// One whole chain (protocol QA on the streamer on or off); returns its p50 in ms.
+fn chain(qa: bool) -> Result<f64, Error> {
     let volumes: usize = env_or("BENCH_VOLUMES", 200);
     let tr = Duration::from_millis(env_or("BENCH_TR_MS", 100));
     let Some(testdata) = test_support::shared_testdata() else {
@@ -238,6 +255,9 @@ fn main() -> Result<(), Error> {
     let mut streamer_args = login.to_vec();
     let scanner = arg("scanner");
     streamer_args.extend(["--allowed-dirs", &scanner, "--allowed-types", ".dcm"]);
+    if !qa {
+        streamer_args.push("--no-protocol-qa");
+    }
     let _streamer = Proc::start(&streamer_bin, &streamer_args, &at("streamer.log"))?;
     let mut listener_args = login.to_vec();
     let feedback = arg("feedback");
@@ -354,7 +374,8 @@ fn main() -> Result<(), Error> {
         }
     }
     println!(
-        "chain: scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
+        "chain (protocol QA {}): scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
+        if qa { "on" } else { "off" },
         total.len(),
         tr.as_millis()
     );
@@ -376,5 +397,5 @@ fn main() -> Result<(), Error> {
         "  RT-Cloud (no TLS): p50 126 ms, p99 200 ms -> this chain is {:.0}x faster at p50",
         126.0 / p50
     );
-    Ok(())
+    Ok(p50)
 }

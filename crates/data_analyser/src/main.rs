@@ -7,6 +7,7 @@
 mod cli;
 mod files;
 mod pipeline;
+mod qa;
 mod server;
 mod service;
 mod session_dataset;
@@ -26,9 +27,10 @@ fn main() -> std::process::ExitCode {
         "projects",
         "builtin_projects",
         "rtcloud_client",
+        "protocol_qa",
     ]);
     match cli::run(args) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", cli_common::error_report(&e));
             std::process::ExitCode::FAILURE

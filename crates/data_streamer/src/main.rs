@@ -66,6 +66,17 @@ struct StreamCli {
     /// leaves de-identified; use only where the analyser may hold identified data.
     #[arg(long, alias = "send-identified-files")]
     send_identified: bool,
+    /// Remove StudyDescription, SeriesDescription and ProtocolName from de-identified
+    /// DICOM (the basic profile). By default they are kept, cleaned of the participant's
+    /// names, IDs and birth date and of anything that looks like an ID or a date (DICOM
+    /// PS3.15 Clean Descriptors Option): protocol QA and BIDS names need them.
+    #[arg(long)]
+    no_clean_descriptors: bool,
+    /// Do not notice new series in the allowed folders for protocol QA. By default the
+    /// first file of each new series is read (de-identified first) and only its
+    /// acquisition parameters are sent, so the analyser can check them live.
+    #[arg(long)]
+    no_protocol_qa: bool,
     /// Serve files that have more than one hard link (refused by default: another name
     /// of the same file may be outside the allowed folders).
     #[arg(long)]
@@ -138,6 +149,8 @@ fn stream(args: StreamCli) -> Result<()> {
     let mut config = data_link::streamer::StreamerConfig::new(args.station, rules);
     config.compression = !args.no_compression;
     config.send_identified = args.send_identified;
+    config.clean_descriptors = !args.no_clean_descriptors;
+    config.protocol_qa = !args.no_protocol_qa;
     anyhow::ensure!(
         args.bad_file_after_trs.is_finite() && args.bad_file_after_trs > 0.0,
         "--bad-file-after-trs {} must be a number of TRs above 0",

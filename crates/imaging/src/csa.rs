@@ -193,8 +193,13 @@ pub fn parse_ascconv(text: &str) -> BTreeMap<String, String> {
             continue;
         };
         let value = value.trim();
-        let value = if let Some(quoted) = value.strip_prefix('"') {
-            quoted.split('"').next().unwrap_or("")
+        // Strings are quoted, in Siemens' own exports doubly (`""ep2d_bold""`).
+        let value = if value.starts_with('"') {
+            value
+                .trim_start_matches('"')
+                .split('"')
+                .next()
+                .unwrap_or("")
         } else {
             value.split('#').next().unwrap_or("").trim()
         };
@@ -226,7 +231,7 @@ mod tests {
         let p = parse_ascconv(text);
         assert_eq!(ascconv_int(&p, "sSliceArray.ucMode"), Some(4));
         assert_eq!(ascconv_int(&p, "sPat.lAccelFactPE"), Some(2));
-        assert!(p.contains_key("tProtocolName"));
+        assert_eq!(p.get("tProtocolName").map(String::as_str), Some("rest"));
         assert!(!p.contains_key("after"));
     }
 

@@ -56,6 +56,7 @@ use crate::deid_profile::{action_for, kept_unlisted, Action, ENHANCED_TYPE1};
 use crate::dicom::parse;
 use crate::error::{ImagingError, Result};
 
+mod descriptors;
 mod private;
 
 use private::{
@@ -71,6 +72,8 @@ pub(crate) const MAX_DEPTH: usize = 32;
 const IMPLEMENTATION_CLASS_UID: &str = "2.25.224750592426312794641522871211470903273";
 const IMPLEMENTATION_VERSION_NAME: &str = "RTCLOUD_RS_DEID";
 const METHOD: &str = "PS3.15 E.1 Basic Profile, Retain Safe Private, times kept";
+const METHOD_CLEAN_DESCRIPTORS: &str =
+    "PS3.15 E.1 Basic Profile, Retain Safe Private, Clean Descriptors, times kept";
 
 /// De-identification state of one session: the UID key and the UIDs mapped so far.
 #[derive(Debug)]
@@ -83,6 +86,8 @@ pub struct Deidentifier {
     removed: HashSet<Vec<u8>>,
     /// The current file is an enhanced multi-frame object (see `ENHANCED_TYPE1`).
     enhanced: bool,
+    /// Apply the Clean Descriptors Option (on unless the site switched it off).
+    clean_descriptors: bool,
 }
 
 impl Default for Deidentifier {
@@ -100,7 +105,17 @@ impl Deidentifier {
             uids: HashMap::new(),
             removed: HashSet::new(),
             enhanced: false,
+            clean_descriptors: true,
         }
+    }
+
+    /// Switches the Clean Descriptors Option (PS3.15 E.3.5, on by default): with it,
+    /// StudyDescription, SeriesDescription and ProtocolName are kept, cleaned of the
+    /// file's identifying values and of anything that looks like an ID or a date
+    /// (`deid/descriptors.rs`); without it they are removed like the basic profile says.
+    pub fn with_clean_descriptors(mut self, on: bool) -> Self {
+        self.clean_descriptors = on;
+        self
     }
 
     /// De-identifies one DICOM file (Part 10 or headerless, see [`crate::parse`]) and
@@ -112,7 +127,13 @@ impl Deidentifier {
             .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
             .is_some();
         record_ge_phase_polarity(&mut obj);
+        let descriptors = if self.clean_descriptors {
+            descriptors::cleaned_descriptors(&obj)
+        } else {
+            Vec::new()
+        };
         self.clean_dataset(&mut obj, 0)?;
+        descriptors::restore(&mut obj, descriptors);
         obj.put(DataElement::new(
             tags::PATIENT_IDENTITY_REMOVED,
             VR::CS,
@@ -121,9 +142,13 @@ impl Deidentifier {
         obj.put(DataElement::new(
             tags::DEIDENTIFICATION_METHOD,
             VR::LO,
-            PrimitiveValue::from(METHOD),
+            PrimitiveValue::from(if self.clean_descriptors {
+                METHOD_CLEAN_DESCRIPTORS
+            } else {
+                METHOD
+            }),
         ));
-        obj.put(method_code_sequence());
+        obj.put(method_code_sequence(self.clean_descriptors));
         // Dates became 1900-01-01 while times of day stayed.
         obj.put(DataElement::new(
             tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
@@ -339,12 +364,14 @@ fn record_ge_phase_polarity(ds: &mut InMemDicomObject) {
     ));
 }
 
-fn method_code_sequence() -> DataElement<InMemDicomObject> {
+fn method_code_sequence(clean_descriptors: bool) -> DataElement<InMemDicomObject> {
     let codes = [
         ("113100", "Basic Application Confidentiality Profile"),
         ("113111", "Retain Safe Private Option"),
+        ("113105", "Clean Descriptors Option"),
     ];
-    let items: Vec<InMemDicomObject> = codes
+    let used = if clean_descriptors { 3 } else { 2 };
+    let items: Vec<InMemDicomObject> = codes[..used]
         .iter()
         .map(|&(value, meaning)| {
             InMemDicomObject::from_element_iter([

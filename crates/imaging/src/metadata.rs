@@ -159,6 +159,19 @@ pub fn phase_encoding_direction(axis: &str, positive: Option<bool>) -> Option<St
     Some(direction.to_string())
 }
 
+/// GE phase-encoding polarity (true: positive), by dcm2niix's rules
+/// (RectilinearPhaseEncodeReordering (0018,9034), else the raw header's EPI flags;
+/// reversed epi_pepolar volumes inverted). `None` when the file does not say.
+pub fn ge_phase_encoding_positive(file: &DicomFile) -> Option<bool> {
+    crate::slices::timing::ge_phase_positive(file)
+}
+
+/// GE multiband (HyperBand) factor when above 1: (0043,10B6) or the protocol block's
+/// MBACCEL, as dcm2niix reads them.
+pub fn ge_multiband_factor(file: &DicomFile) -> Option<u32> {
+    crate::slices::timing::ge_multiband(file)
+}
+
 /// The slice (multiband) acceleration of a Siemens PATModeText such as "p2s3" (the digits
 /// after 's'), when above 1.
 pub fn pat_mode_slice_factor(text: &str) -> Option<u32> {

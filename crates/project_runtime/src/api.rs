@@ -29,6 +29,8 @@ pub struct ApiInfo {
     pub subject_remote: bool,
     /// The streamer station data calls go to (empty for the local disk).
     pub station: String,
+    /// Protocol QA verdicts, for `get_qa_report` (issue 12).
+    pub qa: crate::qa::QaBoard,
 }
 
 /// The running project API; dropping it does not stop the server (it runs until the
@@ -130,6 +132,10 @@ impl ProjectApi {
                     .max_encoding_message_size(MAX_MESSAGE_BYTES),
                 gate.clone(),
             ))
+            .add_service(pb::protocol_qa_server::ProtocolQaServer::with_interceptor(
+                shared.clone(),
+                gate.clone(),
+            ))
             .add_service(pb::session_server::SessionServer::with_interceptor(
                 shared, gate,
             ));
@@ -149,6 +155,11 @@ impl ProjectApi {
     /// Where scripts reach it (RTCLOUD_API).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The protocol QA verdicts `get_qa_report` answers from (issue 12).
+    pub fn qa_board(&self) -> &crate::qa::QaBoard {
+        &self.info.qa
     }
 
     /// A new token for one launch's script (RTCLOUD_TOKEN).
@@ -646,5 +657,32 @@ impl pb::session_server::Session for Shared {
             session_dir: self.session.dir().display().to_string(),
             launch: self.session.current_launch().unwrap_or(0),
         }))
+    }
+}
+
+/// Protocol QA (issue 12): the verdict on a series, from the analyser's [`crate::qa::QaBoard`].
+#[tonic::async_trait]
+impl pb::protocol_qa_server::ProtocolQa for Shared {
+    async fn get_qa_report(
+        &self,
+        request: Request<pb::QaReportRequest>,
+    ) -> Result<Response<pb::QaReport>, Status> {
+        let series = request.into_inner().series;
+        let found = if series.is_empty() {
+            self.info.qa.latest(&self.info.station)
+        } else {
+            self.info.qa.find(&series)
+        };
+        let v = found.ok_or_else(|| {
+            Status::not_found(if series.is_empty() {
+                format!(
+                    "no series of station {:?} has been seen yet",
+                    self.info.station
+                )
+            } else {
+                format!("no series {series:?} has been seen (yet)")
+            })
+        })?;
+        Ok(Response::new(crate::qa::report_message(&v)))
     }
 }

@@ -13,6 +13,7 @@ pub mod bids_api;
 pub mod controller;
 mod preprocess_api;
 mod run_view;
+pub mod qa;
 
 pub use api::{ApiInfo, ProjectApi};
 pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};

@@ -155,4 +155,18 @@ impl ClientInterface {
     pub fn is_subject_remote(&self) -> bool {
         self.subject_remote
     }
+
+    /// The protocol QA verdict on a scanner series (issue 12): `series` as the QA page
+    /// shows it, or its end ("001_000013"); empty for the project station's newest.
+    /// Errors: `NotFound` while no such series was seen; `Invalid` run alone (protocol
+    /// QA runs in the analyser).
+    pub async fn get_qa_report(&self, series: &str) -> Result<protocol::project::v1::QaReport> {
+        match &self.data {
+            DataClient::Remote { api, .. } => api.get_qa_report(series).await,
+            DataClient::Local(_) => Err(ClientError::Invalid {
+                call: "get_qa_report",
+                detail: "protocol QA runs in the analyser, not when a project runs alone".into(),
+            }),
+        }
+    }
 }

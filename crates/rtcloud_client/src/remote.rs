@@ -42,6 +42,7 @@ struct Clients {
     session: pb::session_client::SessionClient<Authed>,
     preprocess: pb::preprocess_client::PreprocessClient<Authed>,
     bids: pb::bids_client::BidsClient<Authed>,
+    protocol_qa: pb::protocol_qa_client::ProtocolQaClient<Authed>,
 }
 
 impl Api {
@@ -72,6 +73,7 @@ impl Api {
             bids: pb::bids_client::BidsClient::new(authed.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            protocol_qa: pb::protocol_qa_client::ProtocolQaClient::new(authed.clone()),
             session: pb::session_client::SessionClient::new(authed),
         })))
     }
@@ -105,6 +107,24 @@ impl Api {
             .get_info(pb::Empty {})
             .await
             .map_err(api_err("get_info"))?;
+        Ok(reply.into_inner())
+    }
+
+    /// The protocol QA verdict on `series` (a series id as the QA page shows it, or its
+    /// end such as "001_000013"; empty: the newest series of the project's station):
+    /// each parameter with the series' and the template's value, tolerance and verdict
+    /// (issue 12). NOT_FOUND while no such series has been seen.
+    pub async fn get_qa_report(&self, series: &str) -> Result<pb::QaReport> {
+        let request = pb::QaReportRequest {
+            series: series.to_owned(),
+        };
+        let reply = self
+            .0
+            .protocol_qa
+            .clone()
+            .get_qa_report(request)
+            .await
+            .map_err(api_err("get_qa_report"))?;
         Ok(reply.into_inner())
     }
 }

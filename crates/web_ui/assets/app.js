@@ -603,3 +603,24 @@ function setUp() {
 }
 
 setUp();
+
+// Protocol QA (issue 12): a banner on the Run tab while the project station's newest
+// series deviates from its reference protocol (details on the station's QA page).
+function watchProtocolQa() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/api/qa/live`);
+  socket.onmessage = (m) => {
+    const { type, series: s } = JSON.parse(m.data);
+    if (type !== "series") return;
+    const red = (s.check ? s.check.rows : []).filter((r) => r.verdict === "red").map((r) => r.parameter);
+    const banner = $("qa-banner");
+    banner.hidden = s.verdict !== "red";
+    banner.textContent = `Protocol QA: series ${s.series} deviates from its protocol (${red.join(", ")}). `;
+    const link = document.createElement("a");
+    link.href = `/qa?station=${encodeURIComponent(s.station)}`;
+    link.textContent = "Details";
+    banner.append(link);
+  };
+  socket.onclose = () => setTimeout(watchProtocolQa, 5000);
+}
+watchProtocolQa();

@@ -28,6 +28,7 @@ mod error;
 pub mod files;
 pub mod live;
 mod run_view;
+pub mod qa;
 mod view;
 
 use std::sync::Arc;
@@ -64,6 +65,8 @@ struct Inner {
     changes: broadcast::Sender<serde_json::Value>,
     /// The station the project's data calls go to, when the data is remote.
     data_station: Option<String>,
+    /// Protocol QA verdicts per station (issue 12).
+    qa: project_runtime::qa::QaBoard,
 }
 
 impl std::fmt::Debug for WebState {
@@ -85,6 +88,8 @@ pub struct WebOptions {
     pub listeners: ListenerStatus,
     /// The station the project reads from (`--data-remote --station NAME`).
     pub data_station: Option<String>,
+    /// Protocol QA verdicts per station, for the QA page (issue 12).
+    pub qa: project_runtime::qa::QaBoard,
 }
 
 impl Default for WebOptions {
@@ -93,6 +98,7 @@ impl Default for WebOptions {
             test_mode: false,
             listeners: Arc::new(Vec::new),
             data_station: None,
+            qa: Default::default(),
         }
     }
 }
@@ -125,6 +131,7 @@ impl WebState {
                 sessions: WebSessions::default(),
                 changes,
                 data_station: options.data_station,
+                qa: options.qa,
             }),
         }
     }
@@ -173,6 +180,12 @@ pub fn router(state: WebState) -> Router {
         .route("/api/launches/{number}/{file}", get(files::download))
         .route("/api/live", get(live::live))
         .route("/api/brain-view", get(run_view::brain_view))
+        // Protocol QA (issue 12).
+        .route("/qa", get(qa::page))
+        .route("/qa/qa.js", get(qa::script))
+        .route("/qa/qa.css", get(qa::style))
+        .route("/api/qa", get(qa::report))
+        .route("/api/qa/live", get(qa::live))
         .with_state(state);
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::overriding(

@@ -493,3 +493,45 @@ class ArchiveAppendRequest(_message.Message):
     incrementals: _containers.RepeatedCompositeFieldContainer[BidsIncremental]
     events_tsv: str
     def __init__(self, path: _Optional[str] = ..., incrementals: _Optional[_Iterable[_Union[BidsIncremental, _Mapping]]] = ..., events_tsv: _Optional[str] = ...) -> None: ...
+
+class QaReportRequest(_message.Message):
+    __slots__ = ("series",)
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    series: str
+    def __init__(self, series: _Optional[str] = ...) -> None: ...
+
+class QaParameter(_message.Message):
+    __slots__ = ("parameter", "series_value", "template_value", "tolerance", "verdict")
+    PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    SERIES_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    parameter: str
+    series_value: str
+    template_value: str
+    tolerance: str
+    verdict: str
+    def __init__(self, parameter: _Optional[str] = ..., series_value: _Optional[str] = ..., template_value: _Optional[str] = ..., tolerance: _Optional[str] = ..., verdict: _Optional[str] = ...) -> None: ...
+
+class QaReport(_message.Message):
+    __slots__ = ("station", "series", "verdict", "repeat", "first_file", "template", "error", "parameters", "skipped")
+    STATION_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FILE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    station: str
+    series: str
+    verdict: str
+    repeat: int
+    first_file: str
+    template: str
+    error: str
+    parameters: _containers.RepeatedCompositeFieldContainer[QaParameter]
+    skipped: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, station: _Optional[str] = ..., series: _Optional[str] = ..., verdict: _Optional[str] = ..., repeat: _Optional[int] = ..., first_file: _Optional[str] = ..., template: _Optional[str] = ..., error: _Optional[str] = ..., parameters: _Optional[_Iterable[_Union[QaParameter, _Mapping]]] = ..., skipped: _Optional[_Iterable[str]] = ...) -> None: ...

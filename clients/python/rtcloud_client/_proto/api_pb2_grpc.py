@@ -2014,3 +2014,85 @@ class Bids(object):
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ProtocolQaStub(object):
+    """---------------------------------------------------------------- protocol QA
+    issue 12: protocol QA. The verdict on a series of the scanner, checked against the
+    study's reference protocol (data_analyser qa) as its first image arrived.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetQaReport = channel.unary_unary(
+                '/rtcloud.project.v1.ProtocolQa/GetQaReport',
+                request_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.QaReportRequest.SerializeToString,
+                response_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.QaReport.FromString,
+                _registered_method=True)
+
+
+class ProtocolQaServicer(object):
+    """---------------------------------------------------------------- protocol QA
+    issue 12: protocol QA. The verdict on a series of the scanner, checked against the
+    study's reference protocol (data_analyser qa) as its first image arrived.
+    """
+
+    def GetQaReport(self, request, context):
+        """NOT_FOUND when no such series has been seen (yet).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ProtocolQaServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetQaReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQaReport,
+                    request_deserializer=rtcloud_dot_project_dot_v1_dot_api__pb2.QaReportRequest.FromString,
+                    response_serializer=rtcloud_dot_project_dot_v1_dot_api__pb2.QaReport.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'rtcloud.project.v1.ProtocolQa', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('rtcloud.project.v1.ProtocolQa', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ProtocolQa(object):
+    """---------------------------------------------------------------- protocol QA
+    issue 12: protocol QA. The verdict on a series of the scanner, checked against the
+    study's reference protocol (data_analyser qa) as its first image arrived.
+    """
+
+    @staticmethod
+    def GetQaReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rtcloud.project.v1.ProtocolQa/GetQaReport',
+            rtcloud_dot_project_dot_v1_dot_api__pb2.QaReportRequest.SerializeToString,
+            rtcloud_dot_project_dot_v1_dot_api__pb2.QaReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -7,6 +7,7 @@ mod convert;
 mod demo;
 mod make_certs;
 mod project;
+mod qa;
 mod record;
 mod synth;
 
@@ -53,13 +54,15 @@ enum Command {
     AddUser(add_user::AddUserArgs),
     /// Serve, and copy one scanner stream from a streamer into a folder as it arrives.
     Record(record::RecordArgs),
+    /// Protocol QA: learn, show and edit reference templates, check series offline.
+    Qa(qa::QaArgs),
     /// Run a built-in project (the analyser starts this itself).
     #[command(hide = true)]
     Builtin(builtin::BuiltinArgs),
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+pub fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let done = match cli.command {
         None => project::run(cli.project),
         Some(Command::Convert(args)) => convert::run(args),
         Some(Command::Synth(args)) => synth::run(args),
@@ -67,6 +70,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::MakeCerts(args)) => make_certs::run(args),
         Some(Command::AddUser(args)) => add_user::run(args),
         Some(Command::Record(args)) => record::run(args),
+        // `qa check` exits 1 on deviations, like a failing test.
+        Some(Command::Qa(args)) => return qa::run(args),
         Some(Command::Builtin(args)) => builtin::run(args),
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }

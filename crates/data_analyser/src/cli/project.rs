@@ -193,6 +193,14 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
             .context("checking --allowed-dirs and --allowed-types")?;
         DataInterface::local(rules)
     };
+    // Protocol QA of every station's new series (issue 12).
+    let qa = project_runtime::qa::QaBoard::default();
+    crate::qa::live::start(
+        &analyser.streamers,
+        &args.sessions_dir,
+        qa.clone(),
+        session.clone(),
+    );
     let info = ApiInfo {
         project: name.clone(),
         subject_remote: args.subject_remote,
@@ -201,6 +209,7 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
         } else {
             String::new()
         },
+        qa: qa.clone(),
     };
     let (tap, dataset) = crate::session_dataset::start(session.clone(), &name);
     let api = ProjectApi::start_with_tap(data, session.clone(), info, Some(tap))
@@ -232,6 +241,7 @@ async fn serve(args: ProjectArgs, name: String, grace: Duration, hooks: Hooks) -
                 })
             },
             data_station: args.data_remote.then(|| args.station.clone()),
+            qa,
         },
     );
     let analyser = analyser.merge(web_ui::router(web));

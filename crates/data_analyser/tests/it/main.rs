@@ -12,6 +12,7 @@ mod listener;
 mod preproc;
 mod projects;
 mod run_view;
+mod qa;
 mod scripts;
 mod session_bids;
 mod site;

@@ -9,5 +9,5 @@ pub(crate) mod registry;
 mod service;
 pub(crate) mod streams;
 
-pub use registry::{StationInfo, Streamers};
+pub use registry::{SeriesNotice, StationInfo, Streamers};
 pub use service::DataLinkService;

@@ -174,6 +174,15 @@ struct Inner {
     /// Bumped whenever a station connects or disconnects.
     changed: watch::Sender<u64>,
     generation: AtomicU64,
+    /// Where the streamers' new-series records go (protocol QA), when someone listens.
+    series_sink: Mutex<Option<mpsc::Sender<SeriesNotice>>>,
+}
+
+/// A new series a streamer noticed, with its parameter record (protocol QA, issue 12).
+#[derive(Debug, Clone)]
+pub struct SeriesNotice {
+    pub station: String,
+    pub seen: protocol::v1::SeriesSeen,
 }
 
 /// The streamers known to this analyser, by station name. Cheap to clone (shared).
@@ -243,6 +252,34 @@ impl Streamers {
 
     pub(crate) fn next_generation(&self) -> u64 {
         self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Sends every new-series record the streamers report to `sink` from now on.
+    pub fn set_series_sink(&self, sink: mpsc::Sender<SeriesNotice>) {
+        *self
+            .inner
+            .series_sink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    /// Hands on a streamer's new-series record; dropped with a warning when nobody keeps
+    /// up (QA must never slow the link).
+    pub(crate) fn series_seen(&self, station: &str, seen: protocol::v1::SeriesSeen) {
+        let sink = self
+            .inner
+            .series_sink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(sink) = sink.as_ref() else { return };
+        let series = seen.series.clone();
+        let notice = SeriesNotice {
+            station: station.to_owned(),
+            seen,
+        };
+        if sink.try_send(notice).is_err() {
+            tracing::warn!(%station, %series, "protocol QA is behind: this series is not checked");
+        }
     }
 
     pub(crate) fn notify_changed(&self) {

@@ -268,6 +268,10 @@ impl Reader {
             Some(from_streamer::Kind::Response(r)) => self.response(r),
             Some(from_streamer::Kind::Push(p)) => self.push(p),
             Some(from_streamer::Kind::Hello(_)) => Err("a second Hello".to_owned()),
+            Some(from_streamer::Kind::SeriesSeen(seen)) => {
+                self.streamers.series_seen(&self.station.name, seen);
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -6,6 +6,7 @@
 mod adaptive;
 mod handler;
 mod push;
+mod series;
 mod session;
 
 use std::fmt::Display;
@@ -39,6 +40,13 @@ pub struct StreamerConfig {
     /// whose project asked for `anonymize = false` (refused without this). False by
     /// default: everything DICOM leaves de-identified.
     pub send_identified: bool,
+    /// Keep StudyDescription, SeriesDescription and ProtocolName, cleaned, when
+    /// de-identifying (the Clean Descriptors Option, issue 12); `--no-clean-descriptors`
+    /// switches it off and they are removed.
+    pub clean_descriptors: bool,
+    /// Notice each new series in the allowed folders and send the analyser its
+    /// acquisition parameters for protocol QA (issue 12; `--no-protocol-qa` turns it off).
+    pub protocol_qa: bool,
     /// When a scanner file counts as bad and fails its volume only (default 3 TRs).
     pub bad_file_bound: filestore::BadFileBound,
 }
@@ -53,8 +61,15 @@ impl StreamerConfig {
             compression_level: crate::payload::DEFAULT_ZSTD_LEVEL,
             adaptive_compression: true,
             send_identified: false,
+            clean_descriptors: true,
+            protocol_qa: true,
             bad_file_bound: filestore::BadFileBound::default(),
         }
+    }
+
+    /// A new de-identification session with this console's options.
+    pub fn deidentifier(&self) -> imaging::deid::Deidentifier {
+        imaging::deid::Deidentifier::new().with_clean_descriptors(self.clean_descriptors)
     }
 }
 
@@ -67,12 +82,18 @@ pub(crate) struct Shared {
     /// One de-identification state for files served singly, so the UIDs of files of
     /// one series stay consistent with each other.
     pub files_deid: Mutex<imaging::deid::Deidentifier>,
+    /// New series' parameter records on their way to the analyser (protocol QA).
+    pub series: Mutex<series::SeriesOutbox>,
 }
 
 impl Shared {
     pub fn lock_push(&self) -> std::sync::MutexGuard<'_, PushState> {
         // Single inserts/removes: a panic elsewhere cannot leave it half-updated.
         self.push.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_series(&self) -> std::sync::MutexGuard<'_, series::SeriesOutbox> {
+        self.series.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -88,12 +109,20 @@ pub async fn run<F, Fut, E>(
     Fut: Future<Output = Result<(Channel, Token), E>>,
     E: Display + Paced,
 {
+    let files_deid = Mutex::new(config.deidentifier());
     let shared = Arc::new(Shared {
         config,
         push: Mutex::new(PushState::default()),
         watch: tokio::sync::Mutex::new(None),
-        files_deid: Mutex::new(imaging::deid::Deidentifier::new()),
+        files_deid,
+        series: Mutex::new(series::SeriesOutbox::default()),
     });
+    let series_watch = if shared.config.protocol_qa {
+        let baseline = series::baseline(&shared).await;
+        Some(tokio::spawn(series::watch(shared.clone(), baseline)))
+    } else {
+        None
+    };
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
@@ -119,6 +148,9 @@ pub async fn run<F, Fut, E>(
         }
     }
     shared.lock_push().close_all();
+    if let Some(task) = series_watch {
+        task.abort();
+    }
     tracing::info!("streamer stopped");
 }
 

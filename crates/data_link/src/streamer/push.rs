@@ -238,7 +238,7 @@ pub(crate) fn open(
 }
 
 async fn run_stream(shared: Arc<Shared>, id: String, mut folder: ScannerFolder, anonymize: bool) {
-    let mut deid = anonymize.then(imaging::deid::Deidentifier::new);
+    let mut deid = anonymize.then(|| shared.config.deidentifier());
     loop {
         let (index, mut volume) = match folder.next().await {
             Ok(file) => {

@@ -134,6 +134,7 @@ pub(crate) async fn run(
             generation,
         });
     }
+    shared.lock_series().attach(tx.clone());
     backoff.reset();
     tracing::info!(station = %config.station, compression_level = ?level, "connected to the analyser");
 

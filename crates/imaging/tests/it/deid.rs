@@ -87,6 +87,37 @@ fn blank_new_uids(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Attributes naming or identifying the participant or staff (checked in descriptors).
+const PERSONAL: &[&str] = &[
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "PatientBirthName",
+    "PatientMotherBirthName",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+];
+
+/// Overwrites every occurrence of `needle` with '#'.
+fn blank_all(haystack: &mut [u8], needle: &[u8]) {
+    if needle.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        if &haystack[i..i + needle.len()] == needle {
+            haystack[i..i + needle.len()].fill(b'#');
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
 fn kept_times_of(ds: &InMemDicomObject, out: &mut Vec<String>) {
     for e in ds.iter() {
         if let Some(items) = e.items() {
@@ -166,7 +197,34 @@ fn check_file(session: &mut Deidentifier, path: &Path, bytes: &[u8]) -> Vec<u8> 
     secrets.retain(|(_, value)| !kept_times.contains(value));
     // Our own 2.25 UIDs are long random decimals: blank them so a short original number
     // (a study ID) cannot match inside one by chance.
-    let haystack = blank_new_uids(&out);
+    let mut haystack = blank_new_uids(&out);
+    // Clean Descriptors Option (on by default): StudyDescription, SeriesDescription and
+    // ProtocolName stay, cleaned. None of the file's personal values may be in them; then
+    // their text is blanked for the search below (a removed value equal to one, such as
+    // the procedure step description, is the kept descriptor itself).
+    let kept: Vec<String> = [
+        tags::STUDY_DESCRIPTION,
+        tags::SERIES_DESCRIPTION,
+        tags::PROTOCOL_NAME,
+    ]
+    .into_iter()
+    .filter_map(|tag| text(&deid, tag))
+    .collect();
+    for (name, value) in secrets
+        .iter()
+        .filter(|(n, _)| PERSONAL.contains(&n.as_str()))
+    {
+        for k in &kept {
+            let (k, v) = (k.to_ascii_lowercase(), value.to_ascii_lowercase());
+            assert!(
+                !k.contains(&v),
+                "{label}: {name} {value:?} in descriptor {k:?}"
+            );
+        }
+    }
+    for k in &kept {
+        blank_all(&mut haystack, k.as_bytes());
+    }
     // Documented exception: the CSA headers repeat the protocol name (tProtocolName,
     // often also the series description); it names the scan protocol, not the patient.
     let mut outside_csa = haystack.clone();

@@ -1,6 +1,7 @@
 //! Integration tests of the imaging crate, one binary (see ../shared/STYLE.md).
 
 mod deid;
+mod descriptors;
 mod faults;
 mod mosaic;
 mod nifti;

@@ -375,3 +375,68 @@ async fn preprocessing_through_the_api_equals_the_in_process_result() {
     let err = client.preprocess.close(&id).await.expect_err("gone");
     assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
 }
+
+/// Protocol QA (issue 12): `get_qa_report` answers from the analyser's verdicts, by a
+/// series' id or its end, the newest when empty, NOT_FOUND before any.
+#[tokio::test]
+async fn get_qa_report_gives_the_verdict_on_a_series() {
+    use project_runtime::qa::SeriesVerdict;
+    use protocol_qa::{AcquisitionRecord, Template};
+    let Some(testdata) = test_support::shared_testdata() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    project_dir(root.path(), &[("p.sh", "true\n")]);
+    let (_controller, api) = controller(root.path(), root.path(), WAIT).await;
+    let client = ClientInterface::connect(&api.addr().to_string(), &api.issue_token())
+        .await
+        .expect("connects");
+    let none = client
+        .get_qa_report("")
+        .await
+        .expect_err("nothing seen yet");
+    assert_eq!(none.code(), Some(tonic::Code::NotFound));
+
+    let read = |file: &str| {
+        let bytes = std::fs::read(testdata.join("siemens-mosaic-d13").join(file)).expect("read");
+        AcquisitionRecord::from_dicom(&bytes).expect("a record")
+    };
+    let template = Template::learn(&[read("cmrr_Asc_6/IM-0005-0001.dcm")]).remove(0);
+    let check = template.check(&read("ep2d_Asc_2/IM-0001-0001.dcm"));
+    api.qa_board().publish(SeriesVerdict {
+        station: String::new(),
+        series: "scans/20261201/001_000002".into(),
+        session: "scans/20261201/001".into(),
+        first_file: "scans/20261201/001_000002_000001.dcm".into(),
+        seen_at: 0.0,
+        repeat: 1,
+        skipped: Vec::new(),
+        error: None,
+        verdict: check.verdict(),
+        check: Some(check),
+    });
+    for series in ["001_000002", "scans/20261201/001_000002", ""] {
+        let report = client.get_qa_report(series).await.expect("the verdict");
+        assert_eq!(report.series, "scans/20261201/001_000002");
+        assert_eq!(report.verdict, "red");
+        assert_eq!(report.template, "Research^Rorden_Prisma / cmrr_Asc");
+        let flip = report
+            .parameters
+            .iter()
+            .find(|p| p.parameter == "flip_angle_deg")
+            .expect("flip");
+        assert_eq!(
+            (
+                flip.series_value.as_str(),
+                flip.template_value.as_str(),
+                flip.verdict.as_str()
+            ),
+            ("90", "52", "red")
+        );
+    }
+    let other = client
+        .get_qa_report("001_000003")
+        .await
+        .expect_err("not seen");
+    assert_eq!(other.code(), Some(tonic::Code::NotFound));
+}

@@ -44,6 +44,7 @@ pub async fn controller(root: &Path, data_dir: &Path, grace: Duration) -> (Contr
             project: "p".into(),
             subject_remote: false,
             station: String::new(),
+            qa: Default::default(),
         },
     )
     .await

@@ -50,6 +50,7 @@ async fn site(test_mode: bool) -> Site {
             project: "p".into(),
             subject_remote: false,
             station: String::new(),
+            qa: Default::default(),
         },
     )
     .await
