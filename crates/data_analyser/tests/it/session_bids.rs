@@ -69,8 +69,10 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     let archive = BidsArchive::open(&root).expect("the session's dataset");
     let runs = archive.runs().expect("lists");
     let stems: Vec<String> = runs.iter().map(|e| e.stem()).collect();
-    // subjectName "subject-01" and the project's name as the task; runNum 1.
-    assert_eq!(stems, ["sub-subject01_task-sample_run-01_bold"]);
+    // subjectName "subject-01" from the settings; session and task from the file's
+    // BIDS-style ProtocolName (func_ses-01_task-faces_run-01, kept by the console's
+    // Clean Descriptors Option), which comes before the project's name as the task.
+    assert_eq!(stems, ["sub-subject01_ses-01_task-faces_run-01_bold"]);
     let image = archive.image_path(&runs[0]).expect("image");
     let (_, ours) = read_nifti(&image);
     let (_, reference) = read_nifti(&testdata.join("ref/siemens-mosaic-skyra-e11/series.nii"));
@@ -80,7 +82,7 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     // Rest first, then task, 3 volumes each, TR 1.5 s, 10 volumes.
     let events = root
         .join(runs[0].folder())
-        .join("sub-subject01_task-sample_run-01_events.tsv");
+        .join("sub-subject01_ses-01_task-faces_run-01_events.tsv");
     assert_eq!(
         std::fs::read_to_string(&events).expect("events file"),
         "onset\tduration\ttrial_type\n4.5\t4.5\ttask\n13.5\t1.5\ttask\n"
@@ -95,7 +97,7 @@ fn a_session_leaves_a_valid_bids_dataset_of_its_run() {
     let results = root
         .join("derivatives/rtcloud-rs")
         .join(runs[0].folder())
-        .join("sub-subject01_task-sample_run-01_desc-results_timeseries.tsv");
+        .join("sub-subject01_ses-01_task-faces_run-01_desc-results_timeseries.tsv");
     let text = std::fs::read_to_string(&results).expect("results in derivatives/");
     assert_eq!(text.lines().count(), 11, "header and 10 TRs:\n{text}");
 
