@@ -12,8 +12,8 @@ pub mod api;
 pub mod bids_api;
 pub mod controller;
 mod preprocess_api;
-mod run_view;
 pub mod qa;
+mod run_view;
 
 pub use api::{ApiInfo, ProjectApi};
 pub use controller::{ControlError, Controller, DEFAULT_STOP_GRACE};

@@ -27,8 +27,8 @@ pub mod auth;
 mod error;
 pub mod files;
 pub mod live;
-mod run_view;
 pub mod qa;
+mod run_view;
 mod view;
 
 use std::sync::Arc;

@@ -89,9 +89,11 @@ async fn dicom_and_dataset_streams_give_the_same_incrementals() {
             .await
             .expect("incremental");
         assert_eq!(index, tr);
+        // The session from the file's BIDS-style ProtocolName
+        // (func_ses-01_task-faces_run-01), the rest from the call.
         assert_eq!(
             inc.entities().stem(),
-            "sub-01_task-faces_acq-ep2d_run-1_bold"
+            "sub-01_ses-01_task-faces_acq-ep2d_run-1_bold"
         );
         assert_eq!(inc.metadata()["RepetitionTime"], serde_json::json!(1.5));
         let volume = client
@@ -144,7 +146,7 @@ async fn dicom_and_dataset_streams_give_the_same_incrementals() {
     assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
     assert!(
         err.to_string()
-            .contains("sub-01_task-faces_acq-ep2d_run-1_bold"),
+            .contains("sub-01_ses-01_task-faces_acq-ep2d_run-1_bold"),
         "{err}"
     );
     // The dataset as the script named it, not the analyser's private copy.
