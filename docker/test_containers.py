@@ -21,11 +21,13 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, "docker", "containers.conf"))
-#: Upper bounds that catch a regression (measured: slim 124 MB, with Python 239 MB).
+#: Upper bounds that catch a regression (measured 2026-12-01: slim 130 MB, with Python
+#: 246 MB; the binaries grew from 47 to 54 MB with protocol QA's bundled SQLite and the
+#: OpenNeuro HTTPS client).
 #: Issue 18's goal for the image with Python is under 150 MB: not met yet (the Debian
 #: base is 77 MB, the binaries 47, Python with numpy and grpcio 115; docs/deploy.md).
-SLIM_IMAGE_MAX_MB = 130
-PYTHON_IMAGE_MAX_MB = 250
+SLIM_IMAGE_MAX_MB = 140
+PYTHON_IMAGE_MAX_MB = 256
 
 if os.geteuid() != 0:
     if os.environ.get("CI") == "true":
