@@ -190,7 +190,7 @@ fn chain(qa: bool) -> Result<f64, Error> {
         Some("bench password\n"),
     )?;
     std::fs::write(at("password"), "bench password\n")?;
-    for dir in ["scanner", "source", "feedback/run-1"] {
+    for dir in ["scanner", "source", "feedback"] {
         std::fs::create_dir_all(at(dir))?;
     }
     // The source run: the Skyra mosaics (after the duplicate _000000) over and over.
@@ -289,7 +289,9 @@ fn chain(qa: bool) -> Result<f64, Error> {
             }
         }
     })?;
-    watcher.watch(&at("feedback/run-1"), notify::RecursiveMode::NonRecursive)?;
+    // The whole folder: the listener moves a run folder it did not write (an earlier
+    // session's) aside when its session begins, so run-1 is made by the listener.
+    watcher.watch(&at("feedback"), notify::RecursiveMode::Recursive)?;
 
     // The run starts once streamer and listener are connected; then play the scanner.
     let launch = at(&format!("sessions/{project}"));
