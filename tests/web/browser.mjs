@@ -30,3 +30,14 @@ export async function launch() {
   });
   return { browser, shots };
 }
+
+// Logs in from the home page with RTCLOUD_USER / RTCLOUD_PASSWORD and waits for the
+// idle Run tab.
+export async function login(page) {
+  await page.goto(`${env("RTCLOUD_URL")}/`);
+  await page.waitForURL(/\/login/);
+  await page.fill("#user", env("RTCLOUD_USER"));
+  await page.fill("#password", env("RTCLOUD_PASSWORD"));
+  await page.click("#login-button");
+  await page.waitForSelector("#run-status:has-text('Idle')");
+}

@@ -5,18 +5,13 @@
 //   RTCLOUD_SERVER_CERT  the demo's server certificate (chromium trusts exactly its key)
 //   RTCLOUD_SCREENSHOTS  where to save the screenshot of the finished run
 //   CHROMIUM             the browser (default /usr/bin/chromium)
-import { env, launch } from "./browser.mjs";
+import { launch, login } from "./browser.mjs";
 
 const { browser, shots } = await launch();
 const page = await browser.newPage({ viewport: { width: 1366, height: 860 } });
 page.setDefaultTimeout(90_000);
 try {
-  await page.goto(`${env("RTCLOUD_URL")}/`);
-  await page.waitForURL(/\/login/);
-  await page.fill("#user", env("RTCLOUD_USER"));
-  await page.fill("#password", env("RTCLOUD_PASSWORD"));
-  await page.click("#login-button");
-  await page.waitForSelector("#run-status:has-text('Idle')");
+  await login(page);
   console.log("ok 1 - logged in with the printed password");
   await page.waitForSelector(`.chip[data-kind=streamer][data-connected="true"]`);
   await page.waitForSelector(`.chip[data-kind=listener][data-connected="true"]`);

@@ -7,7 +7,7 @@
 //   RTCLOUD_TRS          how many TRs the run has
 //   RTCLOUD_SCREENSHOTS  where run-view-mid.png and run-view-end.png go
 //   CHROMIUM             the browser (default /usr/bin/chromium)
-import { env, launch } from "./browser.mjs";
+import { env, launch, login } from "./browser.mjs";
 
 const trs = Number(env("RTCLOUD_TRS"));
 let step = 0;
@@ -23,12 +23,7 @@ page.setDefaultTimeout(120_000);
 let loads = 0;
 page.on("load", () => loads++);
 try {
-  await page.goto(`${env("RTCLOUD_URL")}/`);
-  await page.waitForURL(/\/login/);
-  await page.fill("#user", env("RTCLOUD_USER"));
-  await page.fill("#password", env("RTCLOUD_PASSWORD"));
-  await page.click("#login-button");
-  await page.waitForSelector("#run-status:has-text('Idle')");
+  await login(page);
   await page.waitForSelector(`.chip[data-kind=streamer][data-connected="true"]`);
   ok("logged in, streamer connected");
   const loadsBefore = loads;
