@@ -77,11 +77,8 @@ enum Durable {
 /// A temporary file in the target's folder, then a rename over the target; both files
 /// and the folder are synced (the folder best effort: not every filesystem allows it).
 fn replace(path: &Path, bytes: &[u8], durable: Durable) -> std::io::Result<()> {
-    let (file, dir) = place(path, bytes, durable)?;
-    if durable == Durable::AfterRename {
-        file.sync_all()?;
-    }
-    drop(file);
+    // The file is synced inside `place` before its rename; the folder is left.
+    let (_, dir) = place(path, bytes, durable)?;
     sync_dir(&dir);
     Ok(())
 }
