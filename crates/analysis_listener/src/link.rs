@@ -67,6 +67,7 @@ enum Arrival {
         result: SubjectResult,
         received_at: f64,
         skew_s: f64,
+        skew_uncertainty_s: f64,
     },
     Message {
         session: String,
@@ -186,8 +187,10 @@ async fn connection(
         Ok(None) => return Err("the analyser closed the stream".into()),
         Err(s) => return Err(s.message().to_owned()),
     };
-    // Its clock minus ours, from the Hello/Welcome round trip.
-    let skew_s = welcome.analyser_time - (welcome.hello_sent_at + now()) / 2.0;
+    // Its clock minus ours, from the Hello/Welcome round trip (uncertain by half of it).
+    let welcomed_at = now();
+    let skew_s = welcome.analyser_time - (welcome.hello_sent_at + welcomed_at) / 2.0;
+    let skew_uncertainty_s = ((welcomed_at - welcome.hello_sent_at) / 2.0).max(0.0);
     let session = welcome.session_id.clone();
     if welcome.new_session {
         output
@@ -218,6 +221,7 @@ async fn connection(
                             result,
                             received_at: now(),
                             skew_s,
+                            skew_uncertainty_s,
                         };
                         arrivals.send(arrival).map_err(|_| "writer stopped".to_owned())?;
                     }
@@ -284,6 +288,7 @@ async fn write_loop(
                 result,
                 received_at,
                 skew_s,
+                skew_uncertainty_s,
             } if session == current => {
                 let sent_at = result.made_at - skew_s;
                 let due = sent_at + result.onset_delay_ms.max(0.0) / 1000.0;
@@ -316,7 +321,14 @@ async fn write_loop(
                         .write_result(&delivered, || board.publish(delivered.clone()))
                 })
                 .await;
-                let ack = from(from_listener::Kind::Ack(ResultAck { seq: result.seq }));
+                // The TR's timeline (issue 14): our stamps and clock offset go back.
+                let ack = from(from_listener::Kind::Ack(ResultAck {
+                    seq: result.seq,
+                    received_at,
+                    shown_at: delivered.shown_at,
+                    clock_offset_s: -skew_s,
+                    clock_uncertainty_s: skew_uncertainty_s,
+                }));
                 if let Some(out) = acks.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                     out.send(ack).ok();
                 }

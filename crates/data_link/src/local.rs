@@ -73,6 +73,7 @@ pub(crate) async fn local_stream(
                     bytes,
                     path,
                     completed_at: file.completed_at,
+                    sent_at: None,
                     received_at: SystemTime::now(),
                 });
             }

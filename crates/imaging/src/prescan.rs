@@ -105,6 +105,83 @@ pub fn prescan(bytes: &[u8]) -> Result<Layout> {
     Ok(Layout::Part10 { meta_start: start })
 }
 
+/// The two header values a volume's timeline needs (issue 14), read without parsing
+/// the file: `AcquisitionTime` (0008,0032) as seconds since midnight on the scanner's
+/// clock and `RepetitionTime` (0018,0080) in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HeaderTimes {
+    pub acquisition_time_s: Option<f64>,
+    pub repetition_time_s: Option<f64>,
+}
+
+/// Reads [`HeaderTimes`] from the top-level elements before (0018,0081): a walk over a
+/// few dozen element headers at the start of the file, cheap enough for every TR. Any
+/// structural problem (or a deflated data set) gives `None` values rather than an
+/// error: the timeline then lacks the acquisition time, the volume is unaffected.
+pub fn header_times(bytes: &[u8]) -> HeaderTimes {
+    const ACQUISITION_TIME: u32 = 0x0008_0032;
+    const REPETITION_TIME: u32 = 0x0018_0080;
+    let mut times = HeaderTimes::default();
+    let (start, encoding) = match magic_offset(bytes) {
+        Ok(None) => (
+            0,
+            Encoding {
+                explicit: false,
+                big_endian: false,
+            },
+        ),
+        Ok(Some(magic)) => match scan_meta(bytes, magic + 4) {
+            Ok(meta) if meta.transfer_syntax != TS_DEFLATED => (
+                meta.data_start,
+                Encoding {
+                    explicit: meta.transfer_syntax != TS_IMPLICIT_LE,
+                    big_endian: meta.transfer_syntax == TS_EXPLICIT_BE,
+                },
+            ),
+            _ => return times,
+        },
+        Err(_) => return times,
+    };
+    let mut walker = Walker { bytes, encoding };
+    let mut pos = start;
+    while pos < bytes.len() {
+        let Ok(header) = walker.header(pos, bytes.len()) else {
+            break;
+        };
+        let value_start = pos + header.size;
+        if header.tag > REPETITION_TIME {
+            break;
+        }
+        let next = if header.length == UNDEFINED {
+            walker.undefined_value(&header, value_start, bytes.len(), 0)
+        } else {
+            walker.value_end(&header, value_start, bytes.len())
+        };
+        let Ok(value_end) = next else {
+            break;
+        };
+        let text = || {
+            std::str::from_utf8(&bytes[value_start..value_end])
+                .ok()
+                .map(|t| t.trim_matches(['\0', ' ']))
+        };
+        match header.tag {
+            ACQUISITION_TIME => {
+                times.acquisition_time_s = text().and_then(crate::mosaic::seconds_since_midnight)
+            }
+            REPETITION_TIME => {
+                times.repetition_time_s = text()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .filter(|ms| ms.is_finite() && *ms > 0.0)
+                    .map(|ms| ms / 1000.0)
+            }
+            _ => {}
+        }
+        pos = value_end;
+    }
+    times
+}
+
 /// True when the bytes are DICOM by content: "DICM" at byte 128 or 0, or a headerless
 /// data set (see [`starts_headerless`]). Cheap (a few bytes looked at); a file that
 /// passes is DICOM to every caller, whether or not it then parses.

@@ -360,6 +360,7 @@ impl pb::data_server::Data for Shared {
             )
             .await
             .map_err(status)?;
+        self.measure_console_clock();
         Ok(Response::new(pb::StreamId { stream_id }))
     }
 
@@ -454,12 +455,18 @@ impl Shared {
                 bytes: image.bytes.clone(),
             });
         }
-        self.session.note_volume(
-            image.index,
-            data_link::epoch_secs(image.completed_at),
-            data_link::epoch_secs(image.received_at),
-            session::now(),
-        );
+        let served = session::now();
+        // A walk over the first few dozen element headers: cheap enough for every TR.
+        let times = imaging::prescan::header_times(&image.bytes);
+        self.session.note_volume(session::VolumeStamps {
+            index: image.index,
+            acquisition_time_of_day_s: times.acquisition_time_s,
+            tr_s: times.repetition_time_s,
+            detected: data_link::epoch_secs(image.completed_at),
+            sent: image.sent_at.map(data_link::epoch_secs),
+            received: data_link::epoch_secs(image.received_at),
+            served,
+        });
         Ok(image)
     }
 
@@ -472,7 +479,7 @@ impl Shared {
     ) -> Result<imaging::Volume, Status> {
         let bytes = image.bytes.clone();
         let index = image.index;
-        tokio::task::spawn_blocking(move || imaging::volume_from_file(&bytes))
+        let volume = tokio::task::spawn_blocking(move || imaging::volume_from_file(&bytes))
             .await
             .map_err(|e| Status::internal(format!("decoding volume {index}: {e}")))?
             .map_err(|e| {
@@ -480,7 +487,43 @@ impl Shared {
                     "volume {index} of stream {stream_id} ({}) cannot be decoded: {e}",
                     image.path
                 ))
-            })
+            })?;
+        self.session.note_converted(index, session::now());
+        Ok(volume)
+    }
+
+    /// Measures the data streamer's clock against this one by three pings (the one with
+    /// the shortest round trip counts: `offset = streamer_time - midpoint`, uncertain by
+    /// half the round trip) for the TR timelines; in a task, so the stream's opening does
+    /// not wait. The streamer's Hello also carries its clock, but one way only: its
+    /// error is the unknown transit time, which the round trip bounds.
+    pub(crate) fn measure_console_clock(&self) {
+        let (data, session) = (self.data.clone(), self.session.clone());
+        tokio::spawn(async move {
+            let mut best: Option<session::ClockOffset> = None;
+            for _ in 0..3 {
+                let sent = session::now();
+                let Ok(remote) = data.ping().await else {
+                    return;
+                };
+                let back = session::now();
+                let measured = session::ClockOffset {
+                    offset_s: remote - (sent + back) / 2.0,
+                    uncertainty_s: (back - sent) / 2.0,
+                };
+                if best.is_none_or(|b| measured.uncertainty_s < b.uncertainty_s) {
+                    best = Some(measured);
+                }
+            }
+            if let Some(offset) = best {
+                tracing::info!(
+                    offset_ms = offset.offset_s * 1e3,
+                    uncertainty_ms = offset.uncertainty_s * 1e3,
+                    "data streamer clock measured"
+                );
+                session.set_console_clock(offset);
+            }
+        });
     }
 }
 

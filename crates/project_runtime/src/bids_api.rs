@@ -290,6 +290,7 @@ impl pb::bids_server::Bids for Shared {
             .init_scanner_stream_at(&r.dir, &r.pattern, r.min_size, r.anonymize, r.start_index)
             .await
             .map_err(crate::api::status)?;
+        self.measure_console_clock();
         let stream_id = self.add_stream(Stream::Dicom {
             scanner,
             entities,

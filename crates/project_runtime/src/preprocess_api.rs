@@ -72,6 +72,7 @@ fn float_volume(data: &[f32], grid: &Grid) -> pb::Volume {
         voxel_size: grid.voxel_size_mm().to_vec(),
         tr_s: 0.0,
         slice_timing_s: Vec::new(),
+        acquisition_time_s: None,
     }
 }
 

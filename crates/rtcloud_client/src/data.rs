@@ -351,6 +351,7 @@ pub fn volume_message(volume: &imaging::Volume) -> pb::Volume {
         voxel_size: volume.voxel_size.to_vec(),
         tr_s: volume.tr_s.unwrap_or(0.0),
         slice_timing_s: volume.slice_timing_s.clone(),
+        acquisition_time_s: volume.acquisition_time_s,
     }
 }
 
@@ -392,7 +393,7 @@ pub fn volume_from_message(v: pb::Volume) -> Result<imaging::Volume> {
         voxel_size,
         tr_s: (v.tr_s > 0.0).then_some(v.tr_s),
         slice_timing_s: v.slice_timing_s,
-        acquisition_time_s: None,
+        acquisition_time_s: v.acquisition_time_s,
         meta: imaging::Metadata::default(),
     })
 }

@@ -10,7 +10,8 @@
 //! - `session.log`: every log line of the session;
 //! - `launches/NNN-KIND/`: `config.toml` (the settings used), `log.txt`, `results.tsv`,
 //!   `plot.tsv` (run, TR, value as plotted), `volumes.tsv` (index, closed, received,
-//!   served: when each volume went through) and `status.json` (how it ended), each
+//!   served: when each volume went through), `timeline.tsv` (Run launches: each TR's
+//!   whole timeline, see [`timeline`]) and `status.json` (how it ended), each
 //!   replaced atomically or appended by line.
 //!
 //! Must never: block a caller on the disk (a writer thread does the IO), or grow
@@ -18,6 +19,7 @@
 
 mod records;
 mod run_view;
+pub mod timeline;
 mod writer;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +32,7 @@ use tokio::sync::broadcast;
 
 pub use records::{Event, Launch, LaunchKind, LogKind, LogLine, Response, ResultRecord};
 pub use run_view::{BrainView, MotionPoint, Slice, Stage, TrLatency, MAX_VIEW_TRS};
+pub use timeline::{ClockOffset, TrTimeline, VolumeStamps};
 use writer::Writer;
 
 /// Log lines kept in memory (all of them stay in the files).
@@ -39,6 +42,9 @@ pub const MAX_LOG_LINES: usize = 20_000;
 pub const MAX_LOG_LINE_BYTES: usize = 8 * 1024;
 /// The log text kept in memory at most (8 MiB): older lines go first.
 pub const MAX_LOG_BYTES: usize = 8 * 1024 * 1024;
+/// How long a Run launch's TR timelines wait for a listener's acknowledgement after the
+/// script ended before they are written without it.
+const UNACKNOWLEDGED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Events a slow live view may fall behind by before it must reload.
 const EVENT_BACKLOG: usize = 4096;
 
@@ -90,6 +96,8 @@ struct State {
     current: Option<u32>,
     /// The Run tab's motion, latency and brain view of the latest Run launch.
     view: run_view::RunViewState,
+    /// The running (or last) Run launch's TR timelines.
+    timelines: timeline::Timelines,
 }
 
 /// Seconds since the epoch, as every record stores time.
@@ -219,6 +227,11 @@ impl Session {
         state.current = Some(number);
         if kind == LaunchKind::Main {
             state.view = Default::default();
+            state.timelines.new_launch(number);
+            self.inner.writer.replace(
+                dir.join("timeline.tsv"),
+                timeline::TIMELINE_TSV_HEADER.as_bytes().to_vec(),
+            );
         }
         state.user_error = None;
         drop(state);
@@ -272,7 +285,35 @@ impl Session {
         }
         drop(state);
         self.emit(Event::Launch(launch.clone()));
+        if launch.kind == LaunchKind::Main {
+            self.flush_timelines_later(number);
+        }
         Ok(launch)
+    }
+
+    /// Writes the timelines of launch `number` that no listener acknowledged, once
+    /// [`UNACKNOWLEDGED_WAIT`] has passed (a listener's acknowledgement of the last
+    /// results usually comes after the script ended).
+    fn flush_timelines_later(&self, number: u32) {
+        let session = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("timeline-flush".into())
+            .spawn(move || {
+                std::thread::sleep(UNACKNOWLEDGED_WAIT);
+                let mut state = session.state();
+                let left = state.timelines.take_unacknowledged(number);
+                let Some(launch) = state.launches.iter().find(|l| l.number == number) else {
+                    return;
+                };
+                let path = session.launch_dir(launch).join("timeline.tsv");
+                drop(state);
+                for t in left {
+                    session.inner.writer.append(path.clone(), t.tsv_line());
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("timelines of launch {number} not flushed: {e}");
+        }
     }
 
     fn write_status(&self, launch: &Launch) {
@@ -315,7 +356,13 @@ impl Session {
             made_at: now(),
         };
         state.results.push(record.clone());
-        let latency = state.view.result_made(run, tr, record.made_at);
+        let latency = state
+            .timelines
+            .result_made(record.seq, run, tr, record.made_at)
+            .map(|t| t.latency());
+        if let Some(l) = &latency {
+            state.view.push_latency(l.clone());
+        }
         if let Some(l) = state.launches.iter().find(|l| l.number == launch) {
             let path = self.launch_dir(l).join("results.tsv");
             self.inner.writer.append(path, results_tsv_line(&record));
@@ -374,21 +421,69 @@ impl Session {
             .collect()
     }
 
-    /// Records when a volume went through (for latency diagnostics): `closed_at` on the
-    /// scanner side's clock, `received_at` and `served_at` (handed to the project) on
-    /// the analyser's. Appended to the running launch's volumes.tsv.
-    /// The Run tab's latency plot gets the TR when its result arrives.
-    pub fn note_volume(&self, index: u32, closed_at: f64, received_at: f64, served_at: f64) {
+    /// Records when a volume went through (for latency diagnostics): appended to the
+    /// running launch's volumes.tsv (index, detected on the console's clock, received
+    /// and served on the analyser's) and kept for its TR's timeline, which the Run tab's
+    /// latency plot gets when the TR's result arrives.
+    pub fn note_volume(&self, stamps: VolumeStamps) {
         let mut state = self.state();
-        state
-            .view
-            .note_volume(index.into(), [closed_at, received_at, served_at]);
+        state.timelines.note_volume(stamps);
         let file = self.running_launch_file(&state, "volumes.tsv");
         drop(state);
         if let Some(path) = file {
-            let line = format!("{index}\t{closed_at:.6}\t{received_at:.6}\t{served_at:.6}\n");
+            let VolumeStamps {
+                index,
+                detected,
+                received,
+                served,
+                ..
+            } = stamps;
+            let line = format!("{index}\t{detected:.6}\t{received:.6}\t{served:.6}\n");
             self.inner.writer.append(path, line);
         }
+    }
+
+    /// Records that volume `index` was decoded for the project at `at` (analyser clock).
+    pub fn note_converted(&self, index: u32, at: f64) {
+        self.state().timelines.note_converted(index, at);
+    }
+
+    /// The data streamer's clock against the analyser's, measured by a round trip.
+    pub fn set_console_clock(&self, offset: ClockOffset) {
+        self.state().timelines.set_console_clock(offset);
+    }
+
+    /// Result `seq` was written out by a listener (`listener_received` and `shown` on
+    /// its clock, 0 when unknown, `offset` its clock's); completes its TR's timeline:
+    /// appended to its launch's timeline.tsv and shown in the latency plot.
+    pub fn note_delivered(
+        &self,
+        seq: u64,
+        listener_received: f64,
+        shown: f64,
+        offset: ClockOffset,
+    ) {
+        let acked = now();
+        let mut state = self.state();
+        let Some(timeline) =
+            state
+                .timelines
+                .delivered(seq, listener_received, shown, offset, acked)
+        else {
+            return;
+        };
+        let latency = timeline.latency();
+        state.view.push_latency(latency.clone());
+        let file = state
+            .launches
+            .iter()
+            .find(|l| l.number == timeline.launch)
+            .map(|l| self.launch_dir(l).join("timeline.tsv"));
+        drop(state);
+        if let Some(path) = file {
+            self.inner.writer.append(path, timeline.tsv_line());
+        }
+        self.emit(Event::Latency(latency));
     }
 
     // ------------------------------------------------------------ run view

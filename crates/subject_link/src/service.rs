@@ -228,7 +228,18 @@ impl Stream_ {
 
     async fn received(&self, message: FromListener) -> Result<(), String> {
         match message.kind {
-            Some(from_listener::Kind::Ack(ack)) => self.listeners.acked(&self.name, ack.seq),
+            Some(from_listener::Kind::Ack(ack)) => {
+                self.listeners.acked(&self.name, ack.seq);
+                self.session.note_delivered(
+                    ack.seq,
+                    ack.received_at,
+                    ack.shown_at,
+                    session::ClockOffset {
+                        offset_s: ack.clock_offset_s,
+                        uncertainty_s: ack.clock_uncertainty_s,
+                    },
+                );
+            }
             Some(from_listener::Kind::Response(r)) => {
                 let value = serde_json::from_str(&r.json)
                     .unwrap_or(serde_json::Value::String(r.json.clone()));

@@ -117,7 +117,7 @@ class ImageData(_message.Message):
     def __init__(self, index: _Optional[int] = ..., dicom: _Optional[bytes] = ..., volume: _Optional[_Union[Volume, _Mapping]] = ..., closed_at: _Optional[float] = ...) -> None: ...
 
 class Volume(_message.Message):
-    __slots__ = ("shape", "dtype", "data", "affine", "voxel_size", "tr_s", "slice_timing_s")
+    __slots__ = ("shape", "dtype", "data", "affine", "voxel_size", "tr_s", "slice_timing_s", "acquisition_time_s")
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +125,7 @@ class Volume(_message.Message):
     VOXEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     TR_S_FIELD_NUMBER: _ClassVar[int]
     SLICE_TIMING_S_FIELD_NUMBER: _ClassVar[int]
+    ACQUISITION_TIME_S_FIELD_NUMBER: _ClassVar[int]
     shape: _containers.RepeatedScalarFieldContainer[int]
     dtype: str
     data: bytes
@@ -132,7 +133,8 @@ class Volume(_message.Message):
     voxel_size: _containers.RepeatedScalarFieldContainer[float]
     tr_s: float
     slice_timing_s: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ..., affine: _Optional[_Iterable[float]] = ..., voxel_size: _Optional[_Iterable[float]] = ..., tr_s: _Optional[float] = ..., slice_timing_s: _Optional[_Iterable[float]] = ...) -> None: ...
+    acquisition_time_s: float
+    def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ..., affine: _Optional[_Iterable[float]] = ..., voxel_size: _Optional[_Iterable[float]] = ..., tr_s: _Optional[float] = ..., slice_timing_s: _Optional[_Iterable[float]] = ..., acquisition_time_s: _Optional[float] = ...) -> None: ...
 
 class PingReply(_message.Message):
     __slots__ = ("streamer_time",)

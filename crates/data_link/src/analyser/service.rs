@@ -394,6 +394,7 @@ impl Reader {
             bytes,
             path,
             completed_at: crate::from_epoch_secs(completed_at),
+            sent_at: (p.sent_at > 0.0).then(|| crate::from_epoch_secs(p.sent_at)),
             received_at: SystemTime::now(),
         });
         if fresh {

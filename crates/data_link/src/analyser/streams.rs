@@ -23,6 +23,9 @@ pub struct ImageData {
     pub path: String,
     /// When the file was seen complete, on the streamer's clock.
     pub completed_at: SystemTime,
+    /// When the streamer queued it on the link, on its clock (`None` for a local folder
+    /// or an older streamer): the TR's timeline (issue 14).
+    pub sent_at: Option<SystemTime>,
     /// When the whole volume was held by the analyser, on the analyser's clock.
     pub received_at: SystemTime,
 }

@@ -150,6 +150,8 @@ impl PushState {
 
 fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &mut Volume) {
     v.sent = Some((Instant::now(), outbox.generation));
+    // The TR's timeline (issue 14): one clock read per sending.
+    let sent_at = crate::epoch_secs(SystemTime::now());
     if let Some(message) = &v.bad {
         let _ = outbox.tx.send(FromStreamer {
             kind: Some(from_streamer::Kind::Push(Push {
@@ -157,6 +159,7 @@ fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &mut Volume) {
                 index,
                 path: v.path.clone(),
                 completed_at: v.completed_at,
+                sent_at,
                 data: None,
                 error: Some(LinkError {
                     code: Code::BadFile as i32,
@@ -176,6 +179,7 @@ fn send_volume(outbox: &Outbox, stream_id: &str, index: u32, v: &mut Volume) {
                 String::new()
             },
             completed_at: v.completed_at,
+            sent_at,
             data: Some(chunk),
             error: None,
         };

@@ -3,6 +3,7 @@
 mod deid;
 mod descriptors;
 mod faults;
+mod header_times;
 mod mosaic;
 mod nifti;
 mod privacy;
