@@ -97,7 +97,31 @@ try {
   check(roiT.of > 0 && roiT.over * 2 > roiT.of,
     `the ROI is active on the t-map: ${roiT.over} of its ${roiT.of} axial voxels over the threshold`);
   check(drawn.motion === 3 + 3 + 2, `six parameters, FD and its threshold: ${drawn.motion} lines`);
-  check(drawn.bars >= trs * 3, `a bar of stages per TR: ${drawn.bars} parts`);
+  check(drawn.bars === trs * 6, `a bar of six stages per TR: ${drawn.bars} parts`);
+  // Issue 14: each TR's whole timeline. The stages in order, every TR's delivery
+  // acknowledged by the listener (its bar then has a delivery part). The scanner's part
+  // is 0 here: a replay faster than the synthetic TR makes each volume the fastest so
+  // far relative to its AcquisitionTime (see docs/user-guide.md, timeline.tsv).
+  await page.waitForFunction((n) => document.querySelectorAll(
+    "#latency-plot svg rect[data-tr] title").length === n * 6
+    && [...document.querySelectorAll("#latency-plot svg rect[data-tr] title")]
+      .filter((t) => / delivery /.test(t.textContent) && !/ 0\.0 ms$/.test(t.textContent)).length === n, trs);
+  const timeline = await page.evaluate(async () => {
+    const state = await (await fetch("/api/state")).json();
+    const latency = state.run_view.latency;
+    return {
+      names: latency[0].stages.map((s) => s.name),
+      ordered: latency.every((l) => l.stages.every((s) => s.ms >= 0)),
+      totals: latency.every((l) => Math.abs(l.stages.reduce((a, s) => a + s.ms, 0) - l.total_ms) < 0.01),
+    };
+  });
+  check(JSON.stringify(timeline.names) === JSON.stringify(
+    ["scanner", "console", "link", "analyser", "project", "delivery"]),
+  `the timeline's stages: ${timeline.names}`);
+  check(timeline.ordered && timeline.totals,
+    "every stage of every TR is 0 or more and the stages add up to the total");
+  await page.locator("#latency-plot").screenshot({ path: `${shots}/latency-plot.png` });
+  ok("latency-plot.png");
 } catch (e) {
   await page.screenshot({ path: `${shots}/run-view-failure.png`, fullPage: true }).catch(() => {});
   console.error(`not ok - ${e.message}`);

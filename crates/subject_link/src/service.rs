@@ -229,7 +229,7 @@ impl Stream_ {
     async fn received(&self, message: FromListener) -> Result<(), String> {
         match message.kind {
             Some(from_listener::Kind::Ack(ack)) => {
-                self.listeners.acked(&self.name, ack.seq);
+                // The timeline first: whoever waits for the ack then finds it recorded.
                 self.session.note_delivered(
                     ack.seq,
                     ack.received_at,
@@ -239,6 +239,7 @@ impl Stream_ {
                         uncertainty_s: ack.clock_uncertainty_s,
                     },
                 );
+                self.listeners.acked(&self.name, ack.seq);
             }
             Some(from_listener::Kind::Response(r)) => {
                 let value = serde_json::from_str(&r.json)

@@ -95,14 +95,22 @@ function frame(cfg, xr, yr, attrs) {
   return { svg, g, px, py };
 }
 
-// A legend row of (name, colour) at the top right, inside the frame.
+// Legend rows of (name, colour) at the top right, inside the frame; a row that would
+// pass the left edge continues on the row below.
 function legend(svg, entries) {
-  let x = W - M.right - 6;
+  const right = W - M.right - 6;
+  let x = right;
+  let y = M.top + 14;
   for (const [name, colour] of [...entries].reverse()) {
-    const text = el("text", { x, y: M.top + 14, "text-anchor": "end", class: "legend" }, name);
+    const width = name.length * 6.2 + 4 + 18;
+    if (x - width < M.left && x !== right) {
+      x = right;
+      y += 16;
+    }
+    const text = el("text", { x, y, "text-anchor": "end", class: "legend" }, name);
     svg.append(text);
     x -= name.length * 6.2 + 4;
-    svg.append(el("rect", { x: x - 10, y: M.top + 5, width: 10, height: 10, fill: colour }));
+    svg.append(el("rect", { x: x - 10, y: y - 9, width: 10, height: 10, fill: colour }));
     x -= 18;
   }
 }
@@ -128,7 +136,8 @@ export function linesSvg(series, cfg, attrs) {
 export function stackedBarsSvg(bars, names, colours, cfg, attrs) {
   const totals = bars.map((b) => b.parts.reduce((a, v) => a + Math.max(v, 0), 0));
   const xr = range(null, bars.map((b) => b.tr), 0.03);
-  const yr = [0, Math.max(1, ...totals) * 1.15];
+  // Headroom for the legend (two rows when it carries long names).
+  const yr = [0, Math.max(1, ...totals) * (cfg.legend ? 1.35 : 1.15)];
   const { svg, g, px, py } = frame(cfg, xr, yr, attrs);
   const width = Math.max(2, Math.min(14, (W - M.left - M.right) / Math.max(1, bars.length) * 0.7));
   for (const b of bars) {
@@ -144,6 +153,6 @@ export function stackedBarsSvg(bars, names, colours, cfg, attrs) {
       base += h;
     });
   }
-  legend(svg, names.map((n, i) => [n, colours[i % colours.length]]));
+  legend(svg, (cfg.legend || names).map((n, i) => [n, colours[i % colours.length]]));
   return svg;
 }

@@ -1,7 +1,9 @@
 // The Run tab's live views (issue 10): the brain view (three orthogonal slices of the
 // latest volume with the ROI outline and the t-map over its threshold), the motion plot
-// (six rigid parameters and FD with its threshold) and the latency plot (each TR's
-// stages from the scanner closing the file to the project's result). The state comes
+// (six rigid parameters and FD with its threshold) and the latency plot (issue 14:
+// each TR's whole timeline stacked, from the end of its acquisition on the scanner to
+// its result shown on the stimulus PC: scanner, console, link, analyser, project,
+// delivery; a TR's bar grows when its delivery is acknowledged). The state comes
 // with /api/state (run_view); each TR adds `motion`, `latency` and `brain_view` events,
 // and the brain view's slices are fetched from /api/brain-view.
 import { linesSvg, stackedBarsSvg } from "./plot.js";
@@ -11,7 +13,8 @@ const PARAMS = [
   ["tx", "#1f5fbf"], ["ty", "#2e9d4f"], ["tz", "#b3261e"],
   ["rx", "#7a3fbf"], ["ry", "#c77800"], ["rz", "#00838f"],
 ];
-const STAGE_COLOURS = ["#8ab4f8", "#f6c26b", "#1f5fbf", "#2e9d4f", "#b3261e", "#7a3fbf"];
+// Scanner (grey: not ours), console, link, analyser, project, delivery.
+const STAGE_COLOURS = ["#9aa0a6", "#f6c26b", "#8ab4f8", "#1f5fbf", "#2e9d4f", "#7a3fbf"];
 // Canvas pixels per voxel.
 const ZOOM = 4;
 
@@ -111,17 +114,25 @@ function renderPlots() {
   const latencyBox = $("latency-plot");
   latencyBox.dataset.tr = last(latency);
   latencyBox.dataset.points = latency.length;
-  const noLatency = shown(latency, "No TR timed yet: each TR's stages appear here when its result is made.");
+  const noLatency = shown(latency, "No TR timed yet: each TR's timeline appears here when its result is made.");
   if (noLatency) latencyBox.replaceChildren(noLatency);
   else {
-    const names = latency[latency.length - 1].stages.map((s) => s.name);
+    const stages = latency[latency.length - 1].stages;
+    // Each stage's median in the legend, so the scanner's own delay (often hundreds of
+    // ms) reads next to ours (a few ms) even where our parts are thin bars.
+    const names = stages.map((s) => s.name);
+    const legend = names.map((n, i) => `${n} ${median(latency.map((l) => l.stages[i]?.ms ?? 0)).toFixed(1)} ms`);
     const bars = latency.map((l) => ({ tr: l.tr, parts: l.stages.map((s) => s.ms) }));
-    const median = [...latency.map((l) => l.total_ms)].sort((a, b) => a - b)[Math.floor(latency.length / 2)];
+    const total = median(latency.map((l) => l.total_ms));
     latencyBox.replaceChildren(stackedBarsSvg(bars, names, STAGE_COLOURS, {
-      id: "latency", title: `Scanner to result per TR (median ${median.toFixed(1)} ms) — run ${latency[0].run}`,
-      x_label: "TR", y_label: "ms",
+      id: "latency", title: `Timeline per TR, acquisition to shown (median ${total.toFixed(1)} ms) — run ${latency[0].run}`,
+      x_label: "TR", y_label: "ms", legend,
     }, { "data-kind": "latency" }));
   }
+}
+
+function median(values) {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 // Fetches the brain view of `which` ({run, tr}); one request at a time, the newest wins.

@@ -17,4 +17,5 @@ mod scripts;
 mod session_bids;
 mod site;
 mod support;
+mod timeline;
 mod web;

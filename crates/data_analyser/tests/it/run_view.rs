@@ -1,8 +1,10 @@
 //! The Run tab's brain view, motion plot and latency plot in chromium (issue 10): the
 //! built-in `glm` project (motion correction, t-map, ROI) on a synthetic run with head
-//! motion, fed by a streamer over TLS; tests/web/run_view.mjs presses Run, this test
-//! then starts the scanner, and the script checks that each view updates with each TR
-//! and saves screenshots in target/web-screenshots/ (run-view-mid.png, run-view-end.png).
+//! motion, fed by a streamer over TLS, its results going to analysis_listener;
+//! tests/web/run_view.mjs presses Run, this test then starts the scanner, and the script
+//! checks that each view updates with each TR (the latency plot with each TR's whole
+//! timeline, issue 14) and saves screenshots in target/web-screenshots/
+//! (run-view-mid.png, run-view-end.png, latency-plot.png).
 
 use std::time::Duration;
 
@@ -64,11 +66,19 @@ fn the_run_tab_shows_brain_motion_and_latency_updating_with_each_tr() {
     );
     let settings = settings.display().to_string();
     let analyser = site.analyser(
-        &["--data-remote", "--project", "glm", "--config", &settings],
+        &[
+            "--data-remote",
+            "--subject-remote",
+            "--project",
+            "glm",
+            "--config",
+            &settings,
+        ],
         "analyser.log",
     );
     let port = analyser.port();
     let _streamer = site.streamer(port, "password", "streamer.log");
+    let _listener = site.listener(port, "feedback", "listener.log");
 
     let browser = std::thread::spawn({
         let envs = vec![
