@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -44,6 +44,9 @@ class Volume:
     #: When the DICOM file was complete on the scanner side (seconds since the epoch,
     #: that computer's clock; see get_clock_skew); 0.0 when unknown.
     closed_at: float = 0.0
+    #: DICOM AcquisitionTime: seconds since midnight on the scanner's clock (no date:
+    #: de-identification removes it); None when the file has none.
+    acquisition_time: Optional[float] = None
 
     @property
     def shape(self) -> Tuple[int, ...]:
@@ -83,6 +86,7 @@ class Volume:
             voxel_size=tuple(msg.voxel_size),
             tr=msg.tr_s,
             slice_timing=tuple(msg.slice_timing_s),
+            acquisition_time=msg.acquisition_time_s if msg.HasField("acquisition_time_s") else None,
         )
 
     @classmethod

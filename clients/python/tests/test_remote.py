@@ -89,6 +89,7 @@ class FakeAnalyser(pb_grpc.DataServicer, pb_grpc.SubjectServicer, pb_grpc.WebSer
                 shape=list(voxels.shape), dtype="int16", data=voxels.tobytes(order="F"),
                 affine=self.ref_affine.flatten().tolist(), voxel_size=[3.0, 3.0, 4.0], tr_s=1.5,
                 slice_timing_s=[0.1 * k for k in range(voxels.shape[2])],
+                acquisition_time_s=36000.0 + 1.5 * request.index,
             ))
         return reply
 
@@ -211,6 +212,7 @@ def test_volumes_decode_to_the_reference(client: ClientInterface, skyra_ref_volu
     np.testing.assert_allclose(volume.affine, skyra_ref_volumes.affine)
     assert volume.tr == 1.5 and volume.voxel_size == (3.0, 3.0, 4.0) and len(volume.slice_timing) == 27
     assert volume.closed_at == 1010.0
+    assert volume.acquisition_time == 36015.0
     nifti = volume.to_nifti()
     np.testing.assert_allclose(nifti.affine, skyra_ref_volumes.affine)
 
