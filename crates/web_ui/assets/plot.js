@@ -95,24 +95,31 @@ function frame(cfg, xr, yr, attrs) {
   return { svg, g, px, py };
 }
 
-// Legend rows of (name, colour) at the top right, inside the frame; a row that would
-// pass the left edge continues on the row below.
+// Legend rows of (name, colour) at the top right, inside the frame, in reading order:
+// entries that do not fit in a row's width go on the next row.
 function legend(svg, entries) {
   const right = W - M.right - 6;
-  let x = right;
-  let y = M.top + 14;
-  for (const [name, colour] of [...entries].reverse()) {
-    const width = name.length * 6.2 + 4 + 18;
-    if (x - width < M.left && x !== right) {
-      x = right;
-      y += 16;
+  const span = (name) => name.length * 6.2 + 4 + 18;
+  const rows = [[]];
+  let used = 0;
+  for (const entry of entries) {
+    if (rows[rows.length - 1].length > 0 && used + span(entry[0]) > right - M.left) {
+      rows.push([]);
+      used = 0;
     }
-    const text = el("text", { x, y, "text-anchor": "end", class: "legend" }, name);
-    svg.append(text);
-    x -= name.length * 6.2 + 4;
-    svg.append(el("rect", { x: x - 10, y: y - 9, width: 10, height: 10, fill: colour }));
-    x -= 18;
+    rows[rows.length - 1].push(entry);
+    used += span(entry[0]);
   }
+  rows.forEach((row, r) => {
+    const y = M.top + 14 + 16 * r;
+    let x = right;
+    for (const [name, colour] of [...row].reverse()) {
+      svg.append(el("text", { x, y, "text-anchor": "end", class: "legend" }, name));
+      x -= name.length * 6.2 + 4;
+      svg.append(el("rect", { x: x - 10, y: y - 9, width: 10, height: 10, fill: colour }));
+      x -= 18;
+    }
+  });
 }
 
 // Several named lines over TR: series [{name, colour, points: [[tr, v], ...], dashed}];
