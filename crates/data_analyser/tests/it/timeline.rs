@@ -69,6 +69,8 @@ fn every_tr_has_a_complete_and_ordered_timeline_from_acquisition_to_listener() {
         .path();
     let tsv = std::fs::read_to_string(session.join("launches/001-main/timeline.tsv"))
         .expect("timeline.tsv");
+    // Shown with --nocapture: the stamps of a real run, for reading.
+    eprintln!("{tsv}");
     let mut lines = tsv.lines();
     let header: Vec<&str> = lines.next().expect("a header").split('\t').collect();
     let rows: Vec<HashMap<&str, &str>> = lines
