@@ -568,6 +568,24 @@ impl Session {
         }
     }
 
+    /// The analyser's largest RssAnon (kB) until its session log says the run's BIDS
+    /// dataset is written (at most 120 s), sampled every 100 ms.
+    fn end_of_run_peak(&self) -> Option<u64> {
+        let pid = Pid::from_raw(self.analyser_pid.load(Ordering::SeqCst));
+        let log = self.launch_dir()?.join("../../session.log");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut peak = None;
+        while Instant::now() < deadline {
+            peak = peak.max(status_kb(pid, "RssAnon:"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("BIDS dataset:") {
+                return peak;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    }
+
     /// The launch folder of the analyser's newest session (a restarted analyser starts
     /// a new one).
     fn launch_dir(&self) -> Option<PathBuf> {
@@ -803,9 +821,16 @@ impl Session {
             .unwrap_or(1);
         let end_at = self.started + self.setup.scanner.tr * volumes;
         let wait = end_at.saturating_duration_since(Instant::now()) + guard;
-        self.wait_result(last_good, wait);
+        let run_end = self.wait_result(last_good, wait);
+        let run_end_s = run_end.saturating_duration_since(self.started).as_secs();
         // Anything that would come twice or late has a moment to show itself.
         std::thread::sleep(Duration::from_secs(2));
+        sample_memory(&self.analyser_pid, &self.memory, self.started);
+        // The session's end-of-run work: the run becomes a BIDS run (issue 11), built
+        // in memory from every volume. Its peak, sampled every 100 ms until the
+        // session log says it is written, and the memory 3 s after.
+        let dataset_peak_kb = self.end_of_run_peak();
+        std::thread::sleep(Duration::from_secs(3));
         sample_memory(&self.analyser_pid, &self.memory, self.started);
         let rss_end: BTreeMap<Role, Option<u64>> = self
             .procs
@@ -972,6 +997,8 @@ impl Session {
                 .map(|(r, kb)| (*r, (kb.unwrap_or(0), rss_end[r].unwrap_or(0))))
                 .collect(),
             analyser_memory: lock(&self.memory).clone(),
+            run_end_s,
+            dataset_peak_kb,
         };
         figures.append();
         figures
@@ -1097,8 +1124,27 @@ pub struct Figures {
     pub web_polls: Option<(usize, f64, f64)>,
     /// Resident memory in kB at start and end, by program (its last start).
     pub rss_kb: BTreeMap<Role, (u64, u64)>,
-    /// The analyser's (seconds, VmRSS kB, RssAnon kB) every [`MEMORY_EVERY`].
+    /// The analyser's (seconds, VmRSS kB, RssAnon kB) every [`MEMORY_EVERY`], then
+    /// 2 s after the last result and 3 s after the BIDS run was written.
     pub analyser_memory: Vec<(u64, u64, u64)>,
+    /// Seconds into the run of the last result: samples before it are the run's.
+    pub run_end_s: u64,
+    /// The analyser's largest RssAnon (kB) while it wrote the run's BIDS dataset.
+    pub dataset_peak_kb: Option<u64>,
+}
+
+impl Figures {
+    /// The analyser's RssAnon (kB) during the run, from the first sample at least
+    /// `warm` seconds in to the last before the run ended: (first, largest).
+    pub fn analyser_growth(&self, warm: u64) -> Option<(u64, u64)> {
+        let during: Vec<u64> = self
+            .analyser_memory
+            .iter()
+            .filter(|(s, _, _)| *s >= warm && *s < self.run_end_s)
+            .map(|(_, _, anon)| *anon)
+            .collect();
+        Some((*during.first()?, *during.iter().max()?))
+    }
 }
 
 /// The header of the results table.
@@ -1145,7 +1191,14 @@ impl Figures {
                 "  - web client: {n} polls of /api/state, all 200, p50/p99 {p50:.0}/{p99:.0} ms\n"
             );
         }
-        out += &format!("  - analyser VmRSS/RssAnon MiB: {}\n", memory.join(", "));
+        out += &format!(
+            "  - analyser VmRSS/RssAnon MiB: {} (last result at {} s; RssAnon peak {} MiB \
+             while the run's BIDS dataset was built)\n",
+            memory.join(", "),
+            self.run_end_s,
+            self.dataset_peak_kb
+                .map_or("?".into(), |kb| format!("{}", kb / 1024))
+        );
         out
     }
 
