@@ -272,6 +272,8 @@ pub struct Session {
     pub setup: Setup,
     bins: Bins,
     skyra: PathBuf,
+    /// The scanner's ten files (see [`Source`]).
+    files: Vec<Vec<u8>>,
     // Field order is drop order: processes first, then proxies, then the hosts.
     procs: BTreeMap<Role, Proc>,
     starts: BTreeMap<Role, u32>,
@@ -364,6 +366,7 @@ impl Session {
 
         let mut session = Session {
             skyra: testdata.join("siemens-mosaic-skyra-e11"),
+            files: Vec::new(),
             bins,
             procs: BTreeMap::new(),
             starts: BTreeMap::new(),
@@ -404,6 +407,8 @@ impl Session {
         for proc in session.procs.values_mut() {
             proc.rss_start_kb = rss_kb(proc.pid());
         }
+        // Made before the clock starts: the first synthetic volumes are not late.
+        session.files = session.setup.scanner.source.files(&session.skyra);
         session.started = Instant::now();
         session.spawn_scanner();
         session.spawn_watcher();
@@ -641,14 +646,13 @@ impl Session {
 
     fn spawn_scanner(&mut self) {
         let scanner = self.setup.scanner.clone();
-        let (folder, skyra, closed, stop) = (
+        let (folder, closed, stop) = (
             self.path("scans/run"),
-            self.skyra.clone(),
             self.closed.clone(),
             self.stop.clone(),
         );
         let start = self.started;
-        let files = scanner.source.files(&skyra);
+        let files = std::mem::take(&mut self.files);
         self.threads.push(std::thread::spawn(move || {
             let mut rng = Rng(0x5eed_f00d_u64);
             std::thread::sleep(scanner.folder_late);
