@@ -5,8 +5,10 @@
 //! data_analyser on `cloud`, analysis_listener on `stim`), test_support's impairment
 //! proxy on each link (inside `cloud`, in front of the analyser's one port), real TLS
 //! (a CA made by `data_analyser make-certs`), the built-in sample project, and a
-//! scanner written by this process: Skyra mosaics from ../shared/testdata, one every
-//! TR, in chunks, under a temporary name or not, with a corrupt file when asked.
+//! scanner written by this process: Skyra mosaics from ../shared/testdata (or 1.4 MB
+//! synthetic ones, [`Source`]), one every TR, in chunks, under a temporary name or
+//! not, with a corrupt file when asked; optionally a web client (curl, logged in) on
+//! the stimulus host, and the analyser's memory sampled over the run.
 //!
 //! Clocks: the suite reads `Instant::now()` when a volume's file is complete in the
 //! scanner folder (after its close, or its rename) and when that TR's JSON appears in

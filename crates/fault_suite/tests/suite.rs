@@ -1,7 +1,8 @@
 //! The scenarios of issue 13, each on three network namespaces of its own with the
 //! release binaries (docs/faults.md). `#[ignore]`d: scripts/test.sh runs them after
 //! docker/build.sh, as root, with RTCLOUD_BIN_DIR set; `figures_*` (the latency
-//! figures) first, then `faults_*`, each group concurrently.
+//! figures) first, then `faults_*`, each group concurrently, then `load_*` alone.
+//! `memory_*` (the allocator experiments of docs/faults.md) are not in the script.
 //!
 //! Every scenario asserts the invariants in `Session::finish` (each volume once and in
 //! order to the project or reported failed by its file, each result once and in order
