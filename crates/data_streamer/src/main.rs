@@ -81,6 +81,20 @@ struct StreamCli {
     /// of the same file may be outside the allowed folders).
     #[arg(long)]
     allow_hard_links: bool,
+    /// Do not use inotify on the scanner's folders: find new and growing files by
+    /// listing them every --poll-interval alone. Polling always runs beside inotify,
+    /// and on an SMB or NFS share it is all there is (writes made by another machine
+    /// raise no inotify event here); this flag makes any folder behave so, to try a
+    /// share's timing on a local disk, or where inotify watches are refused or run
+    /// out (fs.inotify.max_user_watches). Costs up to one poll interval of latency.
+    #[arg(long)]
+    no_inotify: bool,
+    /// How often the scanner's folders are listed, in milliseconds: the safety net
+    /// beside inotify, the only way with --no-inotify. A file counts as complete once
+    /// its size has held still for one interval (when no close was seen).
+    #[arg(long, value_name = "MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    poll_interval: u64,
     /// The largest file served or streamed, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = filestore::rules::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
@@ -157,6 +171,14 @@ fn stream(args: StreamCli) -> Result<()> {
         args.bad_file_after_trs
     );
     config.bad_file_bound.trs = args.bad_file_after_trs;
+    config.watch.use_inotify = !args.no_inotify;
+    config.watch.poll_interval = std::time::Duration::from_millis(args.poll_interval);
+    if args.no_inotify {
+        tracing::info!(
+            "--no-inotify: scanner folders are polled every {} ms",
+            args.poll_interval
+        );
+    }
     if args.send_identified {
         tracing::warn!("--send-identified: DICOM may leave with the participant's details");
     }

@@ -31,6 +31,8 @@ fn help_explains_streaming_and_replay() {
         "--writable-dirs",
         "--allow-hard-links",
         "--max-file-size",
+        "--no-inotify",
+        "--poll-interval",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -41,6 +43,26 @@ fn help_explains_streaming_and_replay() {
     let help = text(&out.stdout);
     for flag in ["--source", "--into", "--tr", "--rename", "--limit"] {
         assert!(help.contains(flag), "replay --help lacks {flag}:\n{help}");
+    }
+}
+
+/// The polling interval is bounded: 0 would spin, an hour would never see a file.
+#[test]
+fn a_poll_interval_out_of_range_is_refused_by_name() {
+    for ms in ["0", "5", "10001"] {
+        let out = data_streamer(&[
+            "--server",
+            "127.0.0.1:9",
+            "--allowed-dirs",
+            ".",
+            "--allowed-types",
+            ".dcm",
+            "--poll-interval",
+            ms,
+        ]);
+        assert!(!out.status.success(), "--poll-interval {ms} accepted");
+        let err = text(&out.stderr);
+        assert!(err.contains("--poll-interval"), "{ms}: {err}");
     }
 }
 

@@ -5,8 +5,10 @@
 //! data_analyser on `cloud`, analysis_listener on `stim`), test_support's impairment
 //! proxy on each link (inside `cloud`, in front of the analyser's one port), real TLS
 //! (a CA made by `data_analyser make-certs`), the built-in sample project, and a
-//! scanner written by this process: Skyra mosaics from ../shared/testdata, one every
-//! TR, in chunks, under a temporary name or not, with a corrupt file when asked.
+//! scanner written by this process: Skyra mosaics from ../shared/testdata (or 1.4 MB
+//! synthetic ones, [`Source`]), one every TR, in chunks, under a temporary name or
+//! not, with a corrupt file when asked; optionally a web client (curl, logged in) on
+//! the stimulus host, and the analyser's memory sampled over the run.
 //!
 //! Clocks: the suite reads `Instant::now()` when a volume's file is complete in the
 //! scanner folder (after its close, or its rename) and when that TR's JSON appears in
@@ -111,13 +113,21 @@ impl Proc {
 
 /// Resident memory of a process in kB (/proc/PID/status VmRSS).
 fn rss_kb(pid: Pid) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// One kB field of /proc/PID/status (`VmRSS:`, `RssAnon:`).
+fn status_kb(pid: Pid, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
+
+/// How often the analyser's memory is sampled for the memory table.
+pub const MEMORY_EVERY: Duration = Duration::from_secs(30);
 
 /// How the scanner writes each volume's file.
 #[derive(Debug, Clone)]
@@ -138,6 +148,46 @@ pub struct Scanner {
     pub folder_late: Duration,
     /// These TRs get a corrupt file (random bytes of a mosaic's size).
     pub corrupt: Vec<u32>,
+    /// What the files hold; TR t gets the source's file (t - 1) % 10.
+    pub source: Source,
+}
+
+/// Where the scanner's ten distinct files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The Skyra mosaics of ../shared/testdata (457 KB).
+    Skyra,
+    /// `imaging::synth` mosaics of this matrix and slice count (96 and 72: 1.4 MB,
+    /// a multiband EPI's size).
+    Synth { matrix: usize, slices: usize },
+}
+
+impl Source {
+    /// The ten files, in memory.
+    fn files(self, skyra: &Path) -> Vec<Vec<u8>> {
+        match self {
+            Source::Skyra => (1..=10)
+                .map(|i| {
+                    std::fs::read(skyra.join(format!("001_000013_{i:06}.dcm")))
+                        .expect("a Skyra file")
+                })
+                .collect(),
+            Source::Synth { matrix, slices } => {
+                let synth = imaging::synth::Synth::new(imaging::synth::SynthSpec {
+                    volumes: 10,
+                    tr_s: 0.5,
+                    matrix,
+                    slices,
+                    series_number: 13,
+                    ..Default::default()
+                })
+                .expect("a synthetic run");
+                (0..10)
+                    .map(|i| synth.file(i).expect("a synthetic volume").bytes)
+                    .collect()
+            }
+        }
+    }
 }
 
 impl Scanner {
@@ -152,6 +202,7 @@ impl Scanner {
             long_pause_every: 0,
             folder_late: Duration::ZERO,
             corrupt: Vec::new(),
+            source: Source::Skyra,
         }
     }
 }
@@ -169,6 +220,12 @@ pub struct Setup {
     pub stim_link: (Impairment, Impairment),
     /// More data_streamer options.
     pub streamer_args: Vec<String>,
+    /// More environment for data_analyser (the allocator experiments of
+    /// docs/faults.md, e.g. `MALLOC_ARENA_MAX`).
+    pub analyser_env: Vec<(String, String)>,
+    /// A web client on the stimulus host: logs in to the analyser's web page (TLS,
+    /// through the stimulus link) and asks for `/api/state` this often.
+    pub web_poll: Option<Duration>,
 }
 
 impl Setup {
@@ -180,6 +237,8 @@ impl Setup {
             scan_link: Default::default(),
             stim_link: Default::default(),
             streamer_args: Vec::new(),
+            analyser_env: Vec::new(),
+            web_poll: None,
         }
     }
 }
@@ -215,6 +274,8 @@ pub struct Session {
     pub setup: Setup,
     bins: Bins,
     skyra: PathBuf,
+    /// The scanner's ten files (see [`Source`]).
+    files: Vec<Vec<u8>>,
     // Field order is drop order: processes first, then proxies, then the hosts.
     procs: BTreeMap<Role, Proc>,
     starts: BTreeMap<Role, u32>,
@@ -230,6 +291,13 @@ pub struct Session {
     threads: Vec<std::thread::JoinHandle<()>>,
     started: Instant,
     load_start: String,
+    /// The analyser's pid (0 while it is down), for the memory sampler.
+    analyser_pid: Arc<std::sync::atomic::AtomicI32>,
+    /// The analyser's memory every [`MEMORY_EVERY`]: (seconds into the run, VmRSS kB,
+    /// RssAnon kB).
+    pub memory: Arc<Mutex<Vec<(u64, u64, u64)>>>,
+    /// The web client's polls: (HTTP status, seconds curl took).
+    web: Arc<Mutex<Vec<(u16, f64)>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -300,6 +368,7 @@ impl Session {
 
         let mut session = Session {
             skyra: testdata.join("siemens-mosaic-skyra-e11"),
+            files: Vec::new(),
             bins,
             procs: BTreeMap::new(),
             starts: BTreeMap::new(),
@@ -313,6 +382,9 @@ impl Session {
             threads: Vec::new(),
             started: Instant::now(),
             load_start: load(),
+            analyser_pid: Arc::default(),
+            memory: Arc::default(),
+            web: Arc::default(),
             setup,
         };
         session.start_role(Role::Analyser);
@@ -337,9 +409,15 @@ impl Session {
         for proc in session.procs.values_mut() {
             proc.rss_start_kb = rss_kb(proc.pid());
         }
+        // Made before the clock starts: the first synthetic volumes are not late.
+        session.files = session.setup.scanner.source.files(&session.skyra);
         session.started = Instant::now();
         session.spawn_scanner();
         session.spawn_watcher();
+        session.spawn_memory_sampler();
+        if let Some(every) = session.setup.web_poll {
+            session.spawn_web_client(every);
+        }
         Some(session)
     }
 
@@ -419,9 +497,14 @@ impl Session {
             }
         };
         let log = self.path(&format!("{log}-{starts}.log"));
+        let env = match role {
+            Role::Analyser => self.setup.analyser_env.clone(),
+            _ => Vec::new(),
+        };
         let (child, lines) = ChildGuard::spawn_lines(
             ns.command(bin)
                 .args(&args)
+                .envs(env)
                 .env("RUST_LOG", "info")
                 .stdin(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("log file")),
@@ -435,6 +518,8 @@ impl Session {
         };
         match role {
             Role::Analyser => {
+                self.analyser_pid
+                    .store(proc.pid().as_raw(), Ordering::SeqCst);
                 let line = proc.line_after("Listening on: ");
                 self.analyser_port = line
                     .rsplit(':')
@@ -482,12 +567,34 @@ impl Session {
         let proc = self.procs.get_mut(&role).expect("running");
         kill(proc.pid(), signal).expect("signal");
         if signal == Signal::SIGKILL {
+            if role == Role::Analyser {
+                self.analyser_pid.store(0, Ordering::SeqCst);
+            }
             let _ = proc.child.wait();
             self.procs.remove(&role);
         }
     }
 
-    /// The launch folder of the analyser's first session.
+    /// The analyser's largest RssAnon (kB) until its session log says the run's BIDS
+    /// dataset is written (at most 120 s), sampled every 100 ms.
+    fn end_of_run_peak(&self) -> Option<u64> {
+        let pid = Pid::from_raw(self.analyser_pid.load(Ordering::SeqCst));
+        let log = self.launch_dir()?.join("../../session.log");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut peak = None;
+        while Instant::now() < deadline {
+            peak = peak.max(status_kb(pid, "RssAnon:"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("BIDS dataset:") {
+                return peak;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    }
+
+    /// The launch folder of the analyser's newest session (a restarted analyser starts
+    /// a new one).
     fn launch_dir(&self) -> Option<PathBuf> {
         let sessions = self.path("sessions/sample");
         let mut stamps: Vec<PathBuf> = std::fs::read_dir(sessions)
@@ -496,7 +603,7 @@ impl Session {
             .map(|e| e.path())
             .collect();
         stamps.sort();
-        Some(stamps.first()?.join("launches/001-main"))
+        Some(stamps.last()?.join("launches/001-main"))
     }
 
     fn wait_for_launch(&self) {
@@ -541,13 +648,13 @@ impl Session {
 
     fn spawn_scanner(&mut self) {
         let scanner = self.setup.scanner.clone();
-        let (folder, skyra, closed, stop) = (
+        let (folder, closed, stop) = (
             self.path("scans/run"),
-            self.skyra.clone(),
             self.closed.clone(),
             self.stop.clone(),
         );
         let start = self.started;
+        let files = std::mem::take(&mut self.files);
         self.threads.push(std::thread::spawn(move || {
             let mut rng = Rng(0x5eed_f00d_u64);
             std::thread::sleep(scanner.folder_late);
@@ -561,9 +668,7 @@ impl Session {
                     }
                     std::thread::sleep((due - Instant::now()).min(Duration::from_millis(50)));
                 }
-                let mut bytes =
-                    std::fs::read(skyra.join(format!("001_000013_{:06}.dcm", (tr - 1) % 10 + 1)))
-                        .expect("a Skyra file");
+                let mut bytes = files[((tr - 1) % 10) as usize].clone();
                 if scanner.corrupt.contains(&tr) {
                     for b in bytes.iter_mut() {
                         *b = rng.next() as u8;
@@ -593,6 +698,69 @@ impl Session {
             }
             for w in writers {
                 let _ = w.join();
+            }
+        }));
+    }
+
+    /// Samples the analyser's VmRSS and RssAnon every [`MEMORY_EVERY`] (and once at
+    /// the end, in `finish`).
+    fn spawn_memory_sampler(&mut self) {
+        let (pid, memory, stop, start) = (
+            self.analyser_pid.clone(),
+            self.memory.clone(),
+            self.stop.clone(),
+            self.started,
+        );
+        self.threads.push(std::thread::spawn(move || {
+            let mut next = start;
+            while !stop.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    sample_memory(&pid, &memory, start);
+                    next += MEMORY_EVERY;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }));
+    }
+
+    /// The web client: `curl` in the stimulus host logs in (cookie jar) and then
+    /// asks for `/api/state` every `every`, recording each answer's status and time.
+    fn spawn_web_client(&mut self, every: Duration) {
+        let base = format!("https://{CLOUD_STIM_IP}:{}", self.stim_proxy().port());
+        let ns = self.hosts.stim.clone();
+        let (ca, jar) = (self.arg("certs/ca.crt"), self.arg("web-cookies"));
+        let curl = move |args: &[&str]| -> Option<(u16, f64)> {
+            let out = ns
+                .command(Path::new("curl"))
+                .args(["-s", "-o", "/dev/null", "--max-time", "10", "--cacert", &ca])
+                .args(["-b", &jar, "-c", &jar, "-w", "%{http_code} %{time_total}"])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let (code, secs) = text.split_once(' ')?;
+            Some((code.parse().ok()?, secs.trim().parse().ok()?))
+        };
+        let (web, stop) = (self.web.clone(), self.stop.clone());
+        let login = format!("{{\"user\":\"{USER}\",\"password\":\"{PASSWORD}\"}}");
+        self.threads.push(std::thread::spawn(move || {
+            let signed_in = curl(&[
+                "-H",
+                "Content-Type: application/json",
+                "--data",
+                &login,
+                &format!("{base}/api/login"),
+            ]);
+            lock(&web).push(signed_in.unwrap_or((0, 0.0)));
+            let state = format!("{base}/api/state");
+            let mut next = Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                if Instant::now() >= next {
+                    lock(&web).push(curl(&[&state]).unwrap_or((0, 0.0)));
+                    next += every;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
         }));
     }
@@ -659,9 +827,17 @@ impl Session {
             .unwrap_or(1);
         let end_at = self.started + self.setup.scanner.tr * volumes;
         let wait = end_at.saturating_duration_since(Instant::now()) + guard;
-        self.wait_result(last_good, wait);
+        let run_end = self.wait_result(last_good, wait);
+        let run_end_s = run_end.saturating_duration_since(self.started).as_secs();
         // Anything that would come twice or late has a moment to show itself.
         std::thread::sleep(Duration::from_secs(2));
+        sample_memory(&self.analyser_pid, &self.memory, self.started);
+        // The session's end-of-run work: the run becomes a BIDS run (issue 11), built
+        // in memory from every volume. Its peak, sampled every 100 ms until the
+        // session log says it is written, and the memory 3 s after.
+        let dataset_peak_kb = self.end_of_run_peak();
+        std::thread::sleep(Duration::from_secs(3));
+        sample_memory(&self.analyser_pid, &self.memory, self.started);
         let rss_end: BTreeMap<Role, Option<u64>> = self
             .procs
             .iter()
@@ -750,6 +926,42 @@ impl Session {
             })
             .collect();
         ms.sort_by(f64::total_cmp);
+        // Latency by minute of the run (by when the volume's file was complete).
+        let mut minutes: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+        for tr in &expected {
+            if let (Some(c), Some(s)) = (closed.get(tr), seen.get(tr)) {
+                let minute = c.saturating_duration_since(self.started).as_secs() / 60;
+                minutes
+                    .entry(minute)
+                    .or_default()
+                    .push(s.saturating_duration_since(*c).as_secs_f64() * 1000.0);
+            }
+        }
+        let per_minute = minutes
+            .into_values()
+            .map(|mut v| {
+                v.sort_by(f64::total_cmp);
+                (
+                    v.len(),
+                    test_support::percentile(&v, 0.5),
+                    test_support::percentile(&v, 0.99),
+                )
+            })
+            .collect();
+        // The web client: signed in, and every poll answered.
+        let web = lock(&self.web).clone();
+        if self.setup.web_poll.is_some() {
+            assert!(
+                web.len() > 1 && web.iter().all(|(code, _)| *code == 200),
+                "{name}: web polls not all answered 200: {:?}",
+                web.iter()
+                    .filter(|(c, _)| *c != 200)
+                    .take(10)
+                    .collect::<Vec<_>>()
+            );
+        }
+        let mut web_ms: Vec<f64> = web.iter().skip(1).map(|(_, s)| s * 1000.0).collect();
+        web_ms.sort_by(f64::total_cmp);
         let rss = |m: &BTreeMap<Role, Option<u64>>| {
             m.iter()
                 .map(|(r, kb)| {
@@ -778,10 +990,65 @@ impl Session {
             stim_bytes: self.stim_proxy().bytes(),
             rss: format!("{} -> {}", rss(&rss_start), rss(&rss_end)),
             load: format!("{} -> {}", self.load_start, load()),
+            per_minute,
+            web_polls: (!web_ms.is_empty()).then(|| {
+                (
+                    web_ms.len(),
+                    test_support::percentile(&web_ms, 0.5),
+                    test_support::percentile(&web_ms, 0.99),
+                )
+            }),
+            rss_kb: rss_start
+                .iter()
+                .map(|(r, kb)| (*r, (kb.unwrap_or(0), rss_end[r].unwrap_or(0))))
+                .collect(),
+            analyser_memory: lock(&self.memory).clone(),
+            run_end_s,
+            dataset_peak_kb,
         };
         figures.append();
         figures
     }
+}
+
+/// One sample of the analyser's memory, if it is running.
+fn sample_memory(
+    pid: &std::sync::atomic::AtomicI32,
+    memory: &Mutex<Vec<(u64, u64, u64)>>,
+    start: Instant,
+) {
+    let pid = Pid::from_raw(pid.load(Ordering::SeqCst));
+    if pid.as_raw() == 0 {
+        return;
+    }
+    if let (Some(rss), Some(anon)) = (status_kb(pid, "VmRSS:"), status_kb(pid, "RssAnon:")) {
+        lock(memory).push((start.elapsed().as_secs(), rss, anon));
+    }
+}
+
+/// Appends `text` to `name` beside the results table, and prints it.
+fn append_to(name: &str, text: &str) {
+    let path = results_path().with_file_name(name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("results folder");
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("results file");
+    file.write_all(text.as_bytes()).expect("results written");
+    print!("{text}");
+    let _ = std::io::stdout().lock().flush();
+}
+
+/// The results table: `FAULTS_RESULTS`, default target/fault-suite/results.md.
+fn results_path() -> PathBuf {
+    std::env::var_os("FAULTS_RESULTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fault-suite/results.md")
+        })
 }
 
 /// Writes one volume's file as a scanner does: in chunks with pauses, under a
@@ -857,6 +1124,33 @@ pub struct Figures {
     pub rss: String,
     /// The machine's 1-minute load average at start -> end.
     pub load: String,
+    /// Per minute of the run: (volumes, p50 ms, p99 ms).
+    pub per_minute: Vec<(usize, f64, f64)>,
+    /// The web client's polls after its login: (count, p50 ms, p99 ms).
+    pub web_polls: Option<(usize, f64, f64)>,
+    /// Resident memory in kB at start and end, by program (its last start).
+    pub rss_kb: BTreeMap<Role, (u64, u64)>,
+    /// The analyser's (seconds, VmRSS kB, RssAnon kB) every [`MEMORY_EVERY`], then
+    /// 2 s after the last result and 3 s after the BIDS run was written.
+    pub analyser_memory: Vec<(u64, u64, u64)>,
+    /// Seconds into the run of the last result: samples before it are the run's.
+    pub run_end_s: u64,
+    /// The analyser's largest RssAnon (kB) while it wrote the run's BIDS dataset.
+    pub dataset_peak_kb: Option<u64>,
+}
+
+impl Figures {
+    /// The analyser's RssAnon (kB) during the run, from the first sample at least
+    /// `warm` seconds in to the last before the run ended: (first, largest).
+    pub fn analyser_growth(&self, warm: u64) -> Option<(u64, u64)> {
+        let during: Vec<u64> = self
+            .analyser_memory
+            .iter()
+            .filter(|(s, _, _)| *s >= warm && *s < self.run_end_s)
+            .map(|(_, _, anon)| *anon)
+            .collect();
+        Some((*during.first()?, *during.iter().max()?))
+    }
 }
 
 /// The header of the results table.
@@ -882,14 +1176,44 @@ impl Figures {
         )
     }
 
+    /// The details beside the row: latency by minute, the web client's polls, the
+    /// analyser's memory over the run (details.md).
+    pub fn details(&self) -> String {
+        let minutes: Vec<String> = self
+            .per_minute
+            .iter()
+            .enumerate()
+            .map(|(m, (n, p50, p99))| format!("min {}: {n} vols {p50:.0}/{p99:.0}", m + 1))
+            .collect();
+        let memory: Vec<String> = self
+            .analyser_memory
+            .iter()
+            .map(|(s, rss, anon)| format!("{s} s {}/{}", rss / 1024, anon / 1024))
+            .collect();
+        let mut out = format!("- **{}**\n", self.name);
+        out += &format!("  - p50/p99 ms by minute: {}\n", minutes.join("; "));
+        if let Some((n, p50, p99)) = self.web_polls {
+            out += &format!(
+                "  - web client: {n} polls of /api/state, all 200, p50/p99 {p50:.0}/{p99:.0} ms\n"
+            );
+        }
+        out += &format!(
+            "  - analyser VmRSS/RssAnon MiB: {} (last result at {} s; RssAnon peak {} MiB \
+             while the run's BIDS dataset was built)\n",
+            memory.join(", "),
+            self.run_end_s,
+            self.dataset_peak_kb
+                .map_or("?".into(), |kb| format!("{}", kb / 1024))
+        );
+        out
+    }
+
     /// Appends the row to the results table (`FAULTS_RESULTS`, default
-    /// target/fault-suite/results.md), and prints it.
+    /// target/fault-suite/results.md) and the details to details.md beside it, and
+    /// prints them.
     pub fn append(&self) {
-        let path = std::env::var_os("FAULTS_RESULTS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fault-suite/results.md")
-            });
+        append_to("details.md", &self.details());
+        let path = results_path();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("results folder");
         }

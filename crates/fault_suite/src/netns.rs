@@ -28,7 +28,7 @@ pub const CLOUD_STIM_IP: &str = "198.18.2.1";
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// One network namespace.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Netns {
     pub name: String,
 }

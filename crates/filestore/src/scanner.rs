@@ -113,9 +113,24 @@ impl ScannerFolder {
         start_index: u32,
         within: Duration,
     ) -> Result<Self> {
+        let opts = WatchOptions::with_min_size(min_size);
+        Self::open_when_present_with(rules, dir, pattern, start_index, opts, within).await
+    }
+
+    /// [`ScannerFolder::open_when_present`] with watch options (the streamer's
+    /// `--no-inotify` and `--poll-interval`; `opts.min_size` is the smallest complete
+    /// file).
+    pub async fn open_when_present_with(
+        rules: &AccessRules,
+        dir: &Path,
+        pattern: FilePattern,
+        start_index: u32,
+        opts: WatchOptions,
+        within: Duration,
+    ) -> Result<Self> {
         let deadline = Instant::now() + within;
         loop {
-            match Self::open(rules, dir, pattern.clone(), min_size, start_index) {
+            match Self::open_with(rules, dir, pattern.clone(), start_index, opts.clone(), None) {
                 Err(FilestoreError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound
                         && Instant::now() < deadline =>

@@ -229,7 +229,11 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
         }
         request::Call::PutFile(_) => Err((Code::Invalid, "put_file was not reassembled".into())),
         request::Call::InitWatch(w) => {
-            let watch = FolderWatch::open(rules, Path::new(&w.dir), w.min_size)
+            let opts = filestore::WatchOptions {
+                min_size: w.min_size,
+                ..shared.config.watch.clone()
+            };
+            let watch = FolderWatch::open_with(rules, Path::new(&w.dir), opts, None)
                 .map_err(|e| failure(rules, e))?;
             *shared.watch.lock().await = Some(watch);
             Ok(done())
@@ -270,12 +274,16 @@ async fn answer(shared: &Arc<Shared>, deadline: Duration, call: Call) -> Result<
             // The scanner creates the session folder with its first image: wait for it
             // (leaving time to answer before the analyser's deadline).
             let within = deadline.saturating_sub(deadline / 10);
-            let folder = ScannerFolder::open_when_present(
+            let opts = filestore::WatchOptions {
+                min_size: s.min_size,
+                ..shared.config.watch.clone()
+            };
+            let folder = ScannerFolder::open_when_present_with(
                 rules,
                 Path::new(&s.dir),
                 pattern,
-                s.min_size,
                 start,
+                opts,
                 within,
             )
             .await

@@ -49,6 +49,10 @@ pub struct StreamerConfig {
     pub protocol_qa: bool,
     /// When a scanner file counts as bad and fails its volume only (default 3 TRs).
     pub bad_file_bound: filestore::BadFileBound,
+    /// How scanner folders are watched (issue 13): `use_inotify` false
+    /// (`--no-inotify`) polls only, every `poll_interval` (`--poll-interval`), as a
+    /// folder on an SMB/NFS share needs; `min_size` is set per request.
+    pub watch: filestore::WatchOptions,
 }
 
 impl StreamerConfig {
@@ -64,6 +68,7 @@ impl StreamerConfig {
             clean_descriptors: true,
             protocol_qa: true,
             bad_file_bound: filestore::BadFileBound::default(),
+            watch: filestore::WatchOptions::default(),
         }
     }
 
