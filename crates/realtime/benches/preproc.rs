@@ -6,6 +6,10 @@
 //! - motion correction + GLM update (every brain voxel and the ROI) + ROI feedback,
 //! - the voxelwise t-map (computed when a page wants it, not every TR necessarily).
 //!
+//! Motion correction is timed with the default settings and, in the same run, with the
+//! previous default tolerance (0.002 mm) and with half the registration points, each
+//! with its Gauss-Newton iterations per volume and its p50 ratio to the default.
+//!
 //! Then SimpleITK's time for the same registrations in the same run, and the ratio.
 //! The moving volumes are the series' other real volumes and copies of the reference
 //! moved by known transforms up to 2 mm / 2 degrees.
@@ -32,6 +36,7 @@ fn main() {
         return;
     };
     let iterations = test_support::env_or("BENCH_ITERATIONS", ITERATIONS);
+    let iterations_wanted = iterations;
     let volumes = moving_volumes(&reference, &grid);
     println!(
         "volume shape {:?}, {} moving volumes",
@@ -39,16 +44,49 @@ fn main() {
         volumes.len()
     );
 
-    let mut corrector =
-        MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
-    println!("registration mask: {} voxels", corrector.points());
-    let mut n = 0;
-    let mc = test_support::time_runs(iterations, || {
-        let v = &volumes[n % volumes.len()];
-        n += 1;
-        std::hint::black_box(corrector.correct(v, &grid).expect("correct").0);
-    });
-    report("motion correction", &mc);
+    // The default, then variants measured in the same run (ratio: variant p50 / default p50).
+    let mut mc: Vec<Duration> = Vec::new();
+    for (label, config) in [
+        ("motion correction", MotionConfig::default()),
+        (
+            "  previous default: tolerance 0.002 mm",
+            MotionConfig {
+                tolerance_mm: 0.002,
+                ..MotionConfig::default()
+            },
+        ),
+        (
+            "  same, 6000 points",
+            MotionConfig {
+                max_points: 6000,
+                ..MotionConfig::default()
+            },
+        ),
+    ] {
+        let mut corrector =
+            MotionCorrector::new(&reference, grid.clone(), config).expect("reference");
+        let (mut n, mut iterations) = (0, 0);
+        let times = test_support::time_runs(iterations_wanted, || {
+            let v = &volumes[n % volumes.len()];
+            n += 1;
+            let estimate = corrector.correct(v, &grid).expect("correct").0;
+            iterations += estimate.iterations;
+            std::hint::black_box(estimate);
+        });
+        report(label, &times);
+        println!(
+            "  ({} registration points, {:.1} Gauss-Newton iterations per volume)",
+            corrector.points(),
+            iterations as f64 / n.max(1) as f64
+        );
+        if mc.is_empty() {
+            mc = times;
+        } else {
+            let ratio =
+                percentile(&times, 50.0).as_secs_f64() / percentile(&mc, 50.0).as_secs_f64();
+            println!("  p50 ratio to the default: {ratio:.2}");
+        }
+    }
 
     let brain = Mask::brain(&reference, &grid, 0.15).expect("brain");
     let roi = Mask::from_box([40, 35, 12], [46, 41, 15], &grid).expect("roi");

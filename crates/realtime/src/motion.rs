@@ -28,7 +28,9 @@ pub struct MotionConfig {
     /// Gauss-Newton iterations per level at most.
     pub max_iterations: usize,
     /// Stop the finest level when a step moves no point of a 50 mm sphere by more than
-    /// this (mm); coarser levels stop at 10 times this.
+    /// this (mm); coarser levels stop at 10 times this. The default, 0.01 mm, is a tenth
+    /// of the accuracy the tests ask for; 0.002 mm gave the same errors on the tests'
+    /// runs (real EPI, synthetic motion, SimpleITK) with about a quarter more iterations.
     pub tolerance_mm: f64,
     /// Reference voxels above this fraction of the reference's 98th percentile (then
     /// dilated by one voxel) drive the registration.
@@ -54,7 +56,7 @@ impl Default for MotionConfig {
         MotionConfig {
             levels: 2,
             max_iterations: 40,
-            tolerance_mm: 0.002,
+            tolerance_mm: 0.01,
             mask_fraction: 0.15,
             interpolation: Interpolation::Trilinear,
             warm_start: true,
