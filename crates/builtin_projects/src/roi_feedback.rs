@@ -97,10 +97,10 @@ pub(crate) async fn run(
                 roi_glm = Some(RoiGlm::new(spec).map_err(|e| BuiltinError::Roi(e.to_string()))?);
             }
             let out = pre.push(&volume)?;
-            let mean = roi.mean(out.volume);
+            let mean = out.mean(roi);
             // Tissue signals as fractional change from their first TR (order 1e-2).
             for (n, m) in tissue_masks.iter().enumerate() {
-                let v = m.mean(out.volume);
+                let v = out.mean(m);
                 if tissue_first.len() <= n {
                     tissue_first.push(v);
                 }
