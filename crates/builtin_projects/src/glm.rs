@@ -29,6 +29,8 @@ struct RunState {
     y: Vec<f64>,
     /// The t-map in the volume's grid, for the Run tab's brain view.
     t_volume: Vec<f32>,
+    /// The t-map over the brain mask, NaN where a voxel left the field of view.
+    t_brain: Vec<f32>,
 }
 
 fn glm_err(e: realtime::RealtimeError) -> BuiltinError {
@@ -80,6 +82,7 @@ pub(crate) async fn run(
                         t_volume: vec![0.0; pre.grid().len()],
                         glm: IncrementalGlm::new(p, brain.len()).map_err(glm_err)?,
                         y: vec![0.0; brain.len()],
+                        t_brain: vec![0.0; brain.len()],
                         row: DVector::zeros(p),
                         pre,
                         brain,
@@ -99,6 +102,12 @@ pub(crate) async fn run(
             s.glm.update(&s.row, &s.y).map_err(glm_err)?;
             let fd = out.quality.fd_mm;
             let tmap = s.glm.t_values(&s.contrast).map_err(glm_err)?;
+            // Voxels that left the field of view in some volume have no t (SPM's reslice
+            // mask): NaN, so the counts, the maximum and the overlay skip them.
+            for ((&i, &t), out_t) in s.brain.indices.iter().zip(tmap).zip(&mut s.t_brain) {
+                *out_t = if out.is_valid(i) { t } else { f32::NAN };
+            }
+            let tmap = &s.t_brain[..];
             let max_t = tmap
                 .iter()
                 .copied()

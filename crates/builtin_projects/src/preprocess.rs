@@ -28,11 +28,33 @@ pub struct Preprocessed<'a> {
     /// The volume in the reference grid, NIfTI order: motion-corrected, or the raw
     /// voxels when correction is off.
     pub volume: &'a [f32],
+    /// Per voxel of `volume`: valid (interpolated from acquired data) in every volume of
+    /// the run so far (`realtime::MotionCorrector::valid_so_far`); `None` when correction
+    /// is off (every voxel is measured).
+    pub valid: Option<&'a [bool]>,
     shape: [usize; 3],
     fd_threshold_mm: f64,
 }
 
 impl<'a> Preprocessed<'a> {
+    /// Whether voxel `i` (flat index into `volume`) has been valid in every volume so far.
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.valid
+            .is_none_or(|v| v.get(i).copied().unwrap_or(false))
+    }
+
+    /// Mean of `volume` over the mask's voxels valid so far (SPM's reslice mask: a voxel
+    /// the head moved out of the field of view in some volume is left out), or over
+    /// the whole mask when none of its voxels is valid any more.
+    pub fn mean(&self, mask: &Mask) -> f64 {
+        match self.valid {
+            Some(valid) => mask
+                .mean_where(self.volume, valid)
+                .map_or_else(|| mask.mean(self.volume), |(mean, _)| mean),
+            None => mask.mean(self.volume),
+        }
+    }
+
     /// What the Run tab shows of TR `tr` (motion plot, brain view of the preprocessed
     /// volume); the caller adds an ROI or a t-map.
     pub fn view(&self, run: i64, tr: u32) -> PreprocessingView<'a> {
@@ -96,10 +118,10 @@ impl Preprocess {
             )));
         }
         volume_f32_into(volume, &mut self.raw).map_err(roi_err)?;
-        let (motion, corrected) = match &mut self.corrector {
+        let (motion, corrected, valid) = match &mut self.corrector {
             Some(c) => {
-                let (m, v) = c.correct(&self.raw, &grid).map_err(roi_err)?;
-                (m, v)
+                let m = c.correct(&self.raw, &grid).map_err(roi_err)?.0;
+                (m, c.corrected(), Some(c.valid_so_far()))
             }
             None => (
                 MotionEstimate {
@@ -109,6 +131,7 @@ impl Preprocess {
                     rms_residual: f64::NAN,
                 },
                 &self.raw[..],
+                None,
             ),
         };
         let quality = self
@@ -119,6 +142,7 @@ impl Preprocess {
             motion,
             quality,
             volume: corrected,
+            valid,
             shape: self.grid.shape,
             fd_threshold_mm: self.fd_threshold_mm,
         })

@@ -3,14 +3,15 @@
 //! PC as a value in [-1, 1] (0 while the baseline is collected).
 //!
 //! Before that, by default, each volume is motion-corrected to the run's first volume
-//! (`motionCorrection`). On request (`nuisanceRegression`) the ROI mean is also cleaned
-//! of what the six motion parameters (optionally their derivatives and white-matter /
-//! CSF means) explain, fitted by an incremental GLM over the TRs so far whose model also
-//! holds the task (the settings' block design, `blockTRs`, convolved with the canonical
-//! HRF), so that motion locked to the task does not take the activation with it; the
-//! rest-baseline line takes the drift out. It stays off by default: on the synthetic run
-//! of data_analyser's roi_feedback test the slow motion columns also take part of the
-//! drift, and the feedback in "off" blocks rises (on 0.21, off 0.27; issue 10).
+//! (`motionCorrection`), and the ROI mean is cleaned of what the six motion parameters
+//! (optionally their derivatives and white-matter / CSF means) explain
+//! (`nuisanceRegression`), fitted by an incremental GLM over the TRs so far whose model
+//! also holds the task (the settings' block design, `blockTRs`, convolved with the
+//! canonical HRF), so that motion locked to the task does not take the activation with
+//! it; the rest-baseline line takes the drift out. The model assumes a BOLD-like
+//! response: on a synthetic activation that switches with the design, the motion
+//! columns take the difference between the box and the HRF-shaped task (data_analyser's
+//! roi-feedback test therefore makes its run with `synth --bold-lag`; issue 10).
 
 use std::path::Path;
 
@@ -37,7 +38,7 @@ pub(crate) async fn run(
     let max_percent = settings.float_or("maxPercentChange", 1.0)?;
     let delay = settings.float_or("onsetDelayMs", 0.0)?;
     let correct = settings.bool_or("motionCorrection", true)?;
-    let regress = settings.bool_or("nuisanceRegression", false)?;
+    let regress = settings.bool_or("nuisanceRegression", true)?;
     let derivatives = settings.bool_or("motionDerivatives", false)?;
     let tissue_files: Vec<String> = ["wmMask", "csfMask"]
         .iter()
@@ -96,10 +97,10 @@ pub(crate) async fn run(
                 roi_glm = Some(RoiGlm::new(spec).map_err(|e| BuiltinError::Roi(e.to_string()))?);
             }
             let out = pre.push(&volume)?;
-            let mean = roi.mean(out.volume);
+            let mean = out.mean(roi);
             // Tissue signals as fractional change from their first TR (order 1e-2).
             for (n, m) in tissue_masks.iter().enumerate() {
-                let v = m.mean(out.volume);
+                let v = out.mean(m);
                 if tissue_first.len() <= n {
                     tissue_first.push(v);
                 }

@@ -3,8 +3,13 @@
 //! `cargo bench -p realtime --bench preproc` (or scripts/bench_preproc.sh, which also
 //! makes the Python venv with SimpleITK) prints p50/p99 of
 //! - motion correction (registration + trilinear resampling into the reference grid),
+//! - resampling alone, without and with the valid-data mask, and cubic (ratios),
 //! - motion correction + GLM update (every brain voxel and the ROI) + ROI feedback,
 //! - the voxelwise t-map (computed when a page wants it, not every TR necessarily).
+//!
+//! Motion correction is timed with the default settings and, in the same run, with the
+//! previous default tolerance (0.002 mm) and with half the registration points, each
+//! with its Gauss-Newton iterations per volume and its p50 ratio to the default.
 //!
 //! Then SimpleITK's time for the same registrations in the same run, and the ratio.
 //! The moving volumes are the series' other real volumes and copies of the reference
@@ -18,8 +23,9 @@ mod sitk_runner;
 
 use std::time::Duration;
 
-use nalgebra::DVector;
+use nalgebra::{DVector, Isometry3};
 use realtime::glm::{Condition, Design, DesignSpec, Drift, IncrementalGlm, RoiGlm};
+use realtime::interp::{resample_masked, Interpolation};
 use realtime::mask::Mask;
 use realtime::{Grid, MotionConfig, MotionCorrector};
 
@@ -32,6 +38,7 @@ fn main() {
         return;
     };
     let iterations = test_support::env_or("BENCH_ITERATIONS", ITERATIONS);
+    let iterations_wanted = iterations;
     let volumes = moving_volumes(&reference, &grid);
     println!(
         "volume shape {:?}, {} moving volumes",
@@ -39,16 +46,51 @@ fn main() {
         volumes.len()
     );
 
-    let mut corrector =
-        MotionCorrector::new(&reference, grid.clone(), MotionConfig::default()).expect("reference");
-    println!("registration mask: {} voxels", corrector.points());
-    let mut n = 0;
-    let mc = test_support::time_runs(iterations, || {
-        let v = &volumes[n % volumes.len()];
-        n += 1;
-        std::hint::black_box(corrector.correct(v, &grid).expect("correct").0);
-    });
-    report("motion correction", &mc);
+    // The default, then variants measured in the same run (ratio: variant p50 / default p50).
+    let mut mc: Vec<Duration> = Vec::new();
+    for (label, config) in [
+        ("motion correction", MotionConfig::default()),
+        (
+            "  previous default: tolerance 0.002 mm",
+            MotionConfig {
+                tolerance_mm: 0.002,
+                ..MotionConfig::default()
+            },
+        ),
+        (
+            "  same, 6000 points",
+            MotionConfig {
+                max_points: 6000,
+                ..MotionConfig::default()
+            },
+        ),
+    ] {
+        let mut corrector =
+            MotionCorrector::new(&reference, grid.clone(), config).expect("reference");
+        let (mut n, mut iterations) = (0, 0);
+        let times = test_support::time_runs(iterations_wanted, || {
+            let v = &volumes[n % volumes.len()];
+            n += 1;
+            let estimate = corrector.correct(v, &grid).expect("correct").0;
+            iterations += estimate.iterations;
+            std::hint::black_box(estimate);
+        });
+        report(label, &times);
+        println!(
+            "  ({} registration points, {:.1} Gauss-Newton iterations per volume)",
+            corrector.points(),
+            iterations as f64 / n.max(1) as f64
+        );
+        if mc.is_empty() {
+            mc = times;
+        } else {
+            let ratio =
+                percentile(&times, 50.0).as_secs_f64() / percentile(&mc, 50.0).as_secs_f64();
+            println!("  p50 ratio to the default: {ratio:.2}");
+        }
+    }
+
+    resampling(&reference, &grid, &volumes, iterations_wanted);
 
     let brain = Mask::brain(&reference, &grid, 0.15).expect("brain");
     let roi = Mask::from_box([40, 35, 12], [46, 41, 15], &grid).expect("roi");
@@ -75,7 +117,11 @@ fn main() {
     let mut tr = 0;
     let chain = test_support::time_runs(iterations, || {
         let v = &volumes[tr % volumes.len()];
-        let (estimate, corrected) = corrector.correct(v, &grid).expect("correct");
+        let estimate = corrector.correct(v, &grid).expect("correct").0;
+        let corrected = corrector.corrected();
+        let (roi_mean, _) = roi
+            .mean_where(corrected, corrector.valid_so_far())
+            .expect("ROI in the field of view");
         design
             .row(tr, &estimate.params, &[], &mut row)
             .expect("row");
@@ -83,9 +129,7 @@ fn main() {
             *o = f64::from(corrected[i]);
         }
         glm.update(&row, &y).expect("update");
-        let result = roi_glm
-            .push(roi.mean(corrected), &estimate.params, &[])
-            .expect("roi");
+        let result = roi_glm.push(roi_mean, &estimate.params, &[]).expect("roi");
         std::hint::black_box(result);
         tr += 1;
     });
@@ -121,6 +165,66 @@ fn main() {
         None => println!(
             "SimpleITK: not in target/pyenv, skipped (scripts/bench_preproc.sh installs it)"
         ),
+    }
+}
+
+/// Resampling alone (one moved volume into the reference grid): without the valid-data
+/// mask, with it (what [`MotionCorrector::correct`] does), and cubic with it, each with
+/// its p50 ratio to the first.
+fn resampling(reference: &[f32], grid: &Grid, volumes: &[Vec<f32>], iterations: usize) {
+    let mut corrector =
+        MotionCorrector::new(reference, grid.clone(), MotionConfig::default()).expect("reference");
+    let transforms: Vec<Isometry3<f64>> = volumes
+        .iter()
+        .map(|v| {
+            let params = corrector.estimate(v, grid).expect("estimate").params;
+            params.to_isometry(&corrector.centre())
+        })
+        .collect();
+    let mut out = vec![0.0; grid.len()];
+    let mut valid = vec![true; grid.len()];
+    let mut first: Option<Duration> = None;
+    for (label, interpolation, masked) in [
+        (
+            "resampling, trilinear, no mask",
+            Interpolation::Trilinear,
+            false,
+        ),
+        (
+            "  trilinear with the valid-data mask",
+            Interpolation::Trilinear,
+            true,
+        ),
+        (
+            "  cubic with the valid-data mask",
+            Interpolation::Cubic,
+            true,
+        ),
+    ] {
+        let mut n = 0;
+        let times = test_support::time_runs(iterations, || {
+            let v = n % volumes.len();
+            n += 1;
+            resample_masked(
+                &volumes[v],
+                grid,
+                &transforms[v],
+                grid,
+                interpolation,
+                &mut out,
+                masked.then_some(&mut valid[..]),
+            );
+            std::hint::black_box(&out);
+        });
+        report(label, &times);
+        let p50 = percentile(&times, 50.0);
+        match first {
+            None => first = Some(p50),
+            Some(base) => println!(
+                "  p50 ratio to no mask: {:.2}",
+                p50.as_secs_f64() / base.as_secs_f64()
+            ),
+        }
     }
 }
 

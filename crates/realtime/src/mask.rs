@@ -124,6 +124,32 @@ impl Mask {
         sum / self.indices.len().max(1) as f64
     }
 
+    /// Mean of `volume` over the mask's voxels that are flagged in `valid` (both NIfTI
+    /// memory order on the mask's grid, e.g. [`crate::MotionCorrector::valid_so_far`]),
+    /// and how many voxels that was; `None` when no mask voxel is valid.
+    pub fn mean_where(&self, volume: &[f32], valid: &[bool]) -> Option<(f64, usize)> {
+        let (sum, n) = self
+            .indices
+            .iter()
+            .filter(|&&i| valid.get(i).copied().unwrap_or(false))
+            .filter_map(|&i| volume.get(i))
+            .fold((0.0, 0usize), |(s, n), &v| (s + f64::from(v), n + 1));
+        (n > 0).then(|| (sum / n as f64, n))
+    }
+
+    /// The mask's voxels flagged in `valid` (NIfTI memory order on the mask's grid).
+    pub fn restricted(&self, valid: &[bool]) -> Mask {
+        Mask {
+            shape: self.shape,
+            indices: self
+                .indices
+                .iter()
+                .copied()
+                .filter(|&i| valid.get(i).copied().unwrap_or(false))
+                .collect(),
+        }
+    }
+
     /// Whether flat index `i` is in the mask (binary search: indices are sorted).
     pub fn contains(&self, i: usize) -> bool {
         self.indices.binary_search(&i).is_ok()

@@ -14,7 +14,7 @@ use nalgebra::{Cholesky, Isometry3, Matrix6, Vector3, Vector6, U6};
 use serde::{Deserialize, Serialize};
 
 use crate::grid::Grid;
-use crate::interp::{resample, trilinear, voxel_map, Interpolation};
+use crate::interp::{resample_masked, trilinear, voxel_map, Interpolation};
 use crate::rigid::{RigidParams, FD_RADIUS_MM};
 use crate::{RealtimeError, Result};
 
@@ -28,7 +28,9 @@ pub struct MotionConfig {
     /// Gauss-Newton iterations per level at most.
     pub max_iterations: usize,
     /// Stop the finest level when a step moves no point of a 50 mm sphere by more than
-    /// this (mm); coarser levels stop at 10 times this.
+    /// this (mm); coarser levels stop at 10 times this. The default, 0.01 mm, is a tenth
+    /// of the accuracy the tests ask for; 0.002 mm gave the same errors on the tests'
+    /// runs (real EPI, synthetic motion, SimpleITK) with about a quarter more iterations.
     pub tolerance_mm: f64,
     /// Reference voxels above this fraction of the reference's 98th percentile (then
     /// dilated by one voxel) drive the registration.
@@ -54,7 +56,7 @@ impl Default for MotionConfig {
         MotionConfig {
             levels: 2,
             max_iterations: 40,
-            tolerance_mm: 0.002,
+            tolerance_mm: 0.01,
             mask_fraction: 0.15,
             interpolation: Interpolation::Trilinear,
             warm_start: true,
@@ -103,6 +105,12 @@ pub struct MotionCorrector {
     levels: Vec<Level>,
     previous: Isometry3<f64>,
     corrected: Vec<f32>,
+    /// Per reference-grid voxel: the last corrected volume's value came from acquired
+    /// data (see [`MotionCorrector::valid`]).
+    valid: Vec<bool>,
+    /// Per reference-grid voxel: valid in every corrected volume since the start (or
+    /// the last [`MotionCorrector::reset_valid_so_far`]).
+    valid_so_far: Vec<bool>,
     /// The pre-smoothed volume and the smoothing's scratch (sized to the moving grid).
     smoothed: Vec<f32>,
     scratch: Vec<f32>,
@@ -167,6 +175,8 @@ impl MotionCorrector {
         }
         Ok(MotionCorrector {
             corrected: vec![0.0; grid.len()],
+            valid: vec![true; grid.len()],
+            valid_so_far: vec![true; grid.len()],
             smoothed: Vec::new(),
             scratch: Vec::new(),
             config,
@@ -281,22 +291,62 @@ impl MotionCorrector {
     }
 
     /// Estimates the motion and resamples `moving` into the reference grid with the
-    /// configured interpolation. The slice is valid until the next call.
+    /// configured interpolation. The slice is valid until the next call. Also updates
+    /// [`MotionCorrector::valid`] and [`MotionCorrector::valid_so_far`].
     pub fn correct(
         &mut self,
         moving: &[f32],
         moving_grid: &Grid,
     ) -> Result<(MotionEstimate, &[f32])> {
         let estimate = self.estimate(moving, moving_grid)?;
-        resample(
+        resample_masked(
             moving,
             moving_grid,
             &self.previous,
             &self.reference_grid,
             self.config.interpolation,
             &mut self.corrected,
+            Some(&mut self.valid),
         );
+        for (so_far, &now) in self.valid_so_far.iter_mut().zip(&self.valid) {
+            *so_far &= now;
+        }
         Ok((estimate, &self.corrected))
+    }
+
+    /// The last corrected volume (reference grid, NIfTI memory order; 0 before the first
+    /// [`MotionCorrector::correct`]), to read beside [`MotionCorrector::valid_so_far`].
+    pub fn corrected(&self) -> &[f32] {
+        &self.corrected
+    }
+
+    /// The last corrected volume's valid-data mask: one flag per reference-grid voxel
+    /// (NIfTI memory order, the grid of [`MotionCorrector::grid`]), true when the voxel's
+    /// value was interpolated from acquired voxels only, i.e. its position in the moved
+    /// volume lies inside that volume's grid with the whole interpolation kernel (see
+    /// [`crate::interp::resample_masked`]). A voxel the head moved out of the acquired
+    /// slab gets a fill value (0 or an edge voxel), not a measurement. All true before
+    /// the first [`MotionCorrector::correct`].
+    pub fn valid(&self) -> &[bool] {
+        &self.valid
+    }
+
+    /// The voxels valid in every volume corrected so far (same shape and order as
+    /// [`MotionCorrector::valid`]). A voxel that is sometimes measured and sometimes
+    /// filled has a time course that follows the motion, not the brain: statistics
+    /// (the GLM's t-map, an ROI's mean) should use only these voxels. This is SPM's
+    /// Realign & Reslice "mask images" option (Friston et al. 1995, "Spatial
+    /// registration and normalization of images"), which zeroes a voxel in every image
+    /// if any image lacks data there; in real time the mask can only shrink as the run
+    /// goes on.
+    pub fn valid_so_far(&self) -> &[bool] {
+        &self.valid_so_far
+    }
+
+    /// Marks every voxel valid again (e.g. at the start of a new run that shares the
+    /// reference).
+    pub fn reset_valid_so_far(&mut self) {
+        self.valid_so_far.fill(true);
     }
 
     /// Forgets the warm start (e.g. between runs that share a reference).

@@ -22,6 +22,10 @@ pub struct SynthArgs {
     /// Seed of the noise; the same seed gives byte-identical files.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The activation follows the design like a BOLD response (a 2 s delay, then a rise
+    /// and fall with a 3 s time constant) instead of switching with it.
+    #[arg(long)]
+    pub bold_lag: bool,
 }
 
 pub fn spec_from(volumes: u32, tr: f64, seed: u64) -> SynthSpec {
@@ -34,8 +38,11 @@ pub fn spec_from(volumes: u32, tr: f64, seed: u64) -> SynthSpec {
 }
 
 pub fn run(args: SynthArgs) -> Result<()> {
-    let synth = Synth::new(spec_from(args.volumes, args.tr, args.seed))
-        .context("invalid synthetic run settings")?;
+    let spec = SynthSpec {
+        bold_lag: args.bold_lag,
+        ..spec_from(args.volumes, args.tr, args.seed)
+    };
+    let synth = Synth::new(spec).context("invalid synthetic run settings")?;
     for index in 0..args.volumes as usize {
         let file = synth.file(index)?;
         write_atomic(&args.out.join(&file.file_name), &file.bytes)?;

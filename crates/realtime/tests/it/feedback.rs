@@ -7,6 +7,7 @@ use imaging::synth::{SynthMotion, SynthSpec};
 use nalgebra::DVector;
 use realtime::glm::{Condition, Design, DesignSpec, Drift, IncrementalGlm, RoiGlm};
 use realtime::hrf::blocks_from_design;
+use realtime::interp::Interpolation;
 use realtime::mask::Mask;
 use realtime::{MotionConfig, MotionCorrector};
 
@@ -48,14 +49,40 @@ fn design_spec(truth: &imaging::synth::GroundTruth) -> DesignSpec {
     }
 }
 
+// Where the Dice is lost (measured on this run, threshold 4.9, 108 ROI voxels; every
+// t-map below is restricted to the voxels valid in every volume, SPM's reslice mask):
+// - t-map of the uncorrected volumes, no motion columns: Dice 0.90 (89 found, 1 outside);
+// - motion-corrected, no motion columns: trilinear 0.41 (170 false positives in slices
+//   1-7 and 20-25, the phantom's ellipsoid caps cut by the field of view), cubic 0.73
+//   (17 false positives; ROI median t 8.2). The valid-data mask removes 929 (trilinear)
+//   or 2271 (cubic) of the 39 130 brain voxels and none of those false positives: they
+//   lie inside the acquired slab, where resampling the steep brain edge (thick slices)
+//   leaves an error that follows the task-locked motion;
+// - with the six motion columns (this test): the task column's R² on the other columns
+//   is 0.674 (variance inflation 3.07; 0.038 on intercept and cosines alone), so the
+//   task's t shrinks by about √3.07 = 1.75: ROI median t 8.2 -> 4.8 (cubic), 9.9 -> 5.6
+//   (trilinear), and half the ROI falls under 4.9: Dice 0.63 both (cubic: 52 found,
+//   5 outside; trilinear: 64 found, 30 outside). That is the price of motion correlated
+//   with the task, not a fault of the fit. With the derivatives or the 24-parameter set
+//   (Friston 1996) the ROI is lost (median t 2-4, Dice < 0.2);
+// - less task locking (0.5, 0.3) gives more false positives, not fewer: the slow sways
+//   (periods 47-79 s) are near the 40 s block cycle.
+// A finer partial volume in the phantom (4x4x4 samples per voxel instead of 2x2x2) made
+// it worse (0.63 -> 0.28 here). Not a threshold question either: with motion correction
+// the 108 largest t-values hold 61-72% of the ROI (82% without it).
 #[test]
-#[ignore = "not met yet (issue 10): Dice 0.63 < 0.8 (63 of the 108 ROI voxels over t 4.9, 30 false positives, most in slices 1-5; cubic resampling removes those but finds 52 ROI voxels: the task column shares its variance with the task-locked motion columns, and trilinear resampling blurs the sulcus into the ROI's edge voxels); preprocessed ROI r 0.725 vs raw 0.721 (motion correction alone 0.677); run with --ignored"]
+#[ignore = "not met yet (issue 10): Dice 0.63 < 0.8 (cubic, valid-data mask: 52 of the 108 ROI voxels over t 4.9, 5 false positives; the motion columns take the task's variance, VIF 3.07, see the comment above); preprocessed ROI r 0.752 vs raw 0.721 (motion correction alone 0.688); run with --ignored"]
 fn glm_t_map_finds_the_roi_on_a_run_with_task_locked_motion() {
     let (volumes, grid, truth) = synth_run(task_locked_run());
     let roi = Mask::from_box(truth.roi_voxel_min, truth.roi_voxel_max, &grid).expect("ROI box");
     let brain = Mask::brain(&volumes[0], &grid, 0.15).expect("brain mask");
-    let mut corrector = MotionCorrector::new(&volumes[0], grid.clone(), MotionConfig::default())
-        .expect("reference");
+    // The higher-order resampling: on this run it leaves 5 false positives where
+    // trilinear leaves 30 (see the comment above).
+    let config = MotionConfig {
+        interpolation: Interpolation::Cubic,
+        ..MotionConfig::default()
+    };
+    let mut corrector = MotionCorrector::new(&volumes[0], grid.clone(), config).expect("reference");
     let mut roi_glm = RoiGlm::new(design_spec(&truth)).expect("ROI design");
     let mut design = Design::new(design_spec(&truth)).expect("design");
     let mut voxel_glm = IncrementalGlm::new(design.columns(), brain.len()).expect("voxel GLM");
@@ -64,10 +91,14 @@ fn glm_t_map_finds_the_roi_on_a_run_with_task_locked_motion() {
     let (mut raw, mut corrected_only, mut cleaned) = (Vec::new(), Vec::new(), Vec::new());
     for (t, volume) in volumes.iter().enumerate() {
         raw.push(roi.mean(volume));
-        let (estimate, corrected) = corrector.correct(volume, &grid).expect("correct");
-        corrected_only.push(roi.mean(corrected));
+        let estimate = corrector.correct(volume, &grid).expect("correct").0;
+        let corrected = corrector.corrected();
+        let (roi_mean, _) = roi
+            .mean_where(corrected, corrector.valid_so_far())
+            .expect("the ROI stays in the field of view");
+        corrected_only.push(roi_mean);
         let result = roi_glm
-            .push(roi.mean(corrected), &estimate.params, &[])
+            .push(roi_mean, &estimate.params, &[])
             .expect("ROI GLM");
         cleaned.push(result.cleaned);
         design.row(t, &estimate.params, &[], &mut row).expect("row");
@@ -91,11 +122,17 @@ fn glm_t_map_finds_the_roi_on_a_run_with_task_locked_motion() {
     let mut contrast = DVector::zeros(design.columns());
     contrast[design.condition_column(0)] = 1.0;
     let t = voxel_glm.t_values(&contrast).expect("t-map");
+    let valid = corrector.valid_so_far();
+    println!(
+        "valid in every volume: {} of the {} brain voxels",
+        brain.restricted(valid).len(),
+        brain.len()
+    );
     let found: Vec<usize> = brain
         .indices
         .iter()
         .zip(t)
-        .filter(|(_, &t)| t > T_THRESHOLD)
+        .filter(|(&i, &t)| valid[i] && t > T_THRESHOLD)
         .map(|(&i, _)| i)
         .collect();
     let overlap = found.iter().filter(|&&i| roi.contains(i)).count();
