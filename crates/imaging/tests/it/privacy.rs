@@ -20,12 +20,24 @@ use crate::testdata::{assert_volume_matches, load_reference, shared_testdata};
 /// Every tag of the standard dictionary crate (dicom-dictionary-std), read from its
 /// source: the crate has no public list, but its `tags` module names every attribute.
 fn dictionary_tags() -> Vec<Tag> {
+    // Offline, for this machine's platform only: a fresh machine has downloaded only
+    // the packages its own platform builds (not, say, chrono's Android dependencies).
+    let rustc = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
     let out = std::process::Command::new(env!("CARGO"))
         .args([
             "metadata",
             "--format-version",
             "1",
             "--offline",
+            "--filter-platform",
+            &host,
             "--manifest-path",
         ])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
