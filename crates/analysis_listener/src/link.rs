@@ -331,9 +331,11 @@ async fn write_loop(
                 let out = output.clone();
                 let line = text.clone();
                 until_written(&board, &format!("message {seq}"), move || {
-                    out.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .write_message(seq, made_at - skew_s, &line)
+                    out.lock().unwrap_or_else(|e| e.into_inner()).write_message(
+                        seq,
+                        made_at - skew_s,
+                        &line,
+                    )
                 })
                 .await;
                 board.set_message(&text);

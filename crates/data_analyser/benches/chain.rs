@@ -23,6 +23,9 @@
 //! - `BENCH_IN_PROCESS` (`both`): `off` or `on` runs that one chain at BENCH_TR_MS.
 //! - `BENCH_QA` (`on`): protocol QA (issue 12) on the streamer; `off` adds
 //!   `--no-protocol-qa`; `both` runs QA off then on (in-process) and prints their ratio.
+//! - `BENCH_BASELINE_DIR=DIR`: first a chain of the programs in DIR (an earlier
+//!   release build, e.g. main's `target/release`; built-in as child process), and the
+//!   ratios of this build's chains to it: the before/after of a change in one run.
 //! - `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
 //!   (motion correction, nuisance regression with the task) instead of sample.
 //!
@@ -169,11 +172,13 @@ fn report(name: &str, mut ms: Vec<f64>) -> Stats {
 }
 
 /// How one chain runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Setup {
     qa: bool,
     in_process: bool,
     tr: Duration,
+    /// Run the three programs from this folder (an earlier build) instead of this one's.
+    baseline: Option<PathBuf>,
 }
 
 fn ratio(label: &str, new: Stats, old: Stats) {
@@ -191,6 +196,7 @@ fn ratio(label: &str, new: Stats, old: Stats) {
 }
 
 fn main() -> Result<(), Error> {
+    let baseline_dir: String = env_or("BENCH_BASELINE_DIR", String::new());
     let tr = Duration::from_millis(env_or("BENCH_TR_MS", 500));
     let fast = Duration::from_millis(env_or("BENCH_FAST_TR_MS", 100));
     let qa: String = env_or("BENCH_QA", "on".to_string());
@@ -200,11 +206,13 @@ fn main() -> Result<(), Error> {
             qa: false,
             in_process: true,
             tr,
+            baseline: None,
         })?;
         let on = chain(Setup {
             qa: true,
             in_process: true,
             tr,
+            baseline: None,
         })?;
         ratio("protocol QA on vs off", on, off);
         return Ok(());
@@ -215,13 +223,25 @@ fn main() -> Result<(), Error> {
             qa,
             in_process: in_process == "on",
             tr,
+            baseline: None,
         })?;
         return Ok(());
     }
+    let earlier = (!baseline_dir.is_empty())
+        .then(|| {
+            chain(Setup {
+                qa,
+                in_process: false,
+                tr,
+                baseline: Some(PathBuf::from(&baseline_dir)),
+            })
+        })
+        .transpose()?;
     let old = chain(Setup {
         qa,
         in_process: false,
         tr,
+        baseline: None,
     })?;
     let new = chain(Setup {
         qa,
@@ -234,10 +254,23 @@ fn main() -> Result<(), Error> {
                 qa,
                 in_process: true,
                 tr: fast,
+                baseline: None,
             })
         })
         .transpose()?;
     println!("summary (one run of this benchmark):");
+    if let Some(earlier) = earlier {
+        ratio(
+            &format!("  this build in-process vs {baseline_dir}"),
+            new,
+            earlier,
+        );
+        ratio(
+            &format!("  this build as child process vs {baseline_dir}"),
+            old,
+            earlier,
+        );
+    }
     ratio(
         &format!("  in-process vs child process, TR {} ms", tr.as_millis()),
         new,
@@ -259,12 +292,28 @@ fn main() -> Result<(), Error> {
 
 /// One whole chain; returns its end-to-end statistics.
 fn chain(setup: Setup) -> Result<Stats, Error> {
-    let Setup { qa, in_process, tr } = setup;
+    let Setup {
+        qa,
+        in_process,
+        tr,
+        baseline,
+    } = setup;
     let volumes: usize = env_or("BENCH_VOLUMES", 300);
     let Some(testdata) = test_support::shared_testdata() else {
         return Err("../shared/testdata is missing".into());
     };
-    let (streamer_bin, listener_bin) = (sibling("data_streamer")?, sibling("analysis_listener")?);
+    let (analyser_bin, streamer_bin, listener_bin) = match &baseline {
+        Some(dir) => (
+            dir.join("data_analyser"),
+            dir.join("data_streamer"),
+            dir.join("analysis_listener"),
+        ),
+        None => (
+            PathBuf::from(env!("CARGO_BIN_EXE_data_analyser")),
+            sibling("data_streamer")?,
+            sibling("analysis_listener")?,
+        ),
+    };
     let site = tempfile::tempdir()?;
     let at = |rel: &str| site.path().join(rel);
     let arg = |rel: &str| at(rel).display().to_string();
@@ -341,11 +390,7 @@ fn chain(setup: Setup) -> Result<Stats, Error> {
         "--exit-after-run",
     ];
     analyser_args.extend(in_process.then_some("--in-process"));
-    let analyser = Proc::start(
-        Path::new(env!("CARGO_BIN_EXE_data_analyser")),
-        &analyser_args,
-        &at("analyser.log"),
-    )?;
+    let analyser = Proc::start(&analyser_bin, &analyser_args, &at("analyser.log"))?;
     let port = analyser.port_after("Listening on: ")?.to_string();
     let server = format!("127.0.0.1:{port}");
     let login = [
@@ -482,8 +527,12 @@ fn chain(setup: Setup) -> Result<Stats, Error> {
         }
     }
     println!(
-        "chain ({}, protocol QA {}): scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
+        "chain ({}{}, protocol QA {}): scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
         if in_process { "built-in in-process" } else { "built-in as child process" },
+        baseline
+            .as_ref()
+            .map(|dir| format!(", programs of {}", dir.display()))
+            .unwrap_or_default(),
         if qa { "on" } else { "off" },
         total.len(),
         tr.as_millis()

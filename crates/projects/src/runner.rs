@@ -81,7 +81,8 @@ pub struct InProcess(
         dyn Fn(
                 Vec<OsString>,
                 Vec<(String, String)>,
-            ) -> std::pin::Pin<Box<dyn std::future::Future<Output = InProcessResult> + Send>>
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = InProcessResult> + Send>>
             + Send
             + Sync,
     >,
