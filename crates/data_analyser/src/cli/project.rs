@@ -86,8 +86,9 @@ pub struct ProjectArgs {
     /// Run a built-in project (sample, roi-feedback, motion, glm) as a task of the
     /// analyser instead of a child process: one process fewer between the scanner's file
     /// and the result (lower latency, docs/performance.md). It still talks to the
-    /// project API, so Run, Stop, the log and results work the same; a crash of the
-    /// project then takes the analyser down. Script projects always run as processes.
+    /// project API, so Run, Stop, the log and results work the same (a panic ends the
+    /// launch with status 101), but its memory and threads are the analyser's. Script
+    /// projects always run as processes.
     #[arg(long)]
     pub in_process: bool,
     #[command(flatten)]
