@@ -247,6 +247,7 @@ fn main() -> Result<(), Error> {
         qa,
         in_process: true,
         tr,
+        baseline: None,
     })?;
     let quick = (!fast.is_zero())
         .then(|| {

@@ -76,17 +76,15 @@ pub type InProcessResult = Result<(), String>;
 /// extra environment (RTCLOUD_API, RTCLOUD_TOKEN, ...) a child would get; it talks to
 /// the project API like any script, so start, stop, log and tokens work the same.
 #[derive(Clone)]
-pub struct InProcess(
-    pub  Arc<
-        dyn Fn(
-                Vec<OsString>,
-                Vec<(String, String)>,
-            )
-                -> std::pin::Pin<Box<dyn std::future::Future<Output = InProcessResult> + Send>>
-            + Send
-            + Sync,
-    >,
-);
+pub struct InProcess(pub Arc<InProcessMain>);
+
+/// The future an in-process main returns.
+pub type InProcessFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = InProcessResult> + Send>>;
+
+/// An in-process main: (arguments, extra environment) -> its run.
+pub type InProcessMain =
+    dyn Fn(Vec<OsString>, Vec<(String, String)>) -> InProcessFuture + Send + Sync;
 
 impl std::fmt::Debug for InProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
