@@ -314,11 +314,11 @@ async fn write_loop(
                     "result {} (run {}, TR {})",
                     result.seq, result.run, result.tr
                 );
-                until_written(&board, &what, || {
-                    output
-                        .lock()
+                let (out, shown) = (output.clone(), board.clone());
+                until_written(&board, &what, move || {
+                    out.lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .write_result(&delivered, || board.publish(delivered.clone()))
+                        .write_result(&delivered, || shown.publish(delivered.clone()))
                 })
                 .await;
                 // The TR's timeline (issue 14): our stamps and clock offset go back.
@@ -340,11 +340,14 @@ async fn write_loop(
                 text,
                 skew_s,
             } if session == current => {
-                until_written(&board, &format!("message {seq}"), || {
-                    output
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .write_message(seq, made_at - skew_s, &text)
+                let out = output.clone();
+                let line = text.clone();
+                until_written(&board, &format!("message {seq}"), move || {
+                    out.lock().unwrap_or_else(|e| e.into_inner()).write_message(
+                        seq,
+                        made_at - skew_s,
+                        &line,
+                    )
                 })
                 .await;
                 board.set_message(&text);
@@ -364,11 +367,32 @@ const WRITE_RETRY: Duration = Duration::from_secs(1);
 pub(crate) async fn until_written<T>(
     board: &Board,
     what: &str,
-    mut write: impl FnMut() -> Result<T, crate::output::OutputError>,
-) -> T {
+    mut write: impl FnMut() -> Result<T, crate::output::OutputError> + Send + 'static,
+) -> T
+where
+    T: Send + 'static,
+{
     let mut failing = false;
     loop {
-        match write() {
+        // On a blocking thread (issue 14): the write's fsyncs take milliseconds, and a
+        // long-poll woken by the result from a runtime worker waits in that worker's
+        // own queue (not stolen by the other worker) until the worker is free again.
+        let (writer, attempt) = match tokio::task::spawn_blocking(move || {
+            let attempt = write();
+            (write, attempt)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => match e.try_into_panic() {
+                // A panic in the write itself ends the loop's task, as it did inline.
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Not started: the runtime is shutting down, and this task with it.
+                Err(_) => std::future::pending().await,
+            },
+        };
+        write = writer;
+        match attempt {
             Ok(done) => {
                 if failing {
                     tracing::info!("{what} written after all");
@@ -416,7 +440,7 @@ mod tests {
         let task = {
             let (output, board) = (output.clone(), board.clone());
             tokio::spawn(async move {
-                until_written(&board, "result 1", || {
+                until_written(&board, "result 1", move || {
                     output
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

@@ -1,20 +1,35 @@
 //! The whole chain, as the participant experiences it: from the scanner's final write
 //! and close() of a DICOM file to that TR's result JSON being renamed into
-//! analysis_listener's folder. Real release binaries, TLS on loopback: a replaying
-//! "scanner" (4 chunks, 5 ms apart, like a slow writer), data_streamer, data_analyser
-//! running the built-in sample project (a separate process, over the project API), and
-//! analysis_listener. Prints p50/p99 over BENCH_VOLUMES (default 200) Skyra mosaics,
-//! the share of each hop, and how soon a long-poll on the listener's results server
-//! returns. Asserts nothing.
+//! analysis_listener's folder, stamped by this process's own clock (an inotify watcher
+//! on the listener's folder; never file mtimes). Real release binaries, TLS on
+//! loopback: a replaying "scanner" (each Skyra mosaic written in 4 chunks, 5 ms apart,
+//! like a slow writer), data_streamer, data_analyser running the built-in `sample`
+//! project, and analysis_listener. Prints p50/p99/max over the TRs, the p50 of the
+//! first and last 100 TRs (latency must not grow over a run), each hop's share (from
+//! the run's volumes.tsv / results.tsv records), and how soon a long-poll on the
+//! listener's results server returns. Asserts nothing.
 //!
-//! `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
-//! (motion correction, nuisance regression with the task) instead of sample.
-//! Protocol QA (issue 12) on the console and the analyser is measured by running the
-//! chain twice in one run, `BENCH_QA=both` (default): streamer with `--no-protocol-qa`
-//! first, then with QA on, and the ratio of their p50s; `off` or `on` runs one chain.
+//! Default (issue 14): 300 TRs at TR 0.5 s, the same run measuring three chains back
+//! to back: the built-in project as a child process (the old path), the built-in
+//! in-process (`data_analyser --in-process`), and in-process again at TR 0.1 s; then
+//! the ratios of their p50s and p99s. About 6 minutes. The one command:
 //!
-//! `scripts/bench.sh` builds the sibling binaries first; by hand:
 //! `cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain`
+//!
+//! Knobs (environment):
+//! - `BENCH_VOLUMES` (300): TRs per chain; `BENCH_VOLUMES=1000` for the long run.
+//! - `BENCH_TR_MS` (500): the TR of the first two chains.
+//! - `BENCH_FAST_TR_MS` (100): the TR of the third chain; 0 leaves it out.
+//! - `BENCH_IN_PROCESS` (`both`): `off` or `on` runs that one chain at BENCH_TR_MS.
+//! - `BENCH_QA` (`on`): protocol QA (issue 12) on the streamer; `off` adds
+//!   `--no-protocol-qa`; `both` runs QA off then on (in-process) and prints their ratio.
+//! - `BENCH_BASELINE_DIR=DIR`: first a chain of the programs in DIR (an earlier
+//!   release build, e.g. main's `target/release`; built-in as child process), and the
+//!   ratios of this build's chains to it: the before/after of a change in one run.
+//! - `BENCH_PREPROCESS=1` runs the built-in roi-feedback with its preprocessing on
+//!   (motion correction, nuisance regression with the task) instead of sample.
+//!
+//! `scripts/bench.sh` builds the sibling binaries first and runs every benchmark.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -131,37 +146,175 @@ fn column(
     Ok(out)
 }
 
-fn report(name: &str, mut ms: Vec<f64>) -> f64 {
+/// Median, 99th percentile and maximum, in ms.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn report(name: &str, mut ms: Vec<f64>) -> Stats {
     ms.sort_by(f64::total_cmp);
-    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+    let stats = Stats {
+        p50: percentile(&ms, 0.5),
+        p99: percentile(&ms, 0.99),
+        max: ms.last().copied().unwrap_or(f64::NAN),
+    };
     println!(
-        "  {name:<34} p50 {p50:7.2} ms   p99 {p99:7.2} ms   (n={})",
+        "  {name:<36} p50 {:7.2} ms   p99 {:7.2} ms   max {:7.2} ms   (n={})",
+        stats.p50,
+        stats.p99,
+        stats.max,
         ms.len()
     );
-    p50
+    stats
+}
+
+/// How one chain runs.
+#[derive(Debug, Clone)]
+struct Setup {
+    qa: bool,
+    in_process: bool,
+    tr: Duration,
+    /// Run the three programs from this folder (an earlier build) instead of this one's.
+    baseline: Option<PathBuf>,
+}
+
+fn ratio(label: &str, new: Stats, old: Stats) {
+    println!(
+        "{label}: p50 {:.2} vs {:.2} ms (ratio {:.3}), p99 {:.2} vs {:.2} ms (ratio {:.3}), max {:.2} vs {:.2} ms",
+        new.p50,
+        old.p50,
+        new.p50 / old.p50,
+        new.p99,
+        old.p99,
+        new.p99 / old.p99,
+        new.max,
+        old.max
+    );
 }
 
 fn main() -> Result<(), Error> {
-    let qa: String = env_or("BENCH_QA", "both".to_string());
-    let off = (qa != "on").then(|| chain(false)).transpose()?;
-    let on = (qa != "off").then(|| chain(true)).transpose()?;
-    if let (Some(off), Some(on)) = (off, on) {
-        println!(
-            "protocol QA on vs off: p50 {on:.1} ms vs {off:.1} ms, ratio {:.3}",
-            on / off
+    let baseline_dir: String = env_or("BENCH_BASELINE_DIR", String::new());
+    let tr = Duration::from_millis(env_or("BENCH_TR_MS", 500));
+    let fast = Duration::from_millis(env_or("BENCH_FAST_TR_MS", 100));
+    let qa: String = env_or("BENCH_QA", "on".to_string());
+    let in_process: String = env_or("BENCH_IN_PROCESS", "both".to_string());
+    if qa == "both" {
+        let off = chain(Setup {
+            qa: false,
+            in_process: true,
+            tr,
+            baseline: None,
+        })?;
+        let on = chain(Setup {
+            qa: true,
+            in_process: true,
+            tr,
+            baseline: None,
+        })?;
+        ratio("protocol QA on vs off", on, off);
+        return Ok(());
+    }
+    let qa = qa != "off";
+    if in_process != "both" {
+        chain(Setup {
+            qa,
+            in_process: in_process == "on",
+            tr,
+            baseline: None,
+        })?;
+        return Ok(());
+    }
+    let earlier = (!baseline_dir.is_empty())
+        .then(|| {
+            chain(Setup {
+                qa,
+                in_process: false,
+                tr,
+                baseline: Some(PathBuf::from(&baseline_dir)),
+            })
+        })
+        .transpose()?;
+    let old = chain(Setup {
+        qa,
+        in_process: false,
+        tr,
+        baseline: None,
+    })?;
+    let new = chain(Setup {
+        qa,
+        in_process: true,
+        tr,
+        baseline: None,
+    })?;
+    let quick = (!fast.is_zero())
+        .then(|| {
+            chain(Setup {
+                qa,
+                in_process: true,
+                tr: fast,
+                baseline: None,
+            })
+        })
+        .transpose()?;
+    println!("summary (one run of this benchmark):");
+    if let Some(earlier) = earlier {
+        ratio(
+            &format!("  this build in-process vs {baseline_dir}"),
+            new,
+            earlier,
+        );
+        ratio(
+            &format!("  this build as child process vs {baseline_dir}"),
+            old,
+            earlier,
+        );
+    }
+    ratio(
+        &format!("  in-process vs child process, TR {} ms", tr.as_millis()),
+        new,
+        old,
+    );
+    if let Some(quick) = quick {
+        ratio(
+            &format!(
+                "  in-process, TR {} ms vs TR {} ms",
+                fast.as_millis(),
+                tr.as_millis()
+            ),
+            quick,
+            new,
         );
     }
     Ok(())
 }
 
-/// One whole chain (protocol QA on the streamer on or off); returns its p50 in ms.
-fn chain(qa: bool) -> Result<f64, Error> {
-    let volumes: usize = env_or("BENCH_VOLUMES", 200);
-    let tr = Duration::from_millis(env_or("BENCH_TR_MS", 100));
+/// One whole chain; returns its end-to-end statistics.
+fn chain(setup: Setup) -> Result<Stats, Error> {
+    let Setup {
+        qa,
+        in_process,
+        tr,
+        baseline,
+    } = setup;
+    let volumes: usize = env_or("BENCH_VOLUMES", 300);
     let Some(testdata) = test_support::shared_testdata() else {
         return Err("../shared/testdata is missing".into());
     };
-    let (streamer_bin, listener_bin) = (sibling("data_streamer")?, sibling("analysis_listener")?);
+    let (analyser_bin, streamer_bin, listener_bin) = match &baseline {
+        Some(dir) => (
+            dir.join("data_analyser"),
+            dir.join("data_streamer"),
+            dir.join("analysis_listener"),
+        ),
+        None => (
+            PathBuf::from(env!("CARGO_BIN_EXE_data_analyser")),
+            sibling("data_streamer")?,
+            sibling("analysis_listener")?,
+        ),
+    };
     let site = tempfile::tempdir()?;
     let at = |rel: &str| site.path().join(rel);
     let arg = |rel: &str| at(rel).display().to_string();
@@ -218,28 +371,27 @@ fn chain(qa: bool) -> Result<f64, Error> {
     println!("project {project}");
     std::fs::write(at("sample.toml"), settings)?;
 
-    let analyser = Proc::start(
-        Path::new(env!("CARGO_BIN_EXE_data_analyser")),
-        &[
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--certs-dir",
-            &arg("certs"),
-            "--sessions-dir",
-            &arg("sessions"),
-            "--project",
-            project,
-            "--config",
-            &arg("sample.toml"),
-            "--data-remote",
-            "--subject-remote",
-            "--run-on-start",
-            "--exit-after-run",
-        ],
-        &at("analyser.log"),
-    )?;
+    let (certs, sessions, config) = (arg("certs"), arg("sessions"), arg("sample.toml"));
+    let mut analyser_args = vec![
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--certs-dir",
+        &certs,
+        "--sessions-dir",
+        &sessions,
+        "--project",
+        project,
+        "--config",
+        &config,
+        "--data-remote",
+        "--subject-remote",
+        "--run-on-start",
+        "--exit-after-run",
+    ];
+    analyser_args.extend(in_process.then_some("--in-process"));
+    let analyser = Proc::start(&analyser_bin, &analyser_args, &at("analyser.log"))?;
     let port = analyser.port_after("Listening on: ")?.to_string();
     let server = format!("127.0.0.1:{port}");
     let login = [
@@ -376,12 +528,24 @@ fn chain(qa: bool) -> Result<f64, Error> {
         }
     }
     println!(
-        "chain (protocol QA {}): scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
+        "chain ({}{}, protocol QA {}): scanner close() -> result JSON renamed in the listener's folder ({} of {volumes} TRs, TR {} ms, TLS, loopback)",
+        if in_process { "built-in in-process" } else { "built-in as child process" },
+        baseline
+            .as_ref()
+            .map(|dir| format!(", programs of {}", dir.display()))
+            .unwrap_or_default(),
         if qa { "on" } else { "off" },
         total.len(),
         tr.as_millis()
     );
-    let p50 = report("end to end", total);
+    let window = total.len().min(100);
+    let (first, last) = (
+        total[..window].to_vec(),
+        total[total.len() - window..].to_vec(),
+    );
+    let stats = report("end to end", total);
+    report("  the first 100 TRs", first);
+    report("  the last 100 TRs", last);
     let names = [
         "file detected (inotify, complete)",
         "sent (de-id, TLS) to the analyser",
@@ -397,7 +561,7 @@ fn chain(qa: bool) -> Result<f64, Error> {
     // RT-Cloud's own stack measured the same way on this kind of machine (issue 5).
     println!(
         "  RT-Cloud (no TLS): p50 126 ms, p99 200 ms -> this chain is {:.0}x faster at p50",
-        126.0 / p50
+        126.0 / stats.p50
     );
-    Ok(p50)
+    Ok(stats)
 }

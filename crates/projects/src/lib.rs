@@ -17,7 +17,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub use config::ProjectConfig;
-pub use runner::{Exit, OutputLine, Runner, RunningScript, ScriptRun, Stream, MAX_OUTPUT_PIECE};
+pub use runner::{
+    Exit, InProcess, InProcessResult, OutputLine, Runner, RunningScript, ScriptRun, Stream,
+    MAX_OUTPUT_PIECE,
+};
 
 /// What can go wrong with a project.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,10 @@ pub struct Project {
     /// Arguments before `--config` for the main script (a built-in project runs the
     /// analyser itself as `data_analyser builtin NAME`).
     pub main_args: Vec<OsString>,
+    /// Run the main program as a task of the analyser rather than a child process (a
+    /// built-in project with `--in-process`, issue 14); initialize and finalize stay
+    /// processes.
+    pub in_process: Option<InProcess>,
 }
 
 /// Which of a project's scripts to run.
@@ -150,6 +157,7 @@ impl Project {
             finalize_script,
             config_path,
             main_args: Vec::new(),
+            in_process: None,
         })
     }
 
@@ -170,6 +178,7 @@ impl Project {
             finalize_script: None,
             config_path: config_path.to_owned(),
             main_args,
+            in_process: None,
         }
     }
 
@@ -198,6 +207,7 @@ impl Project {
         let mut run = self.script_run(script, config, runs, scans);
         if which == Script::Main {
             run.args.splice(0..0, self.main_args.iter().cloned());
+            run.in_process = self.in_process.clone();
         } else {
             // RT-Cloud starts initialize and finalize with the settings only, and its
             // scripts accept nothing else (runNum and scanNum are in the settings).
@@ -235,6 +245,7 @@ impl Project {
             env: Vec::new(),
             dir: self.dir.clone(),
             python: "python3".into(),
+            in_process: None,
         }
     }
 }

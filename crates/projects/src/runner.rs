@@ -62,6 +62,34 @@ pub struct ScriptRun {
     pub dir: PathBuf,
     /// The interpreter for `.py` scripts.
     pub python: PathBuf,
+    /// Run as a task of this process instead of `script` (a built-in project the user
+    /// chose to run in-process, issue 14); gets `args` and `env` as a child would.
+    pub in_process: Option<InProcess>,
+}
+
+/// The result of an in-process main: `Err` carries the message a child would have
+/// printed to stderr before exiting with status 1.
+pub type InProcessResult = Result<(), String>;
+
+/// A main program run as a task of the analyser instead of a child process (issue 14:
+/// a built-in project without the process hop). Called with the arguments and the
+/// extra environment (RTCLOUD_API, RTCLOUD_TOKEN, ...) a child would get; it talks to
+/// the project API like any script, so start, stop, log and tokens work the same.
+#[derive(Clone)]
+pub struct InProcess(pub Arc<InProcessMain>);
+
+/// The future an in-process main returns.
+pub type InProcessFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = InProcessResult> + Send>>;
+
+/// An in-process main: (arguments, extra environment) -> its run.
+pub type InProcessMain =
+    dyn Fn(Vec<OsString>, Vec<(String, String)>) -> InProcessFuture + Send + Sync;
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcess")
+    }
 }
 
 /// The program and leading arguments that run `script`, chosen by its kind.
@@ -88,8 +116,15 @@ pub fn interpreter_for(script: &Path, python: &Path) -> Result<Vec<OsString>, Pr
 /// A script that is running (or has just ended).
 #[derive(Debug)]
 pub struct RunningScript {
-    pid: Pid,
+    how: Running,
     exit: watch::Receiver<Option<Exit>>,
+}
+
+/// A child process group, or a task of this process ([`InProcess`]).
+#[derive(Debug)]
+enum Running {
+    Process(Pid),
+    Task(tokio::task::AbortHandle),
 }
 
 impl RunningScript {
@@ -98,6 +133,9 @@ impl RunningScript {
         run: &ScriptRun,
         lines: mpsc::UnboundedSender<OutputLine>,
     ) -> Result<Self, ProjectError> {
+        if let Some(main) = &run.in_process {
+            return Ok(Self::start_task(main, run, lines));
+        }
         let argv = interpreter_for(&run.script, &run.python)?;
         let mut command = Command::new(&argv[0]);
         command
@@ -133,7 +171,45 @@ impl RunningScript {
             stderr.await.ok();
             tx.send(Some(status)).ok();
         });
-        Ok(Self { pid, exit })
+        Ok(Self {
+            how: Running::Process(pid),
+            exit,
+        })
+    }
+
+    /// Runs `main` as a task; an error becomes one stderr line and exit status 1, an
+    /// abort (Stop) exit by SIGTERM.
+    fn start_task(
+        main: &InProcess,
+        run: &ScriptRun,
+        lines: mpsc::UnboundedSender<OutputLine>,
+    ) -> Self {
+        let (tx, exit) = watch::channel(None);
+        let task = tokio::spawn((main.0)(run.args.clone(), run.env.clone()));
+        let abort = task.abort_handle();
+        tokio::spawn(async move {
+            let status = match task.await {
+                Ok(Ok(())) => Exit::Code(0),
+                Ok(Err(message)) => {
+                    lines
+                        .send(OutputLine {
+                            stream: Stream::Stderr,
+                            text: format!("Error: {message}"),
+                            at: SystemTime::now(),
+                            continued: false,
+                        })
+                        .ok();
+                    Exit::Code(1)
+                }
+                Err(e) if e.is_cancelled() => Exit::Signal(Signal::SIGTERM as i32),
+                Err(_) => Exit::Code(101),
+            };
+            tx.send(Some(status)).ok();
+        });
+        Self {
+            how: Running::Task(abort),
+            exit,
+        }
     }
 
     /// Waits for the script to end.
@@ -160,16 +236,23 @@ impl RunningScript {
         if let Some(exit) = self.exit() {
             return exit;
         }
-        killpg(self.pid, Signal::SIGTERM).ok();
+        let pid = match &self.how {
+            Running::Process(pid) => *pid,
+            Running::Task(abort) => {
+                abort.abort();
+                return self.wait().await;
+            }
+        };
+        killpg(pid, Signal::SIGTERM).ok();
         match tokio::time::timeout(grace, self.wait()).await {
             Ok(exit) => {
                 // Children that outlived the script itself go too.
-                killpg(self.pid, Signal::SIGKILL).ok();
+                killpg(pid, Signal::SIGKILL).ok();
                 exit
             }
             Err(_) => {
-                tracing::warn!(pid = %self.pid, "script ignored SIGTERM for {grace:?}; killing it");
-                killpg(self.pid, Signal::SIGKILL).ok();
+                tracing::warn!(pid = %pid, "script ignored SIGTERM for {grace:?}; killing it");
+                killpg(pid, Signal::SIGKILL).ok();
                 self.wait().await
             }
         }
@@ -264,7 +347,10 @@ impl Runner {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(running) = current.as_ref().filter(|r| r.exit().is_none()) {
             return Err(ProjectError::Busy {
-                pid: running.pid.as_raw(),
+                pid: match running.how {
+                    Running::Process(pid) => pid.as_raw(),
+                    Running::Task(_) => std::process::id() as i32,
+                },
             });
         }
         let started = Arc::new(RunningScript::start(run, lines)?);

@@ -124,6 +124,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
         run_on_start: args.auto_run,
         exit_after_run: args.exit_after_run,
         stop_grace: 5.0,
+        in_process: false,
         port: PortArgs {
             host: "127.0.0.1".into(),
             port: args.port,

@@ -83,6 +83,14 @@ pub struct ProjectArgs {
     /// Seconds Stop waits after SIGTERM before killing the script.
     #[arg(long, default_value_t = 5.0, value_name = "SEC")]
     pub stop_grace: f64,
+    /// Run a built-in project (sample, roi-feedback, motion, glm) as a task of the
+    /// analyser instead of a child process: one process fewer between the scanner's file
+    /// and the result (lower latency, docs/performance.md). It still talks to the
+    /// project API, so Run, Stop, the log and results work the same (a panic ends the
+    /// launch with status 101), but its memory and threads are the analyser's. Script
+    /// projects always run as processes.
+    #[arg(long)]
+    pub in_process: bool,
     #[command(flatten)]
     pub port: PortArgs,
 }
@@ -404,13 +412,17 @@ fn builtin(args: &ProjectArgs, name: &str, session: &Session) -> Result<Project>
     };
     let exe = std::env::current_exe().context("finding the data_analyser executable")?;
     let dir = std::env::current_dir().context("the current folder")?;
-    Ok(Project::builtin(
+    let mut project = Project::builtin(
         name,
         &dir,
         &config,
         &exe,
         vec!["builtin".into(), name.into()],
-    ))
+    );
+    if args.in_process {
+        project.in_process = Some(super::builtin::in_process());
+    }
+    Ok(project)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -153,6 +153,8 @@ pub fn test_python() -> Option<PathBuf> {
 /// Which sample project to run.
 enum Sample {
     Builtin,
+    /// The built-in as a task of the analyser (`--in-process`, issue 14).
+    BuiltinInProcess,
     Python(PathBuf),
 }
 
@@ -160,6 +162,9 @@ impl Sample {
     fn args(&self) -> Vec<String> {
         match self {
             Sample::Builtin => vec!["--project".into(), "sample".into()],
+            Sample::BuiltinInProcess => {
+                vec!["--project".into(), "sample".into(), "--in-process".into()]
+            }
             Sample::Python(python) => vec![
                 "--projects".into(),
                 repo_root().join("projects").display().to_string(),
@@ -173,7 +178,7 @@ impl Sample {
 
     fn name(&self) -> &'static str {
         match self {
-            Sample::Builtin => "sample",
+            Sample::Builtin | Sample::BuiltinInProcess => "sample",
             Sample::Python(_) => "sample_py",
         }
     }
@@ -268,6 +273,11 @@ fn builtin_sample_on_the_analysers_disk_plots_the_reference_means() {
 #[test]
 fn builtin_sample_fed_by_a_streamer_plots_the_reference_means() {
     run_remote(Sample::Builtin);
+}
+
+#[test]
+fn builtin_sample_in_process_fed_by_a_streamer_plots_the_reference_means() {
+    run_remote(Sample::BuiltinInProcess);
 }
 
 #[test]

@@ -12,6 +12,11 @@ const ALPHA: f64 = 0.2;
 /// Decompression on the analyser, as a share of compression time (zstd decompresses
 /// several times faster than it compresses).
 const DECOMPRESS_SHARE: f64 = 0.3;
+/// How much sooner the other way must be expected to deliver before the streamer
+/// switches (issue 14): near the break-even point (loopback with a busy analyser) a
+/// noisy estimate otherwise flips compression on and off from one volume to the next,
+/// and every flip to compression costs a millisecond or more on that volume.
+const HYSTERESIS: f64 = 0.25;
 
 /// What the streamer knows about its link and its compression speed.
 #[derive(Debug, Clone)]
@@ -22,6 +27,8 @@ pub(crate) struct LinkEstimate {
     compress_secs_per_byte: f64,
     /// Compressed size / raw size.
     ratio: f64,
+    /// The last decision: volumes are being compressed.
+    compressing: bool,
 }
 
 impl Default for LinkEstimate {
@@ -31,6 +38,7 @@ impl Default for LinkEstimate {
             // About 300 MB/s and a ratio of one half: zstd's fast levels on mosaics.
             compress_secs_per_byte: 1.0 / 300e6,
             ratio: 0.5,
+            compressing: true,
         }
     }
 }
@@ -67,17 +75,24 @@ impl LinkEstimate {
         self.ratio = ewma(self.ratio, wire as f64 / raw as f64);
     }
 
-    /// Whether compressing `raw` bytes is expected to deliver them sooner.
-    pub fn worth_compressing(&self, raw: u64) -> bool {
+    /// Whether compressing `raw` bytes is expected to deliver them sooner; the answer
+    /// changes only when the other way is expected to be [`HYSTERESIS`] faster.
+    pub fn worth_compressing(&mut self, raw: u64) -> bool {
         let Some(tput) = self.throughput else {
             // Unknown link: compress (the safe choice on a slow uplink).
+            self.compressing = true;
             return true;
         };
         let raw = raw as f64;
         let send_raw = raw / tput;
         let send_packed =
             raw * self.compress_secs_per_byte * (1.0 + DECOMPRESS_SHARE) + raw * self.ratio / tput;
-        send_packed < send_raw
+        self.compressing = if self.compressing {
+            send_raw >= send_packed * (1.0 - HYSTERESIS)
+        } else {
+            send_packed < send_raw * (1.0 - HYSTERESIS)
+        };
+        self.compressing
     }
 }
 
@@ -97,5 +112,28 @@ mod tests {
         e.new_link();
         e.record_ack(200_000, Duration::from_millis(16));
         assert!(e.worth_compressing(457_000));
+    }
+
+    #[test]
+    fn a_noisy_estimate_near_break_even_does_not_flip_the_decision() {
+        let mut e = LinkEstimate::default();
+        e.record_compress(457_000, 200_000, Duration::from_micros(1300));
+        e.record_ack(457_000, Duration::from_micros(600));
+        assert!(!e.worth_compressing(457_000), "loopback: raw");
+        // Break-even is near 120 MB/s with these compression figures: an estimate
+        // jittering around it keeps the decision.
+        for tput in [110e6, 135e6, 105e6, 140e6, 110e6] {
+            e.throughput = Some(tput);
+            assert!(!e.worth_compressing(457_000), "raw at {tput}");
+        }
+        // A clearly slower link switches, and jitter around break-even keeps that too.
+        e.throughput = Some(40e6);
+        assert!(e.worth_compressing(457_000));
+        for tput in [135e6, 110e6, 140e6] {
+            e.throughput = Some(tput);
+            assert!(e.worth_compressing(457_000), "compressed at {tput}");
+        }
+        e.throughput = Some(400e6);
+        assert!(!e.worth_compressing(457_000), "a fast link again: raw");
     }
 }

@@ -141,7 +141,7 @@ impl PushState {
     }
 
     /// The zstd level for a volume of `raw` bytes on the current link, if any.
-    fn level_for(&self, raw: u64) -> Option<i32> {
+    fn level_for(&mut self, raw: u64) -> Option<i32> {
         let outbox = self.outbox.as_ref()?;
         let level = outbox.level?;
         (!outbox.adaptive || self.estimate.worth_compressing(raw)).then_some(level)

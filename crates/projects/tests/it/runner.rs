@@ -21,6 +21,7 @@ fn run_of(dir: &Path, script: &str) -> ScriptRun {
         env: vec![("RTCLOUD_TOKEN".into(), "t0k3n".into())],
         dir: dir.to_owned(),
         python: "python3".into(),
+        in_process: None,
     }
 }
 
