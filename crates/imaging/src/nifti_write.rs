@@ -45,41 +45,21 @@ pub fn volume_to_nifti(volume: &Volume, gz: bool) -> Result<Vec<u8>> {
 /// A series as one NIfTI-1 file: geometry, timing and metadata from `geometry`, the
 /// voxels from `frames` (all of `geometry`'s shape and type). One frame writes 3D.
 pub fn series_to_nifti(geometry: &Volume, frames: &[&Voxels], gz: bool) -> Result<Vec<u8>> {
-    if frames.is_empty() {
-        return Err(ImagingError::Inconsistent(
-            "a NIfTI needs at least one volume, none were given".into(),
-        ));
-    }
-    let shape = geometry.voxels.shape();
-    let stored = datatype_of(&geometry.voxels);
-    for (t, frame) in frames.iter().enumerate() {
-        if frame.shape() != shape || datatype_of(frame) != stored {
-            return Err(ImagingError::Inconsistent(format!(
-                "volume {t} has shape {:?} and NIfTI datatype {}, the series {shape:?} and {stored}",
-                frame.shape(),
-                datatype_of(frame)
-            )));
-        }
-    }
-    let header = header(geometry, frames.len(), stored)?;
-    let voxel_bytes = shape.iter().product::<usize>() * usize::from(bytes_per_voxel(stored));
-    let mut out = Vec::with_capacity(VOX_OFFSET + voxel_bytes * frames.len());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&[0u8; 4]);
+    let voxel_bytes = geometry.voxels.shape().iter().product::<usize>()
+        * usize::from(bytes_per_voxel(datatype_of(&geometry.voxels)));
+    let capacity = VOX_OFFSET + voxel_bytes * frames.len();
+    let out = Vec::with_capacity(if gz { capacity / 2 } else { capacity });
+    let mut writer = SeriesWriter::new(geometry, frames.len(), gz, out)?;
     for frame in frames {
-        frame.write_le(&mut out);
+        writer.write_volume(frame)?;
     }
-    if gz {
-        gzip(&out)
-    } else {
-        Ok(out)
-    }
+    writer.finish()
 }
 
 /// A series written into `out` one volume at a time, so that a run of any length needs
-/// one volume in memory: the same bytes as [`series_to_nifti`] for the same geometry
-/// and frames (the same header; gzip at the same level, whose output does not depend
-/// on how the input is split into writes).
+/// one volume in memory. [`series_to_nifti`] writes through it too: gzip's output
+/// depends on how the input is split into writes, so both must write the same pieces
+/// (the header, then one write per volume) to give the same bytes.
 pub struct SeriesWriter<W: Write> {
     out: Out<W>,
     shape: [usize; 3],
@@ -185,15 +165,6 @@ impl<W: Write> SeriesWriter<W> {
         self.buffer.clear();
         written.map_err(ImagingError::Write)
     }
-}
-
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::fast());
-    // Writing into a Vec cannot fail short of running out of memory; still no unwrap.
-    encoder
-        .write_all(bytes)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| ImagingError::Unsupported(format!("gzip compression of a NIfTI failed: {e}")))
 }
 
 /// The NIfTI datatype of the stored type of `voxels`.
