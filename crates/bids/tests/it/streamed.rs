@@ -145,3 +145,96 @@ fn a_volume_that_changed_between_the_passes_rolls_the_append_back() {
         "the append created the dataset and rolled it back"
     );
 }
+
+/// The process's peak resident set (VmHWM, KiB) since the last reset.
+fn peak_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// Resets VmHWM to the current resident set (Linux: "5" into clear_refs).
+fn reset_peak() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+}
+
+/// Peak memory of both paths on a 300-volume run of the synthetic scanner's DICOM
+/// files on disk (64 x 64 x 27, TR 2 s), decoded from the files as the session's
+/// dataset thread does. Prints the growth of VmHWM over each; run with
+/// `cargo test --workspace --test it streamed::peak_memory -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: decodes and writes 300 volumes twice"]
+fn peak_memory_of_a_300_volume_run_in_memory_and_streamed() {
+    const VOLUMES: usize = 300;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let synth = imaging::synth::Synth::new(imaging::synth::SynthSpec {
+        volumes: VOLUMES,
+        ..imaging::synth::SynthSpec::default()
+    })
+    .expect("spec");
+    let files: Vec<PathBuf> = (0..VOLUMES)
+        .map(|t| {
+            let path = dir.path().join(format!("{t:06}.dcm"));
+            std::fs::write(&path, synth.file(t).expect("dicom").bytes).expect("writes");
+            path
+        })
+        .collect();
+    let decode =
+        |p: &PathBuf| imaging::volume_from_file(&std::fs::read(p).expect("reads")).expect("volume");
+    let args = arguments("04", "memory", "1");
+    let none = EntitySource::default();
+    let description = bids::archive::raw_description("memory");
+
+    reset_peak();
+    let before = peak_kib();
+    let mut run = BidsRun::new();
+    for p in &files {
+        run.append(BidsIncremental::from_volume(decode(p), &args, &none).expect("converts"))
+            .expect("fits");
+    }
+    BidsArchive::open_or_new(dir.path().join("memory"), description.clone())
+        .expect("opens")
+        .append_run(&run, None)
+        .expect("appends");
+    drop(run);
+    let in_memory = peak_kib().saturating_sub(before);
+
+    reset_peak();
+    let before = peak_kib();
+    let mut checked = CheckedRun::new();
+    for p in &files {
+        checked
+            .append(BidsIncremental::from_volume(decode(p), &args, &none).expect("converts"))
+            .expect("fits");
+    }
+    let mut source = |t: usize| Ok(decode(&files[t]));
+    BidsArchive::open_or_new(dir.path().join("streamed"), description)
+        .expect("opens")
+        .append_streamed(&checked, &mut source, None)
+        .expect("appends");
+    let streamed = peak_kib().saturating_sub(before);
+
+    let volume_kib = 64 * 64 * 27 * 2 / 1024;
+    println!(
+        "{VOLUMES} volumes of {volume_kib} KiB: peak RSS growth in memory {in_memory} KiB, \
+         streamed {streamed} KiB (ratio {:.1})",
+        in_memory as f64 / streamed.max(1) as f64
+    );
+    let images = |name: &str| {
+        std::fs::read(
+            dir.path()
+                .join(name)
+                .join("sub-04/func/sub-04_task-memory_run-1_bold.nii.gz"),
+        )
+        .expect("image")
+    };
+    assert!(images("memory") == images("streamed"), "the same image");
+    // The in-memory path holds 300 decoded volumes (63 MiB); the streamed one about one.
+    assert!(
+        streamed * 4 < in_memory,
+        "streamed {streamed} KiB, in memory {in_memory} KiB"
+    );
+}
