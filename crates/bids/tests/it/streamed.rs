@@ -188,20 +188,8 @@ fn peak_memory_of_a_300_volume_run_in_memory_and_streamed() {
     let none = EntitySource::default();
     let description = bids::archive::raw_description("memory");
 
-    reset_peak();
-    let before = peak_kib();
-    let mut run = BidsRun::new();
-    for p in &files {
-        run.append(BidsIncremental::from_volume(decode(p), &args, &none).expect("converts"))
-            .expect("fits");
-    }
-    BidsArchive::open_or_new(dir.path().join("memory"), description.clone())
-        .expect("opens")
-        .append_run(&run, None)
-        .expect("appends");
-    drop(run);
-    let in_memory = peak_kib().saturating_sub(before);
-
+    // Streamed first: memory the in-memory path frees stays with the allocator and
+    // would hide the streamed path's own growth.
     reset_peak();
     let before = peak_kib();
     let mut checked = CheckedRun::new();
@@ -211,11 +199,25 @@ fn peak_memory_of_a_300_volume_run_in_memory_and_streamed() {
             .expect("fits");
     }
     let mut source = |t: usize| Ok(decode(&files[t]));
-    BidsArchive::open_or_new(dir.path().join("streamed"), description)
+    BidsArchive::open_or_new(dir.path().join("streamed"), description.clone())
         .expect("opens")
         .append_streamed(&checked, &mut source, None)
         .expect("appends");
     let streamed = peak_kib().saturating_sub(before);
+
+    reset_peak();
+    let before = peak_kib();
+    let mut run = BidsRun::new();
+    for p in &files {
+        run.append(BidsIncremental::from_volume(decode(p), &args, &none).expect("converts"))
+            .expect("fits");
+    }
+    BidsArchive::open_or_new(dir.path().join("memory"), description)
+        .expect("opens")
+        .append_run(&run, None)
+        .expect("appends");
+    drop(run);
+    let in_memory = peak_kib().saturating_sub(before);
 
     let volume_kib = 64 * 64 * 27 * 2 / 1024;
     println!(
