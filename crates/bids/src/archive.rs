@@ -602,16 +602,18 @@ fn write_image(path: &Path, image: &mut Image) -> Result<(), Stop> {
             file
         }
         Image::Streamed(run, volume) => {
-            let Some(first) = run.image_run() else {
+            let Some(layout) = run.image_run() else {
                 return Err(BidsError::NotFound("the run has no volumes to append".into()).into());
             };
+            // The run's geometry and scaling rule (pass 1); its volumes come again
+            // one at a time, each checked against the run and written at once.
             let out = BufWriter::with_capacity(1 << 16, file);
-            let mut writer = SeriesWriter::new(first.first(), first.len(), true, out)
+            let mut writer = SeriesWriter::new(layout.first(), layout.len(), true, out)
                 .map_err(BidsError::from)?;
-            for t in 0..first.len() {
+            for t in 0..layout.len() {
                 let mut next = volume(t)?;
-                first.to_frame(&mut next);
-                check_geometry(first.first(), &next)
+                layout.to_frame(&mut next);
+                check_geometry(layout.first(), &next)
                     .map_err(|e| BidsError::invalid(format!("volume {t}"), e.to_string()))?;
                 writer.write_volume(&next.voxels).map_err(BidsError::from)?;
             }
