@@ -13,18 +13,25 @@
 //! journal commits. An append that fails, or a process that dies during one, is rolled
 //! back (at once, or by the next `open` / append): the dataset is left as it was.
 //! Existing run files are never overwritten.
+//!
+//! A run's image is either a [`BidsRun`] in memory ([`BidsArchive::append_run`]) or
+//! streamed into its staging file one volume at a time from a [`CheckedRun`] and a
+//! source of its volumes ([`BidsArchive::append_streamed`], one volume in memory): both
+//! write the same bytes for the same volumes.
 
 use std::fs;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use imaging::nifti_write::SeriesWriter;
+use imaging::Volume;
 use serde_json::{json, Map, Value};
 
 use crate::entities::{Entities, EntitySource, DATATYPES};
 use crate::error::{BidsError, Result};
 use crate::incremental::{parse_sidecar, pretty, BidsIncremental, BIDS_VERSION};
 use crate::nifti_read::read_nifti;
-use crate::run::BidsRun;
+use crate::run::{check_geometry, BidsRun, CheckedRun};
 
 /// Staging folders start with this (a dot: BIDS tools skip hidden files).
 const STAGING_PREFIX: &str = ".rtcloud-append-";
@@ -307,8 +314,27 @@ impl BidsArchive {
     /// still lacks of dataset_description.json, README and participants.tsv (a row for the
     /// subject). Refuses a run whose files exist. Returns the image's path.
     pub fn append_run(&self, run: &BidsRun, events_tsv: Option<&str>) -> Result<PathBuf> {
-        self.append_with_hook(run, events_tsv, &mut |_| Ok(()))
+        self.append_with_hook(&mut Image::Run(run), events_tsv, &mut |_| Ok(()))
             .map_err(Stop::into_error)
+    }
+
+    /// [`BidsArchive::append_run`] with one volume in memory, for runs of any length:
+    /// `run` was checked volume by volume (pass 1), and `volume(t)` decodes its volume
+    /// `t` again (0-based, in order, each once) while the image is written into the
+    /// staging folder (pass 2). The files are the same bytes as `append_run` writes for
+    /// a [`BidsRun`] of the same volumes. Errors: `append_run`'s, `volume`'s, and a
+    /// volume that no longer fits the run (shape, voxel type, voxel size, affine); the
+    /// append is then rolled back.
+    pub fn append_streamed(
+        &self,
+        run: &CheckedRun,
+        volume: &mut dyn FnMut(usize) -> Result<Volume>,
+        events_tsv: Option<&str>,
+    ) -> Result<PathBuf> {
+        self.append_with_hook(&mut Image::Streamed(run, volume), events_tsv, &mut |_| {
+            Ok(())
+        })
+        .map_err(Stop::into_error)
     }
 
     /// RT-Cloud's name for [`BidsArchive::append_run`] without events.
@@ -320,7 +346,7 @@ impl BidsArchive {
     /// into place, leaving staging folder and journal as a killed process would.
     #[doc(hidden)]
     pub fn append_run_crashing_after(&self, run: &BidsRun, moves: usize) -> Result<()> {
-        match self.append_with_hook(run, None, &mut |n| {
+        match self.append_with_hook(&mut Image::Run(run), None, &mut |n| {
             if n >= moves {
                 Err(Stop::Crashed)
             } else {
@@ -346,24 +372,28 @@ impl BidsArchive {
                 Ok(())
             }
         };
-        self.append_with_hook(run, None, &mut { fail })
+        self.append_with_hook(&mut Image::Run(run), None, &mut { fail })
             .map_err(Stop::into_error)
     }
 
     fn append_with_hook(
         &self,
-        run: &BidsRun,
+        image: &mut Image,
         events_tsv: Option<&str>,
         hook: &mut dyn FnMut(usize) -> Result<(), Stop>,
     ) -> Result<PathBuf, Stop> {
-        let entities = run
-            .entities()
+        let (entities, sidecar) = match image {
+            Image::Run(run) => (run.entities(), run.sidecar_json()),
+            Image::Streamed(run, _) => (run.entities(), run.sidecar_json()),
+        };
+        let entities = entities
             .ok_or_else(|| BidsError::NotFound("the run has no volumes to append".into()))?
             .clone();
         if self.root.is_dir() {
             recover(&self.root)?;
         }
-        let plan = self.plan(run, &entities, events_tsv)?;
+        let sidecar = sidecar.unwrap_or_default();
+        let plan = self.plan(&entities, sidecar, events_tsv)?;
         let created_root = !self.root.is_dir();
         fs::create_dir_all(&self.root).map_err(|e| BidsError::io(&self.root, e))?;
         let staging = self.root.join(format!(
@@ -373,7 +403,7 @@ impl BidsArchive {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         ));
-        let result = self.stage_and_move(&staging, &plan, created_root, hook);
+        let result = self.stage_and_move(&staging, &plan, image, created_root, hook);
         match result {
             Ok(()) => {
                 // The journal is gone: committed. The staging folder only holds backups.
@@ -390,8 +420,9 @@ impl BidsArchive {
         }
     }
 
-    /// What an append will write, checked before anything is touched.
-    fn plan(&self, run: &BidsRun, e: &Entities, events_tsv: Option<&str>) -> Result<Plan> {
+    /// What an append will write, checked before anything is touched (the image is
+    /// written while staging).
+    fn plan(&self, e: &Entities, sidecar_json: String, events_tsv: Option<&str>) -> Result<Plan> {
         let folder = e.folder();
         let image = folder.join(format!("{}.nii.gz", e.stem()));
         for existing in [
@@ -406,11 +437,11 @@ impl BidsArchive {
                 ));
             }
         }
-        let mut files: Vec<(PathBuf, Vec<u8>)> = vec![
-            (image.clone(), run.to_nifti(true)?),
+        let mut files: Vec<(PathBuf, Option<Vec<u8>>)> = vec![
+            (image.clone(), None),
             (
                 folder.join(format!("{}.json", e.stem())),
-                run.sidecar_json().unwrap_or_default().into_bytes(),
+                Some(sidecar_json.into_bytes()),
             ),
         ];
         if e.datatype == "func" {
@@ -428,11 +459,11 @@ impl BidsArchive {
                     format!("{} is already in the dataset", path.display()),
                 ));
             }
-            files.push((path, events.as_bytes().to_vec()));
+            files.push((path, Some(events.as_bytes().to_vec())));
         }
         let description = PathBuf::from("dataset_description.json");
         if !self.root.join(&description).exists() {
-            files.push((description, pretty(&self.description).into_bytes()));
+            files.push((description, Some(pretty(&self.description).into_bytes())));
         }
         let readme = PathBuf::from("README");
         if !self.root.join(&readme).exists() {
@@ -441,10 +472,13 @@ impl BidsArchive {
                 "{name}\n\nA BIDS dataset written by rtcloud-rs during real-time fMRI sessions: \
                  one run appended at the end of each run of a session.\n"
             );
-            files.push((readme, text.into_bytes()));
+            files.push((readme, Some(text.into_bytes())));
         }
         if let Some(participants) = self.participants_with(&e.subject)? {
-            files.push((PathBuf::from("participants.tsv"), participants.into_bytes()));
+            files.push((
+                PathBuf::from("participants.tsv"),
+                Some(participants.into_bytes()),
+            ));
         }
         let mut dirs = Vec::new();
         let mut dir = PathBuf::new();
@@ -490,6 +524,7 @@ impl BidsArchive {
         &self,
         staging: &Path,
         plan: &Plan,
+        image: &mut Image,
         created_root: bool,
         hook: &mut dyn FnMut(usize) -> Result<(), Stop>,
     ) -> Result<(), Stop> {
@@ -501,7 +536,10 @@ impl BidsArchive {
         let mut journal_files = Vec::new();
         for (n, (target, bytes)) in plan.files.iter().enumerate() {
             let staged = staging.join(format!("file-{n}"));
-            write_synced(&staged, bytes).map_err(io(&staged))?;
+            match bytes {
+                Some(bytes) => write_synced(&staged, bytes).map_err(io(&staged))?,
+                None => write_image(&staged, image)?,
+            }
             let existing = self.root.join(target);
             let backup = if existing.exists() {
                 let backup = staging.join(format!("backup-{n}"));
@@ -545,11 +583,53 @@ impl BidsArchive {
     }
 }
 
+/// Where an append's image comes from.
+enum Image<'a> {
+    /// A run held in memory.
+    Run(&'a BidsRun),
+    /// A checked run and the source of its volumes, decoded one at a time.
+    Streamed(&'a CheckedRun, &'a mut dyn FnMut(usize) -> Result<Volume>),
+}
+
+/// Writes the run's image (`.nii.gz`) into the new file `path` and syncs it.
+fn write_image(path: &Path, image: &mut Image) -> Result<(), Stop> {
+    let io = |e| Stop::Failed(BidsError::io(path, e));
+    let file = fs::File::create(path).map_err(io)?;
+    let file = match image {
+        Image::Run(run) => {
+            let mut file = file;
+            file.write_all(&run.to_nifti(true)?).map_err(io)?;
+            file
+        }
+        Image::Streamed(run, volume) => {
+            let Some(layout) = run.image_run() else {
+                return Err(BidsError::NotFound("the run has no volumes to append".into()).into());
+            };
+            // The run's geometry and scaling rule (pass 1); its volumes come again
+            // one at a time, each checked against the run and written at once.
+            let out = BufWriter::with_capacity(1 << 16, file);
+            let mut writer = SeriesWriter::new(layout.first(), layout.len(), true, out)
+                .map_err(BidsError::from)?;
+            for t in 0..layout.len() {
+                let mut next = volume(t)?;
+                layout.to_frame(&mut next);
+                check_geometry(layout.first(), &next)
+                    .map_err(|e| BidsError::invalid(format!("volume {t}"), e.to_string()))?;
+                writer.write_volume(&next.voxels).map_err(BidsError::from)?;
+            }
+            let out = writer.finish().map_err(BidsError::from)?;
+            out.into_inner().map_err(|e| io(e.into_error()))?
+        }
+    };
+    file.sync_all().map_err(io)
+}
+
 /// What one append writes (paths relative to the root).
 #[derive(Debug)]
 struct Plan {
     image: PathBuf,
-    files: Vec<(PathBuf, Vec<u8>)>,
+    /// The files and their bytes; the image's (`None`) is written while staging.
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
     /// Folders to create, parents first.
     dirs: Vec<PathBuf>,
 }

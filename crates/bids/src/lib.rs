@@ -19,4 +19,4 @@ pub use archive::BidsArchive;
 pub use entities::{Entities, EntitySource};
 pub use error::{BidsError, Result};
 pub use incremental::BidsIncremental;
-pub use run::BidsRun;
+pub use run::{BidsRun, CheckedRun};

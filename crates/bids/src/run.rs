@@ -32,6 +32,67 @@ pub const KEY_FIELDS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct BidsRun {
     state: Option<State>,
+    /// Keep only the first volume's voxels and no per-volume metadata ([`CheckedRun`]).
+    checking: bool,
+}
+
+/// A run checked volume by volume without keeping its volumes: the same checks and
+/// sidecar as [`BidsRun`], but only the first volume's voxels stay in memory. It is
+/// pass 1 of writing a run of any length with one volume in memory; pass 2 is
+/// [`crate::BidsArchive::append_streamed`], which decodes the volumes again one at a
+/// time.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedRun {
+    run: BidsRun,
+}
+
+impl CheckedRun {
+    /// An empty run; the first appended incremental sets entities and geometry.
+    pub fn new() -> Self {
+        CheckedRun {
+            run: BidsRun {
+                state: None,
+                checking: true,
+            },
+        }
+    }
+
+    /// Checks `incremental` as the run's next volume and counts it; errors as
+    /// [`BidsRun::append`]'s. Its voxels are dropped (the first volume's are kept).
+    pub fn append(&mut self, incremental: BidsIncremental) -> Result<()> {
+        self.run.append(incremental)
+    }
+
+    /// Number of volumes.
+    pub fn len(&self) -> usize {
+        self.run.len()
+    }
+
+    /// True before the first append.
+    pub fn is_empty(&self) -> bool {
+        self.run.is_empty()
+    }
+
+    /// The run's entities (`None` while empty).
+    pub fn entities(&self) -> Option<&Entities> {
+        self.run.entities()
+    }
+
+    /// The run's sidecar (as [`BidsRun::metadata`]).
+    pub fn metadata(&self) -> Option<&Map<String, Value>> {
+        self.run.metadata()
+    }
+
+    /// The run's sidecar as pretty JSON text.
+    pub fn sidecar_json(&self) -> Option<String> {
+        self.run.sidecar_json()
+    }
+
+    /// The run's geometry, timing and metadata (the first volume, as the image's
+    /// header describes the run), and the conversion of each volume's voxels.
+    pub(crate) fn image_run(&self) -> Option<&imaging::run::Run> {
+        self.run.state.as_ref().map(|s| &s.run)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +119,11 @@ impl BidsRun {
         let Some(state) = &mut self.state else {
             self.state = Some(State {
                 entities,
-                run: imaging::run::Run::new(volume),
+                run: if self.checking {
+                    imaging::run::Run::checking(volume)
+                } else {
+                    imaging::run::Run::new(volume)
+                },
                 metadata,
                 per_volume: vec![Map::new()],
             });
@@ -91,11 +156,13 @@ impl BidsRun {
                 }
             }
         }
-        let differing = metadata
-            .into_iter()
-            .filter(|(k, v)| state.metadata.get(k) != Some(v))
-            .collect();
-        state.per_volume.push(differing);
+        if !self.checking {
+            let differing = metadata
+                .into_iter()
+                .filter(|(k, v)| state.metadata.get(k) != Some(v))
+                .collect();
+            state.per_volume.push(differing);
+        }
         Ok(())
     }
 
@@ -202,7 +269,7 @@ fn check_entities(run: &Entities, new: &Entities) -> Result<()> {
     Ok(())
 }
 
-fn check_geometry(first: &Volume, new: &Volume) -> Result<()> {
+pub(crate) fn check_geometry(first: &Volume, new: &Volume) -> Result<()> {
     let mismatch = |field: &str, run: String, volume: String| BidsError::Mismatch {
         field: field.to_string(),
         run,

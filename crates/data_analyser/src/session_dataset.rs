@@ -15,6 +15,14 @@
 //!
 //! All of it happens on one thread of its own: the TR path only hands the bytes over
 //! (a bounded queue; a volume that does not fit is logged as missing from the dataset).
+//!
+//! Memory is one volume whatever the run's length (issue 13): the kept files are read
+//! twice, first to check every volume against the run (`bids::CheckedRun`: entities,
+//! grid, key metadata, counted), then again one at a time while
+//! `BidsArchive::append_streamed` writes the 4D NIfTI into the archive's staging
+//! folder, renamed into place with the run's other files. Before, a `BidsRun` held the
+//! whole run decoded (about 200 MiB after a 300-volume Skyra run, 800 MiB after two
+//! minutes of 1.4 MB volumes).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -22,7 +30,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use bids::archive::{derivative_description, raw_description};
-use bids::{BidsArchive, BidsIncremental, BidsRun, EntitySource};
+use bids::{BidsArchive, BidsIncremental, CheckedRun, Entities, EntitySource};
 use project_runtime::api::{TappedVolume, VolumeTap};
 use project_runtime::bids_api::launch_settings;
 use session::{Event, LaunchKind, LogKind, Session};
@@ -211,8 +219,8 @@ impl Writer {
             let mut source = settings.clone();
             source.set("run", &format!("{run_number:02}"));
             match self.append(&stream, &source, block_trs) {
-                Ok((archive, run)) => {
-                    first_run.get_or_insert((archive, run));
+                Ok((archive, entities)) => {
+                    first_run.get_or_insert((archive, entities));
                 }
                 Err(e) => self.session.log(
                     LogKind::Session,
@@ -226,8 +234,8 @@ impl Writer {
         if self.streams.is_empty() {
             let _ = std::fs::remove_dir_all(self.incoming());
         }
-        if let Some((archive, run)) = first_run {
-            self.derivatives(launch, &archive, &run)?;
+        if let Some((archive, entities)) = first_run {
+            self.derivatives(launch, &archive, &entities)?;
         }
         Ok(())
     }
@@ -249,18 +257,22 @@ impl Writer {
     }
 
     /// Converts one stream's volumes into a run and appends it; moves its DICOMs into
-    /// sourcedata/.
+    /// sourcedata/. Two passes over the kept files, so that memory holds one volume
+    /// whatever the run's length: the first decodes and checks every volume
+    /// ([`CheckedRun`]), the second decodes them again while the image is written.
     fn append(
         &self,
         stream: &StreamFiles,
         settings: &EntitySource,
         block_trs: Option<u32>,
-    ) -> Result<(BidsArchive, BidsRun)> {
-        let mut run = BidsRun::new();
+    ) -> Result<(BidsArchive, Entities)> {
+        let mut run = CheckedRun::new();
         let mut fallback = EntitySource::default();
         fallback.set("task", &bids::entities::to_label(&self.project));
         fallback.set("datatype", "func");
         fallback.set("suffix", "bold");
+        // The files that became volumes of the run, in order.
+        let mut used: Vec<&Path> = Vec::new();
         for (index, path, _) in &stream.files {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -280,6 +292,7 @@ impl Writer {
             let inc = BidsIncremental::from_volume(volume, &entities, &EntitySource::default())?;
             run.append(inc)
                 .with_context(|| format!("volume {index} does not fit the run"))?;
+            used.push(path);
         }
         let entities = run
             .entities()
@@ -295,7 +308,14 @@ impl Writer {
         let events = block_trs
             .zip(tr_s)
             .and_then(|(n, tr)| bids::events::alternating_blocks_tsv(n, tr, run.len()));
-        let image = archive.append_run(&run, events.as_deref())?;
+        let mut volume = |t: usize| -> bids::Result<imaging::Volume> {
+            let path = used
+                .get(t)
+                .ok_or_else(|| bids::BidsError::NotFound(format!("the run has no volume {t}")))?;
+            let bytes = std::fs::read(path).map_err(|e| bids::BidsError::io(path, e))?;
+            Ok(imaging::volume_from_file(&bytes)?)
+        };
+        let image = archive.append_streamed(&run, &mut volume, events.as_deref())?;
         let source_dir = root
             .join("sourcedata")
             .join(entities.folder())
@@ -322,7 +342,7 @@ impl Writer {
                     .display()
             ),
         );
-        Ok((archive, run))
+        Ok((archive, entities))
     }
 
     /// The launch's results and plot beside the first run, under derivatives/rtcloud-rs.
@@ -330,11 +350,8 @@ impl Writer {
         &self,
         launch: &session::Launch,
         archive: &BidsArchive,
-        run: &BidsRun,
+        entities: &Entities,
     ) -> Result<()> {
-        let Some(entities) = run.entities() else {
-            return Ok(());
-        };
         let root = archive.root().join("derivatives").join("rtcloud-rs");
         let description = root.join("dataset_description.json");
         if !description.exists() {

@@ -28,6 +28,9 @@ pub enum ImagingError {
     /// leave the console.
     #[error("{name} is DICOM but cannot be de-identified, so it is not sent: {reason}")]
     NotDeidentified { name: String, reason: String },
+    /// Writing an image into a file or stream failed (a full disk ...).
+    #[error("writing a NIfTI: {0}")]
+    Write(std::io::Error),
 }
 
 pub type Result<T, E = ImagingError> = std::result::Result<T, E>;

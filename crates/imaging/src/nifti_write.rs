@@ -1,7 +1,9 @@
 //! NIfTI-1 writing from scratch: a 348-byte header, the 4-byte extension flag and the
 //! voxels, little endian, as `.nii` or `.nii.gz` bytes in memory.
 //!
-//! Pure: the functions return bytes and the callers write files (atomically). The
+//! Pure: the functions return bytes, or write into a `Write` the caller gives
+//! ([`SeriesWriter`], for runs too long to hold in memory), and the callers write
+//! files (atomically). The
 //! header follows dcm2niix's choices so files compare equal to its output: sform and
 //! qform both "scanner" (code 1), the qform quaternion derived from the sform the way
 //! `nifti_mat44_to_quatern` does it, xyzt_units mm + s, TR in pixdim[4], vox_offset 352,
@@ -43,44 +45,126 @@ pub fn volume_to_nifti(volume: &Volume, gz: bool) -> Result<Vec<u8>> {
 /// A series as one NIfTI-1 file: geometry, timing and metadata from `geometry`, the
 /// voxels from `frames` (all of `geometry`'s shape and type). One frame writes 3D.
 pub fn series_to_nifti(geometry: &Volume, frames: &[&Voxels], gz: bool) -> Result<Vec<u8>> {
-    if frames.is_empty() {
-        return Err(ImagingError::Inconsistent(
-            "a NIfTI needs at least one volume, none were given".into(),
-        ));
-    }
-    let shape = geometry.voxels.shape();
-    let stored = datatype_of(&geometry.voxels);
-    for (t, frame) in frames.iter().enumerate() {
-        if frame.shape() != shape || datatype_of(frame) != stored {
-            return Err(ImagingError::Inconsistent(format!(
-                "volume {t} has shape {:?} and NIfTI datatype {}, the series {shape:?} and {stored}",
-                frame.shape(),
-                datatype_of(frame)
-            )));
-        }
-    }
-    let header = header(geometry, frames.len(), stored)?;
-    let voxel_bytes = shape.iter().product::<usize>() * usize::from(bytes_per_voxel(stored));
-    let mut out = Vec::with_capacity(VOX_OFFSET + voxel_bytes * frames.len());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&[0u8; 4]);
+    let voxel_bytes = geometry.voxels.shape().iter().product::<usize>()
+        * usize::from(bytes_per_voxel(datatype_of(&geometry.voxels)));
+    let capacity = VOX_OFFSET + voxel_bytes * frames.len();
+    let out = Vec::with_capacity(if gz { capacity / 2 } else { capacity });
+    let mut writer = SeriesWriter::new(geometry, frames.len(), gz, out)?;
     for frame in frames {
-        frame.write_le(&mut out);
+        writer.write_volume(frame)?;
     }
-    if gz {
-        gzip(&out)
-    } else {
-        Ok(out)
+    writer.finish()
+}
+
+/// A series written into `out` one volume at a time, so that a run of any length needs
+/// one volume in memory. [`series_to_nifti`] writes through it too: gzip's output
+/// depends on how the input is split into writes, so both must write the same pieces
+/// (the header, then one write per volume) to give the same bytes.
+pub struct SeriesWriter<W: Write> {
+    out: Out<W>,
+    shape: [usize; 3],
+    datatype: i16,
+    /// Volumes announced in the header / written so far.
+    volumes: usize,
+    written: usize,
+    /// One volume's little-endian bytes, reused.
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> std::fmt::Debug for SeriesWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeriesWriter")
+            .field("shape", &self.shape)
+            .field("datatype", &self.datatype)
+            .field("volumes", &self.volumes)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
     }
 }
 
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::fast());
-    // Writing into a Vec cannot fail short of running out of memory; still no unwrap.
-    encoder
-        .write_all(bytes)
-        .and_then(|()| encoder.finish())
-        .map_err(|e| ImagingError::Unsupported(format!("gzip compression of a NIfTI failed: {e}")))
+enum Out<W: Write> {
+    Plain(W),
+    Gz(GzEncoder<W>),
+}
+
+impl<W: Write> SeriesWriter<W> {
+    /// Writes the header of a series of `volumes` volumes with `geometry`'s shape,
+    /// voxel type, geometry, timing and metadata (`gz`: gzip-compressed). Errors:
+    /// no volumes, a dimension too large for NIfTI-1, writing into `out`.
+    pub fn new(geometry: &Volume, volumes: usize, gz: bool, out: W) -> Result<Self> {
+        if volumes == 0 {
+            return Err(ImagingError::Inconsistent(
+                "a NIfTI needs at least one volume, none were given".into(),
+            ));
+        }
+        let datatype = datatype_of(&geometry.voxels);
+        let header = header(geometry, volumes, datatype)?;
+        let mut writer = SeriesWriter {
+            out: if gz {
+                Out::Gz(GzEncoder::new(out, Compression::fast()))
+            } else {
+                Out::Plain(out)
+            },
+            shape: geometry.voxels.shape(),
+            datatype,
+            volumes,
+            written: 0,
+            buffer: Vec::with_capacity(VOX_OFFSET),
+        };
+        writer.buffer.extend_from_slice(&header);
+        writer.buffer.extend_from_slice(&[0u8; 4]);
+        writer.flush_buffer()?;
+        Ok(writer)
+    }
+
+    /// Writes the next volume. Errors: more volumes than announced, another shape or
+    /// voxel type than the series', writing into the output.
+    pub fn write_volume(&mut self, frame: &Voxels) -> Result<()> {
+        let t = self.written;
+        if t == self.volumes {
+            return Err(ImagingError::Inconsistent(format!(
+                "the series has {} volumes, volume {t} is one too many",
+                self.volumes
+            )));
+        }
+        if frame.shape() != self.shape || datatype_of(frame) != self.datatype {
+            return Err(ImagingError::Inconsistent(format!(
+                "volume {t} has shape {:?} and NIfTI datatype {}, the series {:?} and {}",
+                frame.shape(),
+                datatype_of(frame),
+                self.shape,
+                self.datatype
+            )));
+        }
+        frame.write_le(&mut self.buffer);
+        self.flush_buffer()?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Ends the series (the gzip trailer) and gives the output back. Error: fewer
+    /// volumes written than announced, writing into the output.
+    pub fn finish(self) -> Result<W> {
+        if self.written != self.volumes {
+            return Err(ImagingError::Inconsistent(format!(
+                "the series announced {} volumes, {} were written",
+                self.volumes, self.written
+            )));
+        }
+        match self.out {
+            Out::Plain(out) => Ok(out),
+            Out::Gz(encoder) => encoder.finish().map_err(ImagingError::Write),
+        }
+    }
+
+    fn flush_buffer(&mut self) -> Result<()> {
+        let written = match &mut self.out {
+            Out::Plain(out) => out.write_all(&self.buffer),
+            Out::Gz(encoder) => encoder.write_all(&self.buffer),
+        };
+        self.buffer.clear();
+        written.map_err(ImagingError::Write)
+    }
 }
 
 /// The NIfTI datatype of the stored type of `voxels`.

@@ -6,6 +6,11 @@
 //!
 //! Appending moves the new voxels into a `Vec` and never copies earlier volumes; the
 //! NIfTI writer then streams all of them in order into one buffer.
+//!
+//! A run made by [`Run::checking`] keeps only the first volume's voxels: it checks and
+//! counts the others, so that a caller can then write the 4D image volume by volume
+//! ([`crate::nifti_write::SeriesWriter`], each volume through [`Run::to_frame`]) with one
+//! volume in memory, whatever the run's length.
 
 use crate::error::{ImagingError, Result};
 use crate::nifti_write::{datatype_of, series_to_nifti};
@@ -18,15 +23,36 @@ const AFFINE_TOLERANCE_MM: f64 = 1e-3;
 #[derive(Debug, Clone)]
 pub struct Run {
     first: Volume,
-    /// Voxels of volumes 1.. (volume 0's are in `first`).
+    /// Voxels of volumes 1.. (volume 0's are in `first`); empty when not kept.
     later: Vec<Voxels>,
+    /// Number of volumes (`later.len() + 1` when the voxels are kept).
+    len: usize,
+    /// False for a run made by [`Run::checking`].
+    keeps_voxels: bool,
+    /// The run switched to float32 real values (scaling that varies between volumes).
+    real_values: bool,
 }
 
 impl Run {
+    /// A run starting with `first`, keeping every volume's voxels.
     pub fn new(first: Volume) -> Self {
         Run {
             first,
             later: Vec::new(),
+            len: 1,
+            keeps_voxels: true,
+            real_values: false,
+        }
+    }
+
+    /// A run that checks and counts the volumes pushed after `first` (the same checks,
+    /// slice-timing and scaling rules as [`Run::new`]'s) but keeps only `first`'s
+    /// voxels: [`Run::to_nifti`] and [`Run::voxels`] of later volumes have nothing to
+    /// give; write the image with [`crate::nifti_write::SeriesWriter`] instead.
+    pub fn checking(first: Volume) -> Self {
+        Run {
+            keeps_voxels: false,
+            ..Run::new(first)
         }
     }
 
@@ -68,8 +94,22 @@ impl Run {
         if index == 1 {
             self.adopt_second_volume_timing(&volume);
         }
-        self.later.push(volume.voxels);
+        if self.keeps_voxels {
+            self.later.push(volume.voxels);
+        }
+        self.len += 1;
         Ok(())
+    }
+
+    /// Turns `volume` (one of the run's volumes, decoded again) into what it adds to
+    /// the run's image: unchanged, or float32 real values (identity scaling) once the
+    /// run switched to them (what [`Run::push`] keeps).
+    pub fn to_frame(&self, volume: &mut Volume) {
+        let float = matches!(volume.voxels, Voxels::F32(_));
+        if self.real_values && !(float && volume.scaling.is_identity()) {
+            volume.voxels = volume.voxels.real_values(volume.scaling);
+            volume.scaling = Scaling::IDENTITY;
+        }
     }
 
     /// dcm2niix's check of Siemens slice times (its issues 126 and 870): the first
@@ -106,6 +146,7 @@ impl Run {
 
     /// Turns every volume into float32 real values (scaling applied, identity after).
     fn switch_to_real_values(&mut self) {
+        self.real_values = true;
         let scaling = self.first.scaling;
         if scaling.is_identity() && matches!(self.first.voxels, Voxels::F32(_)) {
             return;
@@ -120,7 +161,7 @@ impl Run {
 
     /// Number of volumes in the run (at least 1).
     pub fn len(&self) -> usize {
-        1 + self.later.len()
+        self.len
     }
 
     /// Always false: a run starts with its first volume.
@@ -133,7 +174,7 @@ impl Run {
         &self.first
     }
 
-    /// Voxels of volume `t`.
+    /// Voxels of volume `t` (`None` past the end, and for `t > 0` in a checking run).
     pub fn voxels(&self, t: usize) -> Option<&Voxels> {
         match t {
             0 => Some(&self.first.voxels),
@@ -142,7 +183,13 @@ impl Run {
     }
 
     /// The run as one NIfTI-1 file (4D once it has two volumes), TR in pixdim[4].
+    /// Error: a checking run with more than one volume (it kept no voxels to write).
     pub fn to_nifti(&self, gz: bool) -> Result<Vec<u8>> {
+        if !self.keeps_voxels && self.len > 1 {
+            return Err(ImagingError::Inconsistent(
+                "a checking run keeps no voxels: write its image with SeriesWriter".into(),
+            ));
+        }
         let frames: Vec<&Voxels> = std::iter::once(&self.first.voxels)
             .chain(&self.later)
             .collect();

@@ -2,4 +2,5 @@
 
 mod archive;
 mod common;
+mod streamed;
 mod validator;
