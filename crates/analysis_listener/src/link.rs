@@ -314,6 +314,7 @@ async fn write_loop(
                     "result {} (run {}, TR {})",
                     result.seq, result.run, result.tr
                 );
+                let shown_at = delivered.shown_at;
                 let (out, shown) = (output.clone(), board.clone());
                 until_written(&board, &what, move || {
                     out.lock()
@@ -325,7 +326,7 @@ async fn write_loop(
                 let ack = from(from_listener::Kind::Ack(ResultAck {
                     seq: result.seq,
                     received_at,
-                    shown_at: delivered.shown_at,
+                    shown_at,
                     clock_offset_s: -skew_s,
                     clock_uncertainty_s: skew_uncertainty_s,
                 }));
