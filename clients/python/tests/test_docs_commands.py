@@ -37,6 +37,10 @@ NOT_RUN = {
     "git clone <this repository> rtcloud-rs && cd rtcloud-rs": "fetches the repository (the test runs in it)",
     "cargo build --release -p data_analyser -p data_streamer -p analysis_listener": "a release build (CI builds the same crates in debug)",
     "scripts/test.sh": "runs every test, this one included",
+    # The chain benchmark (docs/performance.md): minutes of wall time, a measurement
+    # made by hand on an idle machine (never in CI).
+    "cargo build --release -p data_streamer -p analysis_listener && cargo bench -p data_analyser --bench chain": "the chain benchmark: about 6 minutes of three 300-TR chains, run by hand for docs/performance.md",
+    "BENCH_VOLUMES=200 BENCH_BASELINE_DIR=$PWD/target/baseline cargo bench -p data_analyser --bench chain": "the chain benchmark against an earlier build's programs, run by hand (needs that build)",
     # The fault suite (docs/faults.md): scripts/test.sh runs both, exactly as written.
     "docker/build.sh target/docker-out": "scripts/test.sh runs it (the release build)",
     "scripts/faults.sh target/docker-out": "scripts/test.sh runs it after docker/build.sh",
