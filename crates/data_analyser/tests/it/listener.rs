@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::projects::{reference_means, sample_settings};
-use crate::site::{repo_root, skyra_run, Site, WAIT};
+use crate::site::{repo_root, sample_run_args, skyra_run, Site, WAIT};
 use crate::support::shared_testdata;
 
 /// The port of the `Results server: http://127.0.0.1:PORT` line.
@@ -91,19 +91,7 @@ fn every_tr_reaches_the_listener_exactly_once_even_across_a_listener_restart() {
     )
     .expect("settings");
     let settings = settings.display().to_string();
-    let mut analyser = site.analyser(
-        &[
-            "--data-remote",
-            "--subject-remote",
-            "--project",
-            "sample",
-            "--config",
-            &settings,
-            "--run-on-start",
-            "--exit-after-run",
-        ],
-        "analyser.log",
-    );
+    let mut analyser = site.analyser(&sample_run_args(&settings), "analyser.log");
     let port = analyser.port();
     let _streamer = site.streamer(port, "password", "streamer.log");
     let listener = site.listener(port, "feedback", "listener-1.log");

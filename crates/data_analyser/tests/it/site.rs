@@ -354,3 +354,18 @@ impl Site {
         )
     }
 }
+
+/// The arguments of one run of the built-in sample project on `settings`: fed by a
+/// streamer, delivering to listeners, the analyser exiting when the run ends.
+pub fn sample_run_args(settings: &str) -> [&str; 8] {
+    [
+        "--data-remote",
+        "--subject-remote",
+        "--project",
+        "sample",
+        "--config",
+        settings,
+        "--run-on-start",
+        "--exit-after-run",
+    ]
+}

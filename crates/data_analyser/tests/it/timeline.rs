@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::projects::sample_settings;
-use crate::site::{skyra_run, Site};
+use crate::site::{sample_run_args, skyra_run, Site};
 use crate::support::shared_testdata;
 
 const TRS: usize = 10;
@@ -38,19 +38,7 @@ fn every_tr_has_a_complete_and_ordered_timeline_from_acquisition_to_listener() {
     let settings = sample_settings(&site.path(""), &site.path("scanner"))
         .display()
         .to_string();
-    let mut analyser = site.analyser(
-        &[
-            "--data-remote",
-            "--subject-remote",
-            "--project",
-            "sample",
-            "--config",
-            &settings,
-            "--run-on-start",
-            "--exit-after-run",
-        ],
-        "analyser.log",
-    );
+    let mut analyser = site.analyser(&sample_run_args(&settings), "analyser.log");
     let port = analyser.port();
     let _streamer = site.streamer(port, "password", "streamer.log");
     let _listener = site.listener(port, "feedback", "listener.log");
