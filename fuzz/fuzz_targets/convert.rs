@@ -1,5 +1,6 @@
-//! Fuzz target: arbitrary bytes through everything that reads scanner DICOM (parse,
-//! pixel decoding, one-file conversion, de-identification).
+//! Fuzz target: arbitrary bytes through everything that reads scanner DICOM (the
+//! console's completeness prescan and the timeline's header walk, parse, pixel
+//! decoding, one-file conversion, de-identification).
 //!
 //! Any panic, timeout or allocation beyond libFuzzer's RSS limit is a bug: the crate
 //! must answer every input with a value or an `ImagingError`.
@@ -18,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
     // milliseconds per caught panic); a panic that escapes still aborts (libfuzzer-sys
     // checks after the call), so it is still a crash.
     PANIC_HOOK.call_once(|| std::panic::set_hook(Box::new(|info| eprintln!("{info}"))));
+    let _ = imaging::prescan::prescan(data);
+    let _ = imaging::prescan::header_times(data);
     if let Ok(file) = imaging::parse(data) {
         let _ = imaging::pixels::decode_frames(&file);
     }
